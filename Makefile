@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make up` (start the service) and `make test` (run the tests).
+# Both create the virtual environment on first use.
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint check clean
+
+$(STAMP): pyproject.toml constraints.txt tests/reference-requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	# constraints.txt pins torch: a CPU build from local disk here, the CUDA build from PyPI on a GPU box.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,reference]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps \
+		-r tests/reference-requirements.txt
+	touch $(STAMP)
+
+up: $(STAMP)  ## start the API and one worker on the embedded defaults
+	$(BIN)/loss-search up
+
+test: $(STAMP)  ## run every test (integration tests skip PostgreSQL/Redis when unreachable, unless CI)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .loss-search .pytest_cache .mypy_cache .ruff_cache

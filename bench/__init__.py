@@ -1,0 +1,1 @@
+"""Benchmarks that print tables; run them with ``python -m bench.<name>``. Not part of the tests."""

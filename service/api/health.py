@@ -1,0 +1,47 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from service.api.deps import SettingsDep
+from service.db.session import get_engine
+from service.errors import ApiError
+from service.queue import broker_reachable
+from service.schemas import ErrorDetail, ErrorResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"model": ErrorResponse}})
+def readyz(settings: SettingsDep) -> dict[str, object]:
+    """The database and the broker are reachable."""
+    checks = {
+        "database": _database_ok(settings.resolved_database_url),
+        "broker": broker_reachable(settings),
+    }
+    down = [name for name, ok in checks.items() if not ok]
+    if down:
+        raise ApiError(
+            503,
+            "not_ready",
+            f"unreachable: {', '.join(down)}",
+            [ErrorDetail(loc=[name], message="unreachable") for name in down],
+        )
+    return {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
+
+
+def _database_ok(url: str) -> bool:
+    try:
+        with get_engine(url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any driver error means "not ready"
+        return False

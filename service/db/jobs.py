@@ -1,0 +1,105 @@
+"""Job repository: every read and state change of a job row goes through these functions.
+
+State changes are compare-and-set updates (``UPDATE ... WHERE status = ...``) so the API and
+workers can race safely: a job cancelled while queued is never started, and a finished job is
+never reopened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, utcnow
+
+ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def create_job(*, session: Session, spec: dict[str, Any], shards: int = 1) -> JobRow:
+    """Insert a queued job for ``spec`` with ``shards`` queued shards; the caller commits, then
+    enqueues one message per shard."""
+    job_id = str(uuid.uuid4())
+    row = JobRow(
+        id=job_id,
+        status=JobStatus.QUEUED.value,
+        spec=spec,
+        study_name=f"job-{job_id}",
+        shards=shards,
+        trial_budget=int(spec["n_trials"]),
+        trials_reserved=0,
+    )
+    session.add(row)
+    session.add_all(
+        ShardRow(job_id=job_id, shard=index, status=ShardStatus.QUEUED.value, attempts=0)
+        for index in range(shards)
+    )
+    session.flush()
+    return row
+
+
+def get_shards(*, session: Session, job_id: str) -> list[ShardRow]:
+    """The job's shards, in order."""
+    query = select(ShardRow).where(ShardRow.job_id == job_id).order_by(ShardRow.shard)
+    return list(session.scalars(query).all())
+
+
+def get_job(*, session: Session, job_id: str) -> JobRow | None:
+    """The job with ``job_id``, or None."""
+    return session.get(JobRow, job_id)
+
+
+def list_jobs(
+    *, session: Session, status: JobStatus | None, limit: int, offset: int
+) -> tuple[list[JobRow], int]:
+    """A page of jobs, newest first, and the total count under the same filter."""
+    query = select(JobRow)
+    count = select(func.count()).select_from(JobRow)
+    if status is not None:
+        query = query.where(JobRow.status == status.value)
+        count = count.where(JobRow.status == status.value)
+    rows = session.scalars(
+        query.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), int(session.scalar(count) or 0)
+
+
+def request_cancel(*, session: Session, job_id: str) -> bool:
+    """Cancel a queued job now, or ask a running one to stop at the next trial boundary.
+
+    Returns False when the job had already finished.
+    """
+    now = utcnow()
+    queued = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.CANCELLED.value, cancel_requested=True, finished_at=now)
+    )
+    if queued.rowcount:  # type: ignore[attr-defined]
+        return True
+    running = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING.value)
+        .values(cancel_requested=True)
+    )
+    return bool(running.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_job(
+    *,
+    session: Session,
+    job_id: str,
+    status: JobStatus,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> bool:
+    """Move a running job to a final status; False if it was not running."""
+    assert status.is_final
+    finished = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.status.in_(ACTIVE))
+        .values(status=status.value, result=result, error=error, finished_at=utcnow())
+    )
+    return bool(finished.rowcount)  # type: ignore[attr-defined]

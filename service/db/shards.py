@@ -1,0 +1,226 @@
+"""Shard leases and the shared trial budget: how a job's Celery tasks coordinate.
+
+A job runs as one or more shards, each a Celery task working on the same Optuna study. A worker
+*claims* a shard (compare-and-set), keeps its lease alive with heartbeats, and marks it done when
+no budget is left. A shard whose heartbeat goes stale is put back on the queue. The last shard to
+finish *claims finalization* and writes the job's result. The trial budget is a counter on the job
+row that shards take slots from atomically, so racing shards never start more trials than asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.db.jobs import ACTIVE
+from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, TrialClaimRow, utcnow
+
+
+@dataclass(frozen=True)
+class ShardClaim:
+    """What a worker needs to run a shard it has just claimed."""
+
+    job_id: str
+    shard: int
+    shards: int
+    spec: dict[str, object]
+    study_name: str
+    started_at_timestamp: float
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a worker learns when it touches its shard: whether to go on, and if not, why."""
+
+    cancel_requested: bool
+    still_owner: bool
+    job_finished: bool
+
+
+def claim_shard(
+    *, session: Session, job_id: str, shard: int, worker: str, stale_after_s: float
+) -> ShardClaim | None:
+    """Lease the shard for ``worker``, or return None if it is not this worker's to run.
+
+    A queued shard is claimed; so is a running one whose heartbeat is older than
+    ``stale_after_s`` (its worker was lost). A shard with a live worker, a done shard, or a shard
+    of a finished job is left alone, so duplicate deliveries do nothing. Claiming the first shard
+    marks the job running.
+    """
+    now = utcnow()
+    stale = now - timedelta(seconds=stale_after_s)
+    job_active = exists().where(JobRow.id == job_id, JobRow.status.in_(ACTIVE))
+    claimable = or_(
+        ShardRow.status == ShardStatus.QUEUED.value,
+        and_(ShardRow.status == ShardStatus.RUNNING.value, ShardRow.heartbeat_at < stale),
+    )
+    claimed = session.execute(
+        update(ShardRow)
+        .where(ShardRow.job_id == job_id, ShardRow.shard == shard, claimable, job_active)
+        .values(
+            status=ShardStatus.RUNNING.value,
+            worker=worker,
+            heartbeat_at=now,
+            attempts=ShardRow.attempts + 1,
+            started_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return None
+    session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.RUNNING.value, started_at=now)
+    )
+    job = session.get(JobRow, job_id, populate_existing=True)
+    row = session.get(ShardRow, (job_id, shard), populate_existing=True)
+    assert job is not None
+    assert row is not None
+    started = job.started_at or now
+    return ShardClaim(
+        job_id, shard, job.shards, dict(job.spec), job.study_name, started.timestamp(), row.attempts
+    )
+
+
+def touch_shard(*, session: Session, job_id: str, shard: int, worker: str) -> Lease:
+    """Record that ``worker`` is alive on the shard; report cancels, lost leases, finished jobs."""
+    session.execute(
+        update(ShardRow)
+        .where(
+            ShardRow.job_id == job_id,
+            ShardRow.shard == shard,
+            ShardRow.worker == worker,
+            ShardRow.status == ShardStatus.RUNNING.value,
+        )
+        .values(heartbeat_at=utcnow())
+    )
+    found = session.execute(
+        select(JobRow.cancel_requested, JobRow.status, ShardRow.worker, ShardRow.status)
+        .join(ShardRow, ShardRow.job_id == JobRow.id)
+        .where(JobRow.id == job_id, ShardRow.shard == shard)
+    ).one_or_none()
+    if found is None:
+        return Lease(cancel_requested=True, still_owner=False, job_finished=True)
+    cancel_requested, job_status, owner, shard_status = found
+    return Lease(
+        cancel_requested=bool(cancel_requested),
+        still_owner=owner == worker and shard_status == ShardStatus.RUNNING.value,
+        job_finished=job_status not in ACTIVE,
+    )
+
+
+def finish_shard(*, session: Session, job_id: str, shard: int, worker: str) -> bool:
+    """Mark the shard done; False if it is no longer this worker's."""
+    done = session.execute(
+        update(ShardRow)
+        .where(
+            ShardRow.job_id == job_id,
+            ShardRow.shard == shard,
+            ShardRow.worker == worker,
+            ShardRow.status == ShardStatus.RUNNING.value,
+        )
+        .values(status=ShardStatus.DONE.value, finished_at=utcnow())
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_finalization(*, session: Session, job_id: str, shard: int, worker: str) -> bool:
+    """Whether this shard computes the job's result: every other shard is done.
+
+    The claim is exclusive (a second shard, or this one after its worker was lost and the shard
+    reclaimed, gets it only if no other shard holds it) and puts this shard back to running under
+    ``worker``, so that if the worker dies while finalizing the shard is queued again.
+    """
+    others_unfinished = exists().where(
+        ShardRow.job_id == job_id,
+        ShardRow.shard != shard,
+        ShardRow.status != ShardStatus.DONE.value,
+    )
+    claimed = session.execute(
+        update(JobRow)
+        .where(
+            JobRow.id == job_id,
+            JobRow.status.in_(ACTIVE),
+            or_(JobRow.finalizer_shard.is_(None), JobRow.finalizer_shard == shard),
+            ~others_unfinished,
+        )
+        .values(finalizer_shard=shard)
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(ShardRow)
+        .where(ShardRow.job_id == job_id, ShardRow.shard == shard)
+        .values(status=ShardStatus.RUNNING.value, worker=worker, heartbeat_at=utcnow())
+    )
+    return True
+
+
+def requeue_stale_shards(*, session: Session, stale_after_s: float) -> list[tuple[str, int]]:
+    """Put running shards whose worker went silent back to queued; return them.
+
+    The caller sends them to the broker again. Each shard is moved by exactly one caller.
+    """
+    stale = utcnow() - timedelta(seconds=stale_after_s)
+    silent = and_(ShardRow.status == ShardStatus.RUNNING.value, ShardRow.heartbeat_at < stale)
+    candidates = session.execute(
+        select(ShardRow.job_id, ShardRow.shard)
+        .join(JobRow, JobRow.id == ShardRow.job_id)
+        .where(silent, JobRow.status.in_(ACTIVE))
+    ).all()
+    moved: list[tuple[str, int]] = []
+    for job_id, shard in candidates:
+        result = session.execute(
+            update(ShardRow)
+            .where(ShardRow.job_id == job_id, ShardRow.shard == shard, silent)
+            .values(status=ShardStatus.QUEUED.value)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            moved.append((job_id, shard))
+    return moved
+
+
+def take_trial_slot(*, session: Session, job_id: str) -> bool:
+    """Take one slot of the job's trial budget; False when it is spent. Safe under races."""
+    while True:
+        row = session.execute(
+            select(JobRow.trials_reserved, JobRow.trial_budget).where(JobRow.id == job_id)
+        ).one_or_none()
+        if row is None:
+            return False
+        reserved, budget = row
+        if reserved >= budget:
+            return False
+        taken = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.trials_reserved == reserved)
+            .values(trials_reserved=reserved + 1)
+        )
+        if taken.rowcount:  # type: ignore[attr-defined]
+            return True
+
+
+def give_back_trial_slot(*, session: Session, job_id: str) -> None:
+    """Return one slot (a trial was lost with its worker and will be run again)."""
+    session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.trials_reserved > 0)
+        .values(trials_reserved=JobRow.trials_reserved - 1)
+    )
+
+
+def claim_trial(*, session: Session, job_id: str, trial_number: int, worker: str) -> bool:
+    """Record that ``worker`` runs this trial; False if another worker claimed it first."""
+    try:
+        with session.begin_nested():
+            session.add(TrialClaimRow(job_id=job_id, trial_number=trial_number, worker=worker))
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,91 @@
+"""One JSON shape for every error: ``{"error": {"type", "message", "details": [...]}}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.schemas import ErrorBody, ErrorDetail, ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message a person can act on."""
+
+    def __init__(
+        self,
+        status_code: int,
+        type_: str,
+        message: str,
+        details: Sequence[ErrorDetail] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.type = type_
+        self.message = message
+        self.details = list(details)
+
+
+def invalid(message: str, *loc: str | int) -> ApiError:
+    """A 422 about one field of the request body."""
+    return ApiError(
+        422, "validation_error", message, [ErrorDetail(loc=["body", *loc], message=message)]
+    )
+
+
+def not_found(what: str, identifier: str) -> ApiError:
+    return ApiError(404, "not_found", f"no {what} with id {identifier!r}")
+
+
+def _response(
+    status_code: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        ErrorResponse(error=body).model_dump(mode="json"), status_code=status_code, headers=headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through the shared shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _response(
+            exc.status_code, ErrorBody(type=exc.type, message=exc.message, details=exc.details)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            ErrorDetail(
+                loc=[str(p) if not isinstance(p, int) else p for p in e["loc"]], message=e["msg"]
+            )
+            for e in exc.errors()
+        ]
+        first = details[0] if details else None
+        message = (
+            f"{'.'.join(str(p) for p in first.loc[1:]) or 'request'}: {first.message}"
+            if first
+            else "invalid request"
+        )
+        return _response(422, ErrorBody(type="validation_error", message=message, details=details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _response(
+            exc.status_code,
+            ErrorBody(type=kind, message=str(exc.detail)),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _response(500, ErrorBody(type="internal_error", message="internal server error"))

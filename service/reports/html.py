@@ -1,0 +1,42 @@
+"""The report for a person: the JSON report rendered as one self-contained HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from service.reports.plots import render_all
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+STATES = ("complete", "pruned", "failed", "running", "waiting")
+
+
+def _format(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _parameters(params: dict[str, Any]) -> str:
+    return (
+        ", ".join(f"{name} {_format(value)}" for name, value in params.items()) or "no parameters"
+    )
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The page: summary, result table, figures (embedded PNG), trials, data, code, settings."""
+    template = _TEMPLATES.get_template("report.html")
+    return template.render(
+        report=report,
+        figures=render_all(report),
+        states=STATES,
+        fmt=_format,
+        params=_parameters,
+    )

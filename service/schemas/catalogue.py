@@ -1,0 +1,61 @@
+"""The metric and loss catalogue."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from workers.engine.spec import Family, Task
+
+
+class MetricParamInfo(BaseModel):
+    name: str
+    default: float | str
+    low: float | None
+    high: float | None
+    choices: list[str] | None
+    integer: bool
+    description: str
+
+
+class MetricInfo(BaseModel):
+    """A metric in the catalogue."""
+
+    name: str
+    tasks: list[Task]
+    direction: Literal["maximize", "minimize"]
+    scores: Literal["labels", "scores", "probabilities", "values"]
+    threshold_tuned_for: list[Task] = Field(
+        description="Tasks for which the decision threshold is tuned on validation."
+    )
+    params: list[MetricParamInfo]
+    description: str
+
+
+class LossParamInfo(BaseModel):
+    name: str
+    low: float
+    high: float
+    default: float
+    log: bool
+    integer: bool
+    tasks: list[Task] | None = Field(description="Tasks the parameter applies to; null: all.")
+    description: str
+
+
+class LossInfo(BaseModel):
+    """A loss in the catalogue."""
+
+    name: str
+    family: Family
+    tasks: list[Task]
+    serves: list[str] | None = Field(
+        description="Metrics the loss targets (its default spaces); null: every metric of its "
+        "tasks."
+    )
+    batch_level: bool = Field(description="A statistic of the batch, so batch size is searched.")
+    link: str
+    params: list[LossParamInfo]
+    summary: str
+    reference: str

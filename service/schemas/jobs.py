@@ -1,0 +1,107 @@
+"""Job views: status, progress, shards, trials, pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from service.db.models import JobStatus
+from workers.engine.spec import Family, Task
+
+T = TypeVar("T")
+
+
+class MetricOut(BaseModel):
+    name: str
+    params: dict[str, float | str]
+    direction: Literal["maximize", "minimize"]
+
+
+class JobSpecOut(BaseModel):
+    """The job as it will run: task inferred, metric parameters and families filled in."""
+
+    dataset: str
+    target: list[str]
+    task: Task
+    metric: MetricOut
+    n_trials: int
+    timeout_s: float | None
+    families: list[Family]
+    losses: list[str]
+    params: dict[str, dict[str, float | list[float]]]
+    seed: int
+    population_size: int | None
+    confirmation: dict[str, int]
+
+
+class Progress(BaseModel):
+    planned: int = Field(description="The trial budget.")
+    finished: int = Field(description="Trials that completed, were pruned or failed.")
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    fraction: float = Field(description="finished / planned, capped at 1.")
+
+
+class BestSoFar(BaseModel):
+    trial_number: int
+    value: float
+    family: str | None
+    loss: str | None
+
+
+class ShardOut(BaseModel):
+    """One of the job's Celery tasks."""
+
+    shard: int
+    status: Literal["queued", "running", "done"]
+    worker: str | None
+    attempts: int
+    heartbeat_at: datetime | None
+
+
+class JobOut(BaseModel):
+    id: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    elapsed_s: float | None
+    spec: JobSpecOut
+    progress: Progress
+    best: BestSoFar | None
+    error: str | None
+    attempts: int = Field(description="Deliveries of the job's shards to workers, all together.")
+    shards: list[ShardOut]
+    links: dict[str, str]
+
+
+class TrialOut(BaseModel):
+    number: int
+    state: Literal["running", "waiting", "complete", "pruned", "failed"]
+    arm: str | None
+    family: str | None
+    loss: str | None
+    loss_params: dict[str, float]
+    training: dict[str, Any]
+    value: float | None = Field(
+        description="Validation metric (its last reported value if pruned)."
+    )
+    threshold: float | list[float] | None = Field(
+        description="Decision threshold on the logit (one per label for multilabel), tuned on "
+        "validation."
+    )
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    failure_reason: str | None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,114 @@
+"""One settings object for the API and the workers.
+
+With nothing configured, everything lives under one data directory: a SQLite database for the
+jobs and the Optuna trials, and a SQLite-backed Celery broker. Production sets ``DATABASE_URL``
+(PostgreSQL) and ``BROKER_URL`` (Redis).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_ROOTS = (Path("data"), Path("bench/datasets"))
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (prefix ``LOSS_SEARCH_``) or a ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="LOSS_SEARCH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".loss-search"),
+        description="Where the embedded SQLite database and broker live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LOSS_SEARCH_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL of the jobs and trials database; SQLite under data_dir "
+        "if unset.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LOSS_SEARCH_BROKER_URL", "BROKER_URL"),
+        description="Celery broker URL; a SQLite-backed broker under data_dir if unset.",
+    )
+    data_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_DATA_ROOTS),
+        description="Comma-separated folders that file dataset references may point into.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    queue_name: str = "loss-search"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Intra-op threads per worker process; torch's default when unset.",
+    )
+    job_heartbeat_s: float = Field(
+        default=5.0, gt=0, description="How often a worker touches its job."
+    )
+    job_stale_after_s: float = Field(
+        default=30.0, gt=0, description="A running job silent this long is queued again."
+    )
+    reaper_interval_s: float = Field(
+        default=15.0, gt=0, description="How often workers look for them."
+    )
+    max_population_size: int = Field(
+        default=32, ge=1, description="Most trials a worker trains at once (memory permitting)."
+    )
+    default_shards: int = Field(
+        default=1, ge=1, description="Celery tasks per job when the job does not say."
+    )
+    trial_heartbeat_s: int = Field(default=10, ge=1)
+    trial_grace_s: int = Field(default=60, ge=2)
+    max_trial_retries: int = Field(default=2, ge=0)
+    redis_visibility_timeout_s: int = Field(
+        default=12 * 3600,
+        description="Redis redelivers an unacknowledged job after this long; keep it above the "
+        "longest job.",
+    )
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data directory as an absolute path (created on first use)."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'loss_search.db'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        """The broker URL, defaulting to kombu's SQLAlchemy transport on a SQLite file."""
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{self.resolved_data_dir / 'broker.db'}"
+
+    @property
+    def resolved_data_roots(self) -> list[Path]:
+        """Data roots as absolute, symlink-free paths."""
+        return [root.expanduser().resolve() for root in self.data_roots]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,100 @@
+"""Checking a job request against the catalogues and the dataset before anything is queued."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from service.errors import invalid
+from service.schemas import JobCreate
+from workers.engine.datasets import (
+    TargetInfo,
+    check_target_columns,
+    check_target_for_metric,
+    expand_target,
+    inspect_targets,
+    read_columns,
+    read_frame,
+    resolve_reference,
+)
+from workers.engine.errors import DatasetError, SpecError
+from workers.engine.metrics import check_metric_fits, get_metric
+from workers.engine.space import SearchSpace
+from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.training import plan_training
+
+
+def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:
+    """The engine's spec for ``request``, or an :class:`ApiError` (422) saying what to fix."""
+    metric_ref = _metric_ref(request)
+    target, info = _inspect_dataset(request, data_roots, metric_ref.name)
+    try:
+        resolved_params = check_metric_fits(metric_ref, info.task)
+    except SpecError as exc:
+        raise invalid(str(exc), "metric") from None
+
+    families = tuple(dict.fromkeys(request.families or list(Family)))
+    n_train = int(info.n_rows * 0.6)
+    try:
+        SearchSpace.build(
+            info.task,
+            metric_ref.name,
+            families,
+            tuple(request.losses or ()),
+            request.params or {},
+            default_batch_size=plan_training(n_train).batch_size,
+            n_train=n_train,
+        )
+    except SpecError as exc:
+        raise invalid(str(exc), exc.field or "families") from None
+
+    return SearchSpec(
+        dataset=request.dataset,
+        target=target,
+        task=info.task,
+        metric=MetricRef(metric_ref.name, resolved_params),
+        n_trials=request.budget.n_trials,
+        families=families,
+        seed=request.seed,
+        timeout_s=request.budget.timeout_s,
+        losses=tuple(request.losses or ()),
+        overrides={k: dict(v) for k, v in (request.params or {}).items()},
+        population_size=request.parallelism.population_size,
+        confirmation_top_k=request.confirmation.top_k,
+        confirmation_seeds=request.confirmation.seeds,
+    )
+
+
+def _metric_ref(request: JobCreate) -> MetricRef:
+    if isinstance(request.metric, str):
+        ref = MetricRef(request.metric)
+    else:
+        ref = MetricRef(request.metric.name, dict(request.metric.params))
+    try:
+        get_metric(ref.name)
+    except SpecError as exc:
+        raise invalid(str(exc), "metric") from None
+    return ref
+
+
+def _inspect_dataset(
+    request: JobCreate, data_roots: list[Path], metric: str
+) -> tuple[tuple[str, ...], TargetInfo]:
+    """Resolve the dataset and its target column(s); infer or check the task."""
+    requested = (request.target,) if isinstance(request.target, str) else tuple(request.target)
+    try:
+        reference = resolve_reference(request.dataset, data_roots)
+        columns = read_columns(reference)
+    except DatasetError as exc:
+        raise invalid(str(exc), "dataset") from None
+    try:
+        target = expand_target(columns, requested)
+        check_target_columns(columns, target)
+        values = read_frame(reference, columns=list(target))
+        info = inspect_targets(values, request.task)
+        if info.task is Task.REGRESSION:
+            check_target_for_metric(metric, values.iloc[:, 0].dropna().to_numpy(dtype=np.float64))
+    except DatasetError as exc:
+        raise invalid(str(exc), "target") from None
+    return target, info

@@ -1,0 +1,62 @@
+"""GET /v1/metrics and GET /v1/losses: the whole catalogue, filterable."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from workers.engine.losses import LOSSES
+from workers.engine.metrics import METRICS
+
+
+def test_every_metric_is_listed_with_its_contract(client: TestClient) -> None:
+    metrics = {m["name"]: m for m in client.get("/v1/metrics").json()}
+    assert set(metrics) == set(METRICS)
+    f1 = metrics["f1"]
+    assert f1["tasks"] == ["binary"]
+    assert f1["direction"] == "maximize"
+    assert f1["threshold_tuned_for"] == ["binary"]
+    kappa = metrics["cohen_kappa"]
+    assert kappa["params"] == [
+        {
+            "name": "weights",
+            "default": "quadratic",
+            "low": None,
+            "high": None,
+            "choices": ["linear", "quadratic"],
+            "integer": False,
+            "description": "disagreement weights for ordinal classes",
+        }
+    ]
+    assert metrics["mae"]["direction"] == "minimize"
+    assert metrics["macro_f1"]["threshold_tuned_for"] == ["multilabel"]
+
+
+def test_metrics_filter_by_task(client: TestClient) -> None:
+    names = {m["name"] for m in client.get("/v1/metrics", params={"task": "multilabel"}).json()}
+    assert names == {n for n, m in METRICS.items() if "multilabel" in {t.value for t in m.tasks}}
+
+
+def test_every_loss_is_listed_with_parameters_and_reference(client: TestClient) -> None:
+    losses = {loss["name"]: loss for loss in client.get("/v1/losses").json()}
+    assert set(losses) == set(LOSSES)
+    focal = losses["focal"]
+    assert focal["family"] == "weighted"
+    assert focal["reference"].startswith("Lin et al.")
+    assert {p["name"] for p in focal["params"]} == {"gamma", "alpha"}
+    for loss in losses.values():
+        assert loss["reference"]
+        assert loss["summary"]
+        for param in loss["params"]:
+            assert param["low"] <= param["default"] <= param["high"]
+
+
+def test_losses_filter_by_task_family_and_metric(client: TestClient) -> None:
+    for_f1 = {x["name"] for x in client.get("/v1/losses", params={"metric": "f1"}).json()}
+    assert {"soft_f1", "cross_entropy", "focal"} <= for_f1
+    assert "pairwise_auc" not in for_f1
+    surrogates = client.get("/v1/losses", params={"family": "surrogate", "task": "binary"}).json()
+    assert surrogates
+    assert all(x["family"] == "surrogate" and "binary" in x["tasks"] for x in surrogates)
+    unknown = client.get("/v1/losses", params={"metric": "f7"})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["message"] == "unknown metric 'f7'"

@@ -1,0 +1,85 @@
+"""GET /v1/jobs/{id}/report and report.html on a finished job."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.db import jobs as jobs_repo
+from service.db.session import session_scope
+from service.settings import Settings
+from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.jobs import run_shard
+
+
+@pytest.fixture
+def finished_job(settings: Settings) -> str:
+    """A small real search on breast_cancer, run to the end by the worker code."""
+    spec = SearchSpec(
+        dataset="builtin:breast_cancer",
+        target=("target",),
+        task=Task.BINARY,
+        metric=MetricRef("f1"),
+        n_trials=6,
+        families=(Family.PROXY, Family.WEIGHTED),
+        population_size=3,
+        confirmation_top_k=2,
+        confirmation_seeds=2,
+    )
+    with session_scope(settings.resolved_database_url) as session:
+        job_id = jobs_repo.create_job(session=session, spec=spec.to_dict()).id
+    run_shard(job_id, 0, settings)
+    return job_id
+
+
+def test_the_json_report_holds_the_answer_and_how_sure_we_are(
+    client: TestClient, finished_job: str
+) -> None:
+    response = client.get(f"/v1/jobs/{finished_job}/report")
+    assert response.status_code == 200
+    report: dict[str, Any] = response.json()
+    assert report["final"] is True
+    assert report["summary"] == report["comparison"]["summary"]
+    assert report["winner"]["code"].rstrip().endswith(")")
+    assert report["winner"]["threshold"]["logit"] is not None  # f1 depends on a threshold
+    assert report["baseline"]["loss"] == "cross_entropy"
+    assert len(report["comparison"]["test_lift_interval"]) == 2
+    assert 0.0 <= report["comparison"]["probability_better"] <= 1.0
+    assert report["confirmation"]["seeds"] == 2
+    trials = report["trials"]
+    assert sum(trials["by_state"].values()) == 6
+    assert set(trials["by_family"]) <= {"proxy", "weighted"}
+    assert set(trials["best_per_family"]) <= {"proxy", "weighted"}
+    assert [h["number"] for h in trials["history"]] == list(range(6))
+    assert report["dataset"]["rows"] == 569
+    assert report["search"]["budget"] == {"n_trials": 6, "timeout_s": None}
+    for package in ("torch", "optuna", "scikit-learn", "python"):
+        assert report["environment"][package] != "unknown"
+
+
+def test_the_html_report_has_the_summary_the_figures_and_the_code(
+    client: TestClient, finished_job: str
+) -> None:
+    response = client.get(f"/v1/jobs/{finished_job}/report.html")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    summary = client.get(f"/v1/jobs/{finished_job}/report").json()["summary"]
+    assert summary.split(":")[0].replace("'", "&#39;") in page
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 3  # lift, history, families (parameters when any were searched)
+    assert all(len(data) > 1000 for data in images)
+    assert 'id="figure-lift"' in page
+    assert "loss_fn = make_loss(" in page
+
+
+def test_no_report_before_a_trial_has_completed(client: TestClient) -> None:
+    job = client.post("/v1/jobs", json={"dataset": "builtin:breast_cancer", "metric": "f1"}).json()
+    for path in ("report", "report.html"):
+        response = client.get(f"/v1/jobs/{job['id']}/{path}")
+        assert response.status_code == 409
+        assert response.json()["error"]["type"] == "no_result_yet"
+    assert client.get("/v1/jobs/nope/report").status_code == 404

@@ -1,0 +1,288 @@
+"""Proxy losses: exact values on hand-computed cases and agreement with torch."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812 (torch's own convention)
+
+from tests.engine.losses.harness import (
+    LN2,
+    LN3,
+    LN4,
+    N_CLASSES,
+    build,
+    random_batch,
+    t,
+)
+from workers.engine.losses import Loss, get_loss
+from workers.engine.spec import Task
+
+
+def test_cross_entropy_binary_is_mean_bce_on_logits() -> None:
+    # BCE(0, y=1) = ln 2; sigmoid(ln 3) = 3/4 so BCE(ln 3, y=0) = -ln(1/4) = ln 4.
+    loss = build("cross_entropy", Task.BINARY)
+    value = loss(t([[0.0, LN3]]), t([[1.0, 0.0]]))
+    assert value.shape == (1,)
+    assert value.item() == pytest.approx((LN2 + LN4) / 2, rel=1e-6)
+
+
+def test_cross_entropy_multiclass_is_mean_softmax_cross_entropy() -> None:
+    # Row 1: uniform over 3 classes, -ln(1/3). Row 2: softmax(ln 2, 0, 0) = (1/2, 1/4, 1/4),
+    # target 1, -ln(1/4).
+    loss = build("cross_entropy", Task.MULTICLASS, class_counts=[10.0, 10.0, 10.0])
+    outputs = torch.tensor([[[0.0, 0.0, 0.0], [LN2, 0.0, 0.0]]])
+    value = loss(outputs, torch.tensor([[0, 1]]))
+    assert value.item() == pytest.approx((LN3 + LN4) / 2, rel=1e-6)
+
+
+def test_mse_and_mae_are_mean_squared_and_absolute_residuals() -> None:
+    outputs, targets = t([[1.0, 2.0, -3.0]]), t([[0.0, 0.0, 0.0]])
+    assert build("mse", Task.REGRESSION)(outputs, targets).item() == pytest.approx(14.0 / 3.0)
+    assert build("mae", Task.REGRESSION)(outputs, targets).item() == pytest.approx(2.0)
+
+
+def test_huber_is_quadratic_inside_delta_and_linear_outside_per_member() -> None:
+    # Residuals 0.5, 2, -3. delta 1: 0.125, 1*(2-0.5), 1*(3-0.5). delta 2: 0.125, 0.5*4, 2*(3-1).
+    loss = build("huber", Task.REGRESSION, {"delta": [1.0, 2.0]})
+    outputs = t([[0.5, 2.0, -3.0], [0.5, 2.0, -3.0]])
+    value = loss(outputs, torch.zeros(2, 3))
+    assert value.tolist() == pytest.approx([(0.125 + 1.5 + 2.5) / 3, (0.125 + 2.0 + 4.0) / 3])
+
+
+def test_cross_entropy_matches_torch_binary_and_multiclass() -> None:
+    outputs, targets = random_batch(Task.BINARY, n_members=3, batch=32, seed=2)
+    value = build("cross_entropy", Task.BINARY)(outputs, targets)
+    for m in range(3):
+        reference = F.binary_cross_entropy_with_logits(outputs[m], targets[m])
+        assert value[m].item() == pytest.approx(reference.item(), rel=1e-6)
+
+    outputs, targets = random_batch(Task.MULTICLASS, n_members=3, batch=32, seed=3)
+    value = build("cross_entropy", Task.MULTICLASS, class_counts=[10.0] * N_CLASSES)(
+        outputs, targets
+    )
+    for m in range(3):
+        assert value[m].item() == pytest.approx(F.cross_entropy(outputs[m], targets[m]).item())
+
+
+def test_huber_matches_torch_huber_loss_for_each_members_delta() -> None:
+    deltas = [0.1, 0.7, 3.0]
+    outputs, targets = random_batch(Task.REGRESSION, n_members=3, batch=64, seed=4)
+    value = build("huber", Task.REGRESSION, {"delta": deltas})(outputs, targets)
+    for m, delta in enumerate(deltas):
+        reference = F.huber_loss(outputs[m], targets[m], delta=delta)
+        assert value[m].item() == pytest.approx(reference.item(), rel=1e-6)
+
+
+def test_select_keeps_the_chosen_huber_deltas() -> None:
+    loss = build("huber", Task.REGRESSION, {"delta": [0.5, 1.0, 2.0]})
+    outputs, targets = random_batch(Task.REGRESSION, n_members=3, batch=20, seed=9)
+    full = loss(outputs, targets)
+    loss.select(torch.tensor([0, 2]))
+    assert loss.get_buffer("delta").tolist() == [0.5, 2.0]
+    kept = loss(outputs[[0, 2]], targets[[0, 2]])
+    assert kept.tolist() == [full[0].item(), full[2].item()]
+
+
+def test_cross_entropy_multilabel_is_bce_averaged_over_examples_and_labels() -> None:
+    # Example 1: logits (0, ln 3) with labels (1, 0): ln 2 and ln 4.
+    # Example 2: logits (-ln 3, 0) with labels (1, 1): -ln(1/4) = ln 4 and ln 2.
+    loss = build("cross_entropy", Task.MULTILABEL, class_counts=[30.0, 30.0])
+    outputs = torch.tensor([[[0.0, LN3], [-LN3, 0.0]]])
+    value = loss(outputs, torch.tensor([[[1.0, 0.0], [1.0, 1.0]]]))
+    assert value.item() == pytest.approx((LN2 + LN4 + LN4 + LN2) / 4, rel=1e-6)
+
+
+# Hinge and squared hinge ------------------------------------------------------------------------
+
+
+def test_hinge_binary_is_the_mean_of_max_zero_margin_minus_signed_logit() -> None:
+    # s = (+1, -1, +1), z = (2, 0.5, -1). margin 1: max(0, 1-2)=0, 1+0.5=1.5, 1+1=2 -> 3.5/3.
+    # margin 3: 1, 3.5, 4 -> 8.5/3.
+    loss = build("hinge", Task.BINARY, {"margin": [1.0, 3.0]})
+    outputs = t([[2.0, 0.5, -1.0], [2.0, 0.5, -1.0]])
+    value = loss(outputs, t([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]]))
+    assert value.tolist() == pytest.approx([3.5 / 3, 8.5 / 3])
+
+
+def test_squared_hinge_binary_squares_each_violation() -> None:
+    # Same violations as above, margin 1: (0 + 2.25 + 4) / 3.
+    loss = build("squared_hinge", Task.BINARY, {"margin": [1.0]})
+    value = loss(t([[2.0, 0.5, -1.0]]), t([[1.0, 0.0, 1.0]]))
+    assert value.item() == pytest.approx(6.25 / 3)
+
+
+def test_hinge_multiclass_sums_violations_over_other_classes_divided_by_classes() -> None:
+    # logits (2, 1, -1), target 0, margin 1.5: others give max(0, 1.5 - 2 + 1) = 0.5 and
+    # max(0, 1.5 - 2 - 1) = 0, so (0.5 + 0) / 3. Target 2: 1.5 + 1 + 2 = 4.5 and 1.5 + 1 + 1 =
+    # 3.5, so 8 / 3. Squared: (0.25) / 3 and (20.25 + 12.25) / 3.
+    outputs = torch.tensor([[[2.0, 1.0, -1.0], [2.0, 1.0, -1.0]]])
+    targets = torch.tensor([[0, 2]])
+    hinge = build("hinge", Task.MULTICLASS, {"margin": [1.5]})(outputs, targets)
+    squared = build("squared_hinge", Task.MULTICLASS, {"margin": [1.5]})(outputs, targets)
+    assert hinge.item() == pytest.approx((0.5 / 3 + 8.0 / 3) / 2)
+    assert squared.item() == pytest.approx((0.25 / 3 + 32.5 / 3) / 2)
+
+
+def test_hinge_multilabel_applies_the_binary_hinge_to_every_label() -> None:
+    # labels (1, 0) with logits (0.5, 0.5), margin 1: 0.5 and 1.5; labels (0, 1) with logits
+    # (-2, 3): 0 and 0. Mean over four decisions: 2 / 4.
+    loss = build("hinge", Task.MULTILABEL, {"margin": [1.0]}, class_counts=[30.0, 30.0])
+    outputs = torch.tensor([[[0.5, 0.5], [-2.0, 3.0]]])
+    value = loss(outputs, torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]))
+    assert value.item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("name", "power"), [("hinge", 1), ("squared_hinge", 2)])
+def test_multiclass_hinges_match_torch_multi_margin_loss(name: str, power: int) -> None:
+    margins = [0.25, 1.0, 4.0]
+    outputs, targets = random_batch(Task.MULTICLASS, n_members=3, batch=40, seed=11)
+    value = build(name, Task.MULTICLASS, {"margin": margins})(outputs, targets)
+    for m, margin in enumerate(margins):
+        reference = F.multi_margin_loss(outputs[m], targets[m], p=power, margin=margin)
+        assert value[m].item() == pytest.approx(reference.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(("name", "power"), [("hinge", 1), ("squared_hinge", 2)])
+def test_binary_hinges_are_twice_multi_margin_loss_on_the_logits_zero_and_z(
+    name: str, power: int
+) -> None:
+    # With two classes and logits (0, z), multi_margin_loss is max(0, margin - s z)^p / 2.
+    margins = [0.5, 2.0]
+    outputs, targets = random_batch(Task.BINARY, n_members=2, batch=30, seed=12)
+    value = build(name, Task.BINARY, {"margin": margins})(outputs, targets)
+    for m, margin in enumerate(margins):
+        two_logits = torch.stack([torch.zeros_like(outputs[m]), outputs[m]], dim=-1)
+        reference = 2.0 * F.multi_margin_loss(two_logits, targets[m].long(), p=power, margin=margin)
+        assert value[m].item() == pytest.approx(reference.item(), rel=1e-6)
+
+
+# Square loss on one-hot targets -----------------------------------------------------------------
+
+
+def test_mse_onehot_binary_regresses_the_logit_on_plus_minus_one() -> None:
+    # y = 1, z = 3: (3 - 1)^2 = 4. y = 0, z = 0.5: (0.5 + 1)^2 = 2.25.
+    loss = build("mse_onehot", Task.BINARY)
+    assert loss(t([[3.0, 0.5]]), t([[1.0, 0.0]])).item() == pytest.approx(6.25 / 2)
+
+
+def test_mse_onehot_multiclass_averages_over_classes_and_examples() -> None:
+    # logits (1, 0.5, -1), target 1: (1 + 0.25 + 1) / 3 = 0.75. Target 0: (0 + 0.25 + 1) / 3.
+    loss = build("mse_onehot", Task.MULTICLASS)
+    outputs = torch.tensor([[[1.0, 0.5, -1.0], [1.0, 0.5, -1.0]]])
+    value = loss(outputs, torch.tensor([[1, 0]]))
+    assert value.item() == pytest.approx((2.25 / 3 + 1.25 / 3) / 2)
+
+
+def test_mse_onehot_multilabel_regresses_every_logit_on_plus_minus_one() -> None:
+    # labels (1, 0), logits (1, 1): 0 and 4. labels (0, 0), logits (-1, 0): 0 and 1.
+    loss = build("mse_onehot", Task.MULTILABEL, class_counts=[30.0, 30.0])
+    outputs = torch.tensor([[[1.0, 1.0], [-1.0, 0.0]]])
+    assert loss(outputs, torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])).item() == pytest.approx(5 / 4)
+
+
+def test_mse_onehot_multiclass_matches_torch_mse_on_one_hot_targets() -> None:
+    outputs, targets = random_batch(Task.MULTICLASS, n_members=2, batch=25, seed=13)
+    value = build("mse_onehot", Task.MULTICLASS)(outputs, targets)
+    for m in range(2):
+        reference = F.mse_loss(outputs[m], F.one_hot(targets[m], N_CLASSES).float())
+        assert value[m].item() == pytest.approx(reference.item(), rel=1e-6)
+
+
+def test_margin_and_square_losses_do_not_serve_calibration_metrics() -> None:
+    for name in ("hinge", "squared_hinge", "mse_onehot"):
+        spec = get_loss(name)
+        assert not spec.serves_metric("log_loss")
+        assert not spec.serves_metric("brier")
+        for metric in ("accuracy", "f1", "roc_auc", "macro_f1", "top_k_accuracy", "micro_f1"):
+            assert spec.serves_metric(metric), (name, metric)
+
+
+# Regression: log-cosh, pinball, Poisson ---------------------------------------------------------
+
+
+def test_log_cosh_is_log_of_cosh_of_the_residual() -> None:
+    # cosh(ln 2) = (2 + 1/2) / 2 = 5/4; cosh(ln 3) = (3 + 1/3) / 2 = 5/3; cosh(0) = 1.
+    loss = build("log_cosh", Task.REGRESSION)
+    value = loss(t([[LN2, 0.0, 1.0]]), t([[0.0, LN3, 1.0]]))
+    assert value.item() == pytest.approx((math.log(5 / 4) + math.log(5 / 3)) / 3, rel=1e-6)
+
+
+def test_log_cosh_is_linear_with_unit_slope_for_huge_residuals() -> None:
+    # log cosh(r) = |r| - ln 2 + log(1 + e^(-2|r|)); cosh itself overflows beyond |r| ~ 89.
+    outputs = t([[1000.0, -1000.0]]).requires_grad_(True)
+    value = build("log_cosh", Task.REGRESSION)(outputs, torch.zeros(1, 2))
+    assert value.item() == pytest.approx(1000.0 - LN2)
+    value.sum().backward()
+    assert outputs.grad is not None
+    assert outputs.grad[0].tolist() == pytest.approx([0.5, -0.5])  # tanh(+-1000) / batch
+
+
+def test_pinball_charges_tau_below_and_one_minus_tau_above_the_target() -> None:
+    # Residuals target - output = +2 (under-prediction) and -2 (over-prediction).
+    # tau 0.25: 0.25 * 2 = 0.5 and 0.75 * 2 = 1.5. tau 0.9: 1.8 and 0.2.
+    loss = build("pinball", Task.REGRESSION, {"tau": [0.25, 0.9]})
+    outputs = t([[0.0, 2.0], [0.0, 2.0]])
+    value = loss(outputs, t([[2.0, 0.0], [2.0, 0.0]]))
+    assert value.tolist() == pytest.approx([1.0, 1.0])
+    under = loss(t([[0.0], [0.0]]), t([[2.0], [2.0]]))
+    assert under.tolist() == pytest.approx([0.5, 1.8])
+
+
+def test_pinball_at_one_half_is_half_the_absolute_error() -> None:
+    outputs, targets = random_batch(Task.REGRESSION, n_members=1, batch=50, seed=14)
+    pinball = build("pinball", Task.REGRESSION, {"tau": [0.5]})(outputs, targets)
+    mae = build("mae", Task.REGRESSION)(outputs, targets)
+    torch.testing.assert_close(pinball, 0.5 * mae)
+
+
+def poisson_nll() -> Loss:
+    """Poisson NLL for a target with training mean 3, standard deviation 2, mean |y| 2."""
+    return build("poisson_nll", Task.REGRESSION, target_mean=3.0, target_std=2.0, target_scale=2.0)
+
+
+def test_poisson_nll_works_on_targets_rebuilt_in_units_of_target_scale() -> None:
+    # Standardised 0.5 -> y = 3 + 2 * 0.5 = 4 -> 4 / scale 2 = 2 counts; output ln 2 predicts
+    # 2 * scale: loss exp(ln 2) - 2 ln 2. Standardised -1.5 -> y = 0, output 0: exp(0) = 1.
+    loss = poisson_nll()
+    value = loss(t([[LN2, 0.0]]), t([[0.5, -1.5]]))
+    assert value.item() == pytest.approx((2.0 - 2.0 * LN2 + 1.0) / 2, rel=1e-6)
+
+
+def test_poisson_nll_clips_negative_targets_to_zero() -> None:
+    # Standardised -2.5 -> y = -2, clipped to 0: the loss is exp(output) alone.
+    loss = poisson_nll()
+    assert loss(t([[LN3]]), t([[-2.5]])).item() == pytest.approx(3.0, rel=1e-6)
+
+
+def test_poisson_nll_matches_torch_on_the_rebuilt_targets() -> None:
+    mean, std, scale = 5.0, 2.0, 5.5
+    generator = torch.Generator().manual_seed(15)
+    counts = torch.poisson(torch.full((2, 40), 5.0), generator=generator)
+    targets = (counts - mean) / std
+    outputs = torch.randn(2, 40, generator=generator)
+    loss = build(
+        "poisson_nll", Task.REGRESSION, target_mean=mean, target_std=std, target_scale=scale
+    )
+    value = loss(outputs, targets)
+    for m in range(2):
+        reference = F.poisson_nll_loss(outputs[m], counts[m] / scale, log_input=True, full=False)
+        assert value[m].item() == pytest.approx(reference.item(), rel=1e-5)
+
+
+def test_poisson_nll_has_a_log_link_and_serves_only_the_poisson_deviance() -> None:
+    spec = get_loss("poisson_nll")
+    assert spec.link == "log"
+    assert spec.serves == frozenset({"poisson_deviance"})
+    assert {get_loss(name).link for name in ("mse", "mae", "huber", "log_cosh", "pinball")} == {
+        "identity"
+    }
+
+
+def test_log_cosh_matches_log_of_torch_cosh_on_moderate_residuals() -> None:
+    outputs, targets = random_batch(Task.REGRESSION, n_members=2, batch=50, seed=16)
+    value = build("log_cosh", Task.REGRESSION)(outputs, targets)
+    reference = torch.log(torch.cosh((outputs - targets).double())).mean(dim=-1)
+    torch.testing.assert_close(value.double(), reference, rtol=1e-6, atol=1e-7)

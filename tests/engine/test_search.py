@@ -1,0 +1,187 @@
+"""``run_search`` end to end on real storage: the baseline arm, the budget, resuming, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from workers.engine.errors import NoCompletedTrials
+from workers.engine.search import SearchContext, SearchOutcome, run_search
+from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.studies import make_storage
+
+N_TRIALS = 5
+SPEC = SearchSpec(
+    dataset="builtin:breast_cancer",
+    target=("target",),
+    task=Task.BINARY,
+    metric=MetricRef("roc_auc"),
+    n_trials=N_TRIALS,
+    families=tuple(Family),
+    seed=0,
+    confirmation_top_k=2,
+    confirmation_seeds=2,
+)
+BASELINE_SWEEP = [1e-3]  # a budget of 5 affords one baseline trial
+
+
+@dataclass(frozen=True)
+class Searched:
+    storage: optuna.storages.RDBStorage
+    outcome: SearchOutcome
+    trials: list[optuna.trial.FrozenTrial]
+
+
+def never() -> bool:
+    return False
+
+
+def context(
+    storage: optuna.storages.BaseStorage,
+    *,
+    data_roots: list[Path] | None = None,
+    population_size: int = 1,
+    should_stop: Callable[[], bool] = never,
+) -> SearchContext:
+    return SearchContext(
+        storage=storage,
+        study_name="job-1",
+        data_roots=data_roots or [],
+        should_stop=should_stop,
+        population_size=population_size,
+    )
+
+
+def load_trials(storage: optuna.storages.BaseStorage) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name="job-1", storage=storage).get_trials()
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Searched:
+    """One small search, shared by the tests that only read its result."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path = tmp_path_factory.mktemp("search") / "s.db"
+    storage = make_storage(f"sqlite:///{path}")
+    outcome = run_search(SPEC, context(storage))
+    return Searched(storage, outcome, load_trials(storage))
+
+
+def test_the_search_runs_exactly_the_trial_budget(searched: Searched) -> None:
+    assert len(searched.trials) == N_TRIALS
+    assert all(t.state is TrialState.COMPLETE for t in searched.trials)
+    assert searched.outcome.stopped is False
+
+
+def test_the_first_trials_are_the_baseline_arms_learning_rate_sweep(searched: Searched) -> None:
+    sweep = searched.trials[: len(BASELINE_SWEEP)]
+    for trial, learning_rate in zip(sweep, BASELINE_SWEEP, strict=True):
+        assert trial.user_attrs["arm"] == "baseline"
+        assert trial.user_attrs["loss"] == "cross_entropy"
+        assert trial.params == {"learning_rate": pytest.approx(learning_rate)}
+    assert all(t.user_attrs["arm"] == "search" for t in searched.trials[len(BASELINE_SWEEP) :])
+
+
+def test_every_trial_records_how_to_reproduce_it(searched: Searched) -> None:
+    for trial in searched.trials:
+        attrs = trial.user_attrs
+        assert {"arm", "family", "loss", "loss_params", "learning_rate", "seed"} <= set(attrs)
+        assert attrs["best_epoch"] <= attrs["epochs_trained"]
+    assert len({t.user_attrs["seed"] for t in searched.trials}) == N_TRIALS
+
+
+def test_the_result_reports_best_and_baseline_on_validation_and_test(searched: Searched) -> None:
+    result = searched.outcome.result
+    assert result is not None
+    assert result["metric"] == {"name": "roc_auc", "params": {}, "direction": "maximize"}
+    values = {t.number: t.value for t in searched.trials}
+    best, baseline = result["best"], result["baseline"]
+    assert best["trial_validation"] == values[best["trial_number"]]
+    assert baseline["loss"] == "cross_entropy"
+    for setup in (best, baseline):
+        # Each finalist is retrained on the confirmation seeds; the mean is what is reported.
+        assert len(setup["validation_seeds"]) == 2
+        assert setup["validation"] == pytest.approx(np.mean(setup["validation_seeds"]))
+        assert len(setup["test_seeds"]) == 2
+        assert setup["test"] == pytest.approx(np.mean(setup["test_seeds"]))
+        low, high = setup["test_interval"]
+        assert 0.5 < low <= setup["test"] <= high <= 1.0
+        assert setup["threshold"] is None  # roc_auc needs no decision threshold
+    # Paired: both arms ran on the same fresh seeds, none of which a trial used.
+    assert best["training"]["seeds"] == baseline["training"]["seeds"]
+    assert len(best["training"]["seeds"]) == 2
+    trial_seeds = {t.user_attrs["seed"] for t in searched.trials}
+    assert not set(best["training"]["seeds"]) & trial_seeds
+    confirmation = result["confirmation"]
+    assert confirmation["top_k"] == 2
+    assert confirmation["seeds"] == 2
+    finalists = confirmation["finalists"]
+    assert sum(f["winner"] for f in finalists) == 1
+    winner = next(f for f in finalists if f["winner"])
+    assert winner["trial_number"] == best["trial_number"]
+    assert winner["validation_mean"] == max(f["validation_mean"] for f in finalists)
+    comparison = result["comparison"]
+    assert comparison["summary"]
+    assert "test_lift" in comparison
+    assert result["trial_counts"] == {"complete": N_TRIALS}
+    assert result["dataset"]["split_rows"] == {"train": 341, "validation": 114, "test": 114}
+
+
+def test_running_the_same_study_again_resumes_the_spent_budget(searched: Searched) -> None:
+    again = run_search(SPEC, context(searched.storage))
+    trials = load_trials(searched.storage)
+    assert [t.number for t in trials] == [t.number for t in searched.trials]
+    assert again.result is not None
+    assert searched.outcome.result is not None
+    assert again.result["best"]["trial_number"] == searched.outcome.result["best"]["trial_number"]
+
+
+def test_a_raised_budget_runs_only_the_extra_trials_as_one_population(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=(x[:, 0] > 0).astype(int))
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
+    one = replace(SPEC, dataset="small.csv", target=("label",), n_trials=1)
+    run_search(one, context(storage, data_roots=[tmp_path]))
+    assert len(load_trials(storage)) == 1
+    three = replace(one, n_trials=3)
+    outcome = run_search(three, context(storage, data_roots=[tmp_path], population_size=4))
+    trials = load_trials(storage)
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert outcome.result is not None
+    assert outcome.result["trial_counts"] == {"complete": 3}
+
+
+def test_constant_features_fail_every_trial_as_collapsed(tmp_path: Path) -> None:
+    labels = np.tile([0, 1], 30)
+    frame = pd.DataFrame({"f1": 1.0, "f2": 3.0, "label": labels})
+    frame.to_csv(tmp_path / "constant.csv", index=False)
+    spec = SearchSpec(
+        dataset="constant.csv",
+        target=("label",),
+        task=Task.BINARY,
+        metric=MetricRef("f1"),
+        n_trials=2,
+        families=(Family.PROXY,),
+    )
+    storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.raises(NoCompletedTrials, match="collapsed"):
+        run_search(spec, context(storage, data_roots=[tmp_path]))
+    trials = load_trials(storage)
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert all(str(t.user_attrs["failure_reason"]).startswith("collapsed") for t in trials)
+
+
+def test_a_stop_request_returns_stopped_before_any_trial_runs(tmp_path: Path) -> None:
+    storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
+    outcome = run_search(SPEC, context(storage, should_stop=lambda: True))
+    assert outcome == SearchOutcome(stopped=True)
+    assert all(t.state is TrialState.WAITING for t in load_trials(storage))

@@ -1,0 +1,64 @@
+"""How many trials a search may still start.
+
+A job's trial budget is shared by every process working on its study. A *slot* is taken before a
+trial is asked for; a trial lost with its worker gives its slot back (its re-queued copy takes it
+again), so the budget counts each logical trial once however many workers race for it.
+
+A trial, once asked for, is also *claimed* by number. Optuna hands a queued trial to exactly one
+caller on databases with row locks, but on SQLite two processes can both pop the same queued
+trial; the claim (a unique row) settles which of them runs it.
+
+:class:`StudyBudget` counts from the study itself and suits one process (a notebook, a single
+worker). Several processes need an atomic ledger; the worker provides one backed by the job row.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import optuna
+
+from workers.engine.studies import trials_used
+
+
+class TrialBudget(Protocol):
+    """Slots for starting trials."""
+
+    def take(self) -> bool:
+        """Take one slot; False when the budget is spent."""
+        ...
+
+    def give_back(self) -> None:
+        """Return one slot (a trial was lost with its worker)."""
+        ...
+
+    def claim(self, trial_number: int) -> bool:
+        """Become the one process that runs this trial; False if another already is."""
+        ...
+
+
+class StudyBudget:
+    """The budget as ``n_trials`` minus the trials the study already counts (one process)."""
+
+    def __init__(self, study: optuna.Study, n_trials: int) -> None:
+        self._study = study
+        self._n_trials = n_trials
+        self._pending = 0  # slots taken whose trial is not asked for yet
+
+    def take(self) -> bool:
+        used = trials_used(self._study.get_trials(deepcopy=False))
+        if used + self._pending >= self._n_trials:
+            return False
+        self._pending += 1
+        return True
+
+    def asked(self) -> None:
+        """The trial for a taken slot now exists in the study (and is counted there)."""
+        self._pending = max(0, self._pending - 1)
+
+    def give_back(self) -> None:
+        # Lost trials are already excluded from trials_used, so there is nothing to return.
+        return None
+
+    def claim(self, trial_number: int) -> bool:
+        return True  # one process: every trial it asks for is its own

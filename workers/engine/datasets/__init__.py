@@ -1,0 +1,38 @@
+"""Dataset references, loading, target checks and preparation."""
+
+from workers.engine.datasets.inspection import (
+    TargetInfo,
+    check_target_columns,
+    check_target_for_metric,
+    expand_target,
+    inspect_target,
+    inspect_targets,
+)
+from workers.engine.datasets.loading import read_columns, read_frame
+from workers.engine.datasets.preparation import PreparedData, Split, prepare_dataset
+from workers.engine.datasets.references import (
+    BUILTIN_DATASETS,
+    BuiltinReference,
+    DatasetReference,
+    FileReference,
+    resolve_reference,
+)
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "BuiltinReference",
+    "DatasetReference",
+    "FileReference",
+    "PreparedData",
+    "Split",
+    "TargetInfo",
+    "check_target_columns",
+    "check_target_for_metric",
+    "expand_target",
+    "inspect_target",
+    "inspect_targets",
+    "prepare_dataset",
+    "read_columns",
+    "read_frame",
+    "resolve_reference",
+]

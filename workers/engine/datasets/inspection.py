@@ -1,0 +1,193 @@
+"""Checking a dataset's target before any work is queued: does it exist, and what task is it?"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from workers.engine.errors import DatasetError
+from workers.engine.spec import Task
+
+MIN_ROWS = 20
+MIN_ROWS_PER_CLASS = 5
+MAX_INFERRED_CLASSES = 20
+MAX_CLASSES = 200
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What the target column holds, as far as the search needs to know."""
+
+    task: Task
+    n_rows: int
+    n_missing: int
+    classes: list[str] = field(default_factory=list)
+    class_counts: list[int] = field(default_factory=list)
+
+
+def expand_target(columns: list[str], target: tuple[str, ...]) -> tuple[str, ...]:
+    """Target names with shell-style patterns (``label_*``) expanded against ``columns``."""
+    expanded: list[str] = []
+    for name in target:
+        matches = fnmatch.filter(columns, name) if any(c in name for c in "*?[") else [name]
+        expanded += [m for m in matches if m not in expanded]
+    return tuple(expanded) if expanded else target
+
+
+def check_target_columns(columns: list[str], target: tuple[str, ...]) -> None:
+    """Raise if a target column is absent, naming the columns that do exist."""
+    missing = [name for name in target if name not in columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in columns[:25])
+        more = f" and {len(columns) - 25} more" if len(columns) > 25 else ""
+        raise DatasetError(
+            f"target column {missing[0]!r} is not in the dataset; its columns are {shown}{more}"
+        )
+    if len(columns) <= len(target):
+        raise DatasetError("the dataset has no feature columns besides the target")
+
+
+def inspect_targets(targets: pd.DataFrame, requested: Task | None) -> TargetInfo:
+    """Like :func:`inspect_target` for one or several target columns (several: multilabel)."""
+    if targets.shape[1] == 1 and requested is not Task.MULTILABEL:
+        return inspect_target(targets.iloc[:, 0], requested)
+    if targets.shape[1] == 1:
+        raise DatasetError("task 'multilabel' needs two or more 0/1 target columns")
+    if requested not in (None, Task.MULTILABEL):
+        raise DatasetError(
+            f"several target columns make a multilabel task, not {requested.value!r}"
+        )
+    return _multilabel_info(targets)
+
+
+def _multilabel_info(targets: pd.DataFrame) -> TargetInfo:
+    complete = targets.dropna()
+    n_missing = len(targets) - len(complete)
+    if len(complete) < MIN_ROWS:
+        raise DatasetError(
+            f"the dataset has {len(complete)} rows with every target value; at least {MIN_ROWS} "
+            "are needed to split it into train, validation and test"
+        )
+    positives = []
+    for name in complete.columns:
+        column = complete[name]
+        values = set(pd.unique(column.astype(float) if _is_numeric(column) else column))
+        if not values <= {0.0, 1.0}:
+            raise DatasetError(
+                f"multilabel target column {name!r} must hold 0/1 (or true/false) values; it "
+                f"holds {sorted(map(str, values))[:5]}"
+            )
+        count = int(column.astype(float).sum())
+        if count in (0, len(column)):
+            raise DatasetError(
+                f"label {name!r} is {'never' if count == 0 else 'always'} set: "
+                "there is nothing to learn for it"
+            )
+        positives.append(count)
+    return TargetInfo(
+        task=Task.MULTILABEL,
+        n_rows=len(complete),
+        n_missing=n_missing,
+        classes=[str(c) for c in complete.columns],
+        class_counts=positives,
+    )
+
+
+def inspect_target(values: pd.Series, requested: Task | None) -> TargetInfo:
+    """Infer (or check) the task from the target values and check there is enough to learn from."""
+    n_missing = int(values.isna().sum())
+    values = values.dropna()
+    if len(values) < MIN_ROWS:
+        raise DatasetError(
+            f"the dataset has {len(values)} rows with a target value; at least {MIN_ROWS} are "
+            "needed to split it into train, validation and test"
+        )
+    task = requested or _infer_task(values)
+    if task is Task.MULTILABEL:
+        raise DatasetError("task 'multilabel' needs two or more 0/1 target columns")
+    if task is Task.REGRESSION:
+        return _regression_info(values, n_missing)
+    return _classification_info(values, task, n_missing)
+
+
+def _infer_task(values: pd.Series) -> Task:
+    if not _is_numeric(values):
+        return Task.BINARY if values.nunique() <= 2 else Task.MULTICLASS
+    n_unique = values.nunique()
+    integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0.0))
+    if n_unique <= 2:
+        return Task.BINARY
+    if integral and n_unique <= MAX_INFERRED_CLASSES:
+        return Task.MULTICLASS
+    return Task.REGRESSION
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _regression_info(values: pd.Series, n_missing: int) -> TargetInfo:
+    if not _is_numeric(values):
+        raise DatasetError(
+            f"task 'regression' needs a numeric target, but the target has type {values.dtype}"
+        )
+    as_float = values.to_numpy(dtype=float)
+    if not np.all(np.isfinite(as_float)):
+        raise DatasetError("the regression target contains infinite values")
+    if values.nunique() < 2:
+        raise DatasetError("the target is constant: there is nothing to learn")
+    return TargetInfo(task=Task.REGRESSION, n_rows=len(values), n_missing=n_missing)
+
+
+def _classification_info(values: pd.Series, task: Task, n_missing: int) -> TargetInfo:
+    counts = values.value_counts().sort_index()
+    n_classes = len(counts)
+    if n_classes < 2:
+        raise DatasetError(
+            f"the target has a single class ({_show(counts.index[0])}): "
+            "a classifier needs at least two"
+        )
+    if task is Task.BINARY and n_classes != 2:
+        raise DatasetError(
+            f"task 'binary' needs exactly 2 classes, but the target has {n_classes}; "
+            "use task 'multiclass'" + (" or 'regression'" if _is_numeric(values) else "")
+        )
+    if n_classes > MAX_CLASSES:
+        raise DatasetError(
+            f"the target has {n_classes} distinct values, more than the {MAX_CLASSES} classes "
+            "supported; if it is a quantity, use task 'regression'"
+        )
+    rare = counts[counts < MIN_ROWS_PER_CLASS]
+    if len(rare):
+        raise DatasetError(
+            f"class {_show(rare.index[0])} has {int(rare.iloc[0])} rows; every class needs at "
+            f"least {MIN_ROWS_PER_CLASS} to appear in the train, validation and test splits"
+        )
+    return TargetInfo(
+        task=task,
+        n_rows=len(values),
+        n_missing=n_missing,
+        classes=[str(c) for c in counts.index],
+        class_counts=[int(c) for c in counts.to_numpy()],
+    )
+
+
+def _show(label: object) -> str:
+    """A class label as the user wrote it (``2``, not ``np.int64(2)``)."""
+    item = getattr(label, "item", None)
+    return repr(item() if callable(item) else label)
+
+
+def check_target_for_metric(metric: str, values: np.ndarray) -> None:
+    """Refuse targets a regression metric cannot score (``values`` in the target's units)."""
+    if metric == "mape" and np.any(values == 0):
+        count = int(np.sum(values == 0))
+        raise DatasetError(
+            f"metric 'mape' divides by the target, and {count} rows have target 0; use 'mae' "
+            "or 'rmse', or drop those rows"
+        )
+    if metric == "poisson_deviance" and np.any(values < 0):
+        raise DatasetError("metric 'poisson_deviance' needs non-negative targets")

@@ -1,0 +1,257 @@
+"""From a raw frame to seeded train / validation / test arrays, preprocessed on train only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from workers.engine.datasets.inspection import (
+    TargetInfo,
+    check_target_columns,
+    expand_target,
+    inspect_targets,
+)
+from workers.engine.datasets.loading import read_frame
+from workers.engine.datasets.references import DatasetReference
+from workers.engine.errors import DatasetError
+from workers.engine.spec import Task
+
+TEST_FRACTION = 0.2
+MIN_STRATUM = 5
+VALIDATION_FRACTION = 0.2
+MAX_ONE_HOT_CATEGORIES = 32
+
+
+@dataclass(frozen=True)
+class Split:
+    """Features and targets of one split.
+
+    ``y`` is encoded for training (see PreparedData); ``y_true`` is what metrics compare against:
+    integer class codes, a 0/1 label matrix, or regression targets in their own units.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    y_true: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A dataset ready for training.
+
+    Targets are encoded as: binary 0/1 floats (1 = ``classes[1]``, the larger label), multiclass
+    integer codes into ``classes``, multilabel a 0/1 float matrix with one column per label
+    (``classes`` are the label names), regression floats standardised with the training mean and
+    standard deviation (``target_mean``, ``target_std``) so one learning-rate range suits every
+    dataset; metrics undo the scaling. ``target_scale`` (the training mean of ``|y|``) is the unit
+    of outputs on a log link.
+    """
+
+    task: Task
+    train: Split
+    validation: Split
+    test: Split
+    classes: list[str]
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    target_scale: float = 1.0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.train.X.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's output layer."""
+        return len(self.classes) if self.task in (Task.MULTICLASS, Task.MULTILABEL) else 1
+
+    @property
+    def train_class_counts(self) -> np.ndarray:
+        """Training examples per class; for multilabel, positives per label."""
+        if self.task is Task.MULTILABEL:
+            return np.asarray(self.train.y.sum(axis=0), dtype=np.int64)
+        n_classes = max(len(self.classes), 2)
+        return np.bincount(self.train.y.astype(np.int64), minlength=n_classes)
+
+    def to_original_units(self, outputs: np.ndarray, link: str = "identity") -> np.ndarray:
+        """Regression outputs back in the target's own units (``link`` of the loss used)."""
+        if link == "log":
+            values: np.ndarray = np.exp(np.minimum(outputs, 50.0)) * self.target_scale
+            return values
+        return np.asarray(outputs * self.target_std + self.target_mean)
+
+
+def prepare_dataset(
+    reference: DatasetReference, target: tuple[str, ...], task: Task | None, seed: int
+) -> PreparedData:
+    """Load, check, split (stratified where the task allows) and preprocess a dataset."""
+    frame = read_frame(reference)
+    columns = [str(c) for c in frame.columns]
+    target = expand_target(columns, target)
+    check_target_columns(columns, target)
+    info = inspect_targets(frame[list(target)], task)
+    frame = frame[frame[list(target)].notna().all(axis=1)].reset_index(drop=True)
+    features = frame.drop(columns=list(target))
+    bool_columns = [c for c in features.columns if pd.api.types.is_bool_dtype(features[c])]
+    features = features.astype(dict.fromkeys(bool_columns, np.float64))
+    _check_finite(features)
+    y = _encode_target(frame[list(target)], info)
+
+    stratify = _strata(y, info.task)
+    index = np.arange(len(frame))
+    rest, test_idx = train_test_split(
+        index, test_size=TEST_FRACTION, random_state=seed, stratify=stratify
+    )
+    val_size = VALIDATION_FRACTION / (1.0 - TEST_FRACTION)
+    train_idx, val_idx = train_test_split(
+        rest,
+        test_size=val_size,
+        random_state=seed,
+        stratify=None if stratify is None else stratify[rest],
+    )
+    transformer = _feature_transformer(features)
+    X_train = _to_float32(transformer.fit_transform(features.iloc[train_idx]))
+    X_val = _to_float32(transformer.transform(features.iloc[val_idx]))
+    X_test = _to_float32(transformer.transform(features.iloc[test_idx]))
+    if X_train.shape[1] == 0:
+        raise DatasetError("no usable feature columns remain after dropping empty ones")
+
+    y_true = y.astype(np.int64) if info.task is not Task.REGRESSION else y
+    mean, std, scale = 0.0, 1.0, 1.0
+    if info.task is Task.REGRESSION:
+        mean = float(y[train_idx].mean())
+        std = float(y[train_idx].std()) or 1.0
+        scale = float(np.abs(y[train_idx]).mean()) or 1.0
+        y = ((y - mean) / std).astype(np.float32)
+    return PreparedData(
+        task=info.task,
+        train=Split(X_train, y[train_idx], y_true[train_idx]),
+        validation=Split(X_val, y[val_idx], y_true[val_idx]),
+        test=Split(X_test, y[test_idx], y_true[test_idx]),
+        classes=info.classes,
+        target_mean=mean,
+        target_std=std,
+        target_scale=scale,
+        summary=_summary(features, info, X_train.shape[1], (train_idx, val_idx, test_idx)),
+    )
+
+
+def _encode_target(targets: pd.DataFrame, info: TargetInfo) -> np.ndarray:
+    if info.task is Task.MULTILABEL:
+        return targets.astype(float).to_numpy(dtype=np.float32)
+    values = targets.iloc[:, 0]
+    if info.task is Task.REGRESSION:
+        return values.to_numpy(dtype=np.float64)
+    # Classes are sorted on the original values (inspect_target), so map through them.
+    codes = {label: i for i, label in enumerate(info.classes)}
+    encoded = np.array([codes[str(v)] for v in values], dtype=np.int64)
+    return encoded.astype(np.float32) if info.task is Task.BINARY else encoded
+
+
+def _strata(y: np.ndarray, task: Task) -> np.ndarray | None:
+    """What to stratify the splits on: the class, or for multilabel the rarest label a row has.
+
+    scikit-learn has no multilabel stratification; keying each row on its rarest positive label
+    spreads every rare label over the three splits. Keys too rare to split join the "no label"
+    stratum.
+    """
+    if task is Task.REGRESSION:
+        return None
+    if task is not Task.MULTILABEL:
+        return y
+    frequency = y.sum(axis=0)
+    rarity = np.where(y > 0, frequency[None, :], np.inf)
+    keys = np.where(np.isfinite(rarity.min(axis=1)), rarity.argmin(axis=1), -1)
+    values, counts = np.unique(keys, return_counts=True)
+    keys[np.isin(keys, values[counts < MIN_STRATUM])] = -1
+    if np.sum(keys == -1) and np.sum(keys == -1) < MIN_STRATUM:
+        # The leftover stratum itself is too small: fold it into the largest one.
+        keys[keys == -1] = values[np.argmax(counts)]
+    return keys
+
+
+def _feature_transformer(features: pd.DataFrame) -> ColumnTransformer:
+    numeric = [c for c in features.columns if _is_numeric_feature(features[c])]
+    categorical = [c for c in features.columns if c not in numeric]
+    numeric_steps = Pipeline(
+        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+    )
+    categorical_steps = Pipeline(
+        [
+            ("to_text", FunctionTransformer(_as_text)),
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            (
+                "one_hot",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=MAX_ONE_HOT_CATEGORIES,
+                    sparse_output=False,
+                ),
+            ),
+        ]
+    )
+    return ColumnTransformer(
+        [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)],
+        sparse_threshold=0.0,
+    )
+
+
+def _check_finite(features: pd.DataFrame) -> None:
+    for name in features.columns:
+        column = features[name]
+        if not _is_numeric_feature(column):
+            continue
+        if np.isinf(column.to_numpy(dtype=float, na_value=np.nan)).any():
+            raise DatasetError(
+                f"feature column {name!r} contains infinite values; replace them with a finite "
+                "value or leave them empty (missing values are imputed)"
+            )
+
+
+def _as_text(X: Any) -> np.ndarray:
+    """Cast categorical cells to strings so mixed types encode consistently; keep NaN missing."""
+    frame = pd.DataFrame(X).astype(object)
+    return frame.where(frame.isna(), frame.astype(str)).to_numpy()
+
+
+def _is_numeric_feature(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column)
+
+
+def _to_float32(matrix: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(matrix, dtype=np.float32))
+
+
+def _summary(
+    features: pd.DataFrame,
+    info: TargetInfo,
+    n_encoded: int,
+    splits: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "rows": info.n_rows,
+        "rows_dropped_missing_target": info.n_missing,
+        "feature_columns": features.shape[1],
+        "numeric_columns": sum(_is_numeric_feature(features[c]) for c in features.columns),
+        "encoded_features": n_encoded,
+        "split_rows": {
+            "train": len(splits[0]),
+            "validation": len(splits[1]),
+            "test": len(splits[2]),
+        },
+    }
+    if info.classes:
+        summary["class_counts"] = dict(zip(info.classes, info.class_counts, strict=True))
+    return summary

@@ -1,0 +1,219 @@
+"""The extension point for losses: a catalogue entry (:class:`LossSpec`) builds a :class:`Loss`.
+
+Losses are written for a *population* of models trained together. A loss module serves every
+member that uses it, with that member's own parameter values:
+
+- ``outputs`` has shape ``(M, B)`` for binary and regression tasks, ``(M, B, C)`` for multiclass
+  (C classes) and ``(M, B, L)`` for multilabel (L labels);
+- ``targets`` has shape ``(M, B)`` (binary 0/1 floats, multiclass class codes, regression
+  standardised values) or ``(M, B, L)`` (multilabel 0/1 floats); each member may see its own
+  batch;
+- parameters arrive as tensors of shape ``(M,)``;
+- the result has shape ``(M,)``: member ``m``'s loss depends on member ``m``'s rows only, so the
+  sum over members back-propagates each member's own gradient.
+
+A single model is a population of one. Every loss also ships a self-contained snippet (torch only)
+in ``losses/snippets/<name>.py`` that reproduces it for one model; see
+:mod:`workers.engine.losses.snippets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from workers.engine.spec import Family, Task
+
+IDENTITY_LINK, LOG_LINK = "identity", "log"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A searched loss parameter and the range the literature supports.
+
+    Integer parameters are searched over integers; ``log`` samples on a log scale.
+    """
+
+    name: str
+    low: float
+    high: float
+    default: float
+    description: str
+    log: bool = False
+    integer: bool = False
+    tasks: frozenset[Task] | None = None  # None: the parameter applies to every task of the loss
+
+    def applies_to(self, task: Task) -> bool:
+        return self.tasks is None or task in self.tasks
+
+
+@dataclass(frozen=True)
+class LossContext:
+    """What a loss may know about the job: task, training-split statistics, schedule, metric.
+
+    Attributes:
+        task: the learning task.
+        n_outputs: classes (multiclass), labels (multilabel), else 1.
+        class_counts: training examples per class, shape (C,) (binary: (2,)); for multilabel
+            the positives per label, shape (L,); unused for regression.
+        n_train: training-split size.
+        max_epochs: the epoch cap (epochs are numbered from 1).
+        device: where tensors live.
+        metric: the job's metric, and its parameters (e.g. ``min_precision``, ``beta``).
+        target_mean, target_std: the regression target's training mean and standard deviation;
+            targets reach losses standardised with them.
+        target_scale: training mean of ``|y|``, the unit of outputs on a log link.
+    """
+
+    task: Task
+    n_outputs: int
+    class_counts: Tensor
+    device: torch.device
+    n_train: int = 0
+    max_epochs: int = 1
+    metric: str = ""
+    metric_params: Mapping[str, float | str] = field(default_factory=dict)
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    target_scale: float = 1.0
+
+    @property
+    def n_classes(self) -> int:
+        """Classes for single-label classification (2 for binary)."""
+        return max(self.n_outputs, 2)
+
+    def snippet_values(self) -> dict[str, object]:
+        """The context as plain Python values, for filling in a loss snippet."""
+        return {
+            "class_counts": [float(c) for c in self.class_counts.tolist()],
+            "n_train": self.n_train,
+            "max_epochs": self.max_epochs,
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+            "target_scale": self.target_scale,
+            **{f"metric_{k}": v for k, v in self.metric_params.items()},
+        }
+
+
+class Loss(nn.Module):
+    """A per-member loss over a population batch (see the module docstring for shapes).
+
+    Per-member state (parameters, dual variables, running statistics) lives in buffers whose
+    first dimension is the member axis, so :meth:`select` can drop members that have finished.
+    A buffer that requires grad is a loss-owned variable (e.g. AUC-M's ``a`` and ``b``): it
+    collects gradients in the backward pass and the loss updates it in :meth:`after_step`.
+    """
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Loss:
+        # Moving a loss-owned variable (a buffer that requires grad) to another device makes it
+        # a non-leaf whose .grad stays None; keep such variables leaves after .to() and friends.
+        variables = [n for n, b in self._buffers.items() if b is not None and b.requires_grad]
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
+        for name in variables:
+            buffer = self._buffers[name]
+            assert buffer is not None
+            if not buffer.is_leaf:
+                self._buffers[name] = buffer.detach().requires_grad_()
+        return self
+
+    def start_epoch(self, epoch: Tensor | int) -> None:
+        """Called before each epoch with each member's epoch number (from 1), shape (M,): members
+        join a population at different times. For warm-ups, deferred re-weighting, schedules."""
+        for child in self.children():
+            if isinstance(child, Loss):
+                child.start_epoch(epoch)
+
+    def after_step(self, learning_rates: Tensor) -> None:
+        """Called after each optimiser step with the members' learning rates, shape (M,).
+
+        Losses with their own variables update them here (descent for primal variables, ascent
+        for dual ones).
+        """
+        for child in self.children():
+            if isinstance(child, Loss):
+                child.after_step(learning_rates)
+
+    def select(self, index: Tensor) -> None:
+        """Keep only the members at ``index`` (positions within this loss's members)."""
+        for name, buffer in list(self.named_buffers(recurse=False)):
+            kept = buffer.detach().index_select(0, index)
+            setattr(self, name, kept.requires_grad_() if buffer.requires_grad else kept)
+        for child in self.children():
+            if isinstance(child, Loss):
+                child.select(index)
+
+    def extend(self, other: Loss) -> None:
+        """Append ``other``'s members (the same loss, built for newcomers) to this module."""
+        if type(other) is not type(self):
+            raise TypeError(f"cannot extend {type(self).__name__} with {type(other).__name__}")
+        theirs = dict(other.named_buffers(recurse=False))
+        for name, buffer in list(self.named_buffers(recurse=False)):
+            joined = torch.cat([buffer.detach(), theirs[name].detach()])
+            setattr(self, name, joined.requires_grad_() if buffer.requires_grad else joined)
+        for (_, mine), (_, their_child) in zip(
+            self.named_children(), other.named_children(), strict=True
+        ):
+            if isinstance(mine, Loss) and isinstance(their_child, Loss):
+                mine.extend(their_child)
+
+
+LossBuilder = Callable[[Mapping[str, Tensor], LossContext], Loss]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A catalogue entry: what the loss is, where it comes from, what it searches, how to build it.
+
+    Attributes:
+        name: unique identifier used in job specs and results.
+        family: proxy, weighted or surrogate.
+        tasks: the tasks the loss is defined for.
+        summary: one line for people.
+        reference: the paper or document that defines it.
+        build: makes the loss module for a group of members.
+        params: searched parameters with their ranges.
+        serves: metric names this loss targets; ``None`` means any metric of its tasks.
+        batch_level: the loss is a statistic of the whole batch (soft-F1, AUC, Lovász...), so
+            the batch size is searched with it.
+        link: ``identity``, or ``log`` when the model's output is the log of the prediction
+            (regression losses such as Poisson NLL).
+    """
+
+    name: str
+    family: Family
+    tasks: frozenset[Task]
+    summary: str
+    reference: str
+    build: LossBuilder
+    params: tuple[ParamSpec, ...] = field(default=())
+    serves: frozenset[str] | None = None
+    batch_level: bool = False
+    link: str = IDENTITY_LINK
+
+    def params_for(self, task: Task) -> tuple[ParamSpec, ...]:
+        """The parameters searched when the loss is used for ``task``."""
+        return tuple(p for p in self.params if p.applies_to(task))
+
+    def serves_metric(self, metric: str) -> bool:
+        return self.serves is None or metric in self.serves
+
+
+def member_param(params: Mapping[str, Tensor], name: str) -> Tensor:
+    """A per-member parameter as a float tensor of shape (M,)."""
+    return params[name].to(dtype=torch.float32).reshape(-1)
+
+
+def member_mean(values: Tensor) -> Tensor:
+    """Mean over everything but the member axis: (M, ...) -> (M,)."""
+    return values.flatten(1).mean(dim=1)
+
+
+def per_member(value: Tensor, like: Tensor) -> Tensor:
+    """Reshape a (M,) tensor so it broadcasts against ``like`` (M, ...)."""
+    return value.view(-1, *([1] * (like.dim() - 1)))

@@ -1,0 +1,61 @@
+"""Every loss the search can use, by name, and which of them fit a task and a metric."""
+
+from __future__ import annotations
+
+from workers.engine.errors import SpecError
+from workers.engine.losses.base import LossSpec
+from workers.engine.losses.mixture import mixture_of
+from workers.engine.losses.proxy import PROXY_LOSSES
+from workers.engine.losses.surrogate import SURROGATE_LOSSES
+from workers.engine.losses.weighted import WEIGHTED_LOSSES
+from workers.engine.spec import Family, Task
+
+LOSSES: dict[str, LossSpec] = {
+    spec.name: spec
+    for spec in (
+        *PROXY_LOSSES,
+        *WEIGHTED_LOSSES,
+        *SURROGATE_LOSSES,
+        *(mixture_of(surrogate) for surrogate in SURROGATE_LOSSES),
+    )
+}
+
+# The plain loss every job evaluates as its baseline.
+BASELINE_LOSS = {
+    Task.BINARY: "cross_entropy",
+    Task.MULTICLASS: "cross_entropy",
+    Task.MULTILABEL: "cross_entropy",
+    Task.REGRESSION: "mse",
+}
+
+
+def get_loss(name: str) -> LossSpec:
+    """The catalogue entry called ``name``, or SpecError listing the valid names."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise SpecError(f"unknown loss {name!r}; losses are: {', '.join(sorted(LOSSES))}") from None
+
+
+def losses_for(
+    task: Task, metric: str, families: tuple[Family, ...]
+) -> dict[Family, list[LossSpec]]:
+    """The losses available for ``task`` and ``metric`` in each requested family.
+
+    Families with no loss for this task and metric are left out.
+    """
+    grouped: dict[Family, list[LossSpec]] = {}
+    for family in families:
+        members = [
+            spec
+            for spec in LOSSES.values()
+            if spec.family is family and task in spec.tasks and spec.serves_metric(metric)
+        ]
+        if members:
+            grouped[family] = members
+    return grouped
+
+
+def baseline_loss(task: Task) -> LossSpec:
+    """The plain proxy loss for ``task`` (cross-entropy or MSE)."""
+    return LOSSES[BASELINE_LOSS[task]]

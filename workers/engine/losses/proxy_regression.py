@@ -1,0 +1,136 @@
+"""Regression proxies beyond MSE, MAE and Huber: log-cosh, pinball (quantile) and Poisson NLL.
+
+Regression targets reach a loss standardised with the training mean and standard deviation.
+Log-cosh and pinball work on those standardised values (so a residual of 1 is one standard
+deviation); Poisson NLL has a log link and works in the target's own units, rebuilt from the
+context (:func:`original_targets`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from workers.engine.losses.base import (
+    LOG_LINK,
+    Loss,
+    LossContext,
+    LossSpec,
+    ParamSpec,
+    member_param,
+    per_member,
+)
+from workers.engine.spec import Family, Task
+
+REGRESSION = frozenset({Task.REGRESSION})
+LN2 = math.log(2.0)
+
+
+def original_targets(targets: Tensor, target_mean: float, target_std: float) -> Tensor:
+    """Standardised regression targets back in the target's own units."""
+    return targets * target_std + target_mean
+
+
+class LogCosh(Loss):
+    """Mean ``log(cosh(r))`` of the residual ``r = output - target`` (standardised units).
+
+    Written as ``|r| + softplus(-2|r|) - log 2``, which neither overflows for large residuals
+    (``cosh`` does beyond ``|r| ~ 89``) nor loses the quadratic behaviour near 0; its gradient is
+    ``tanh(r)``.
+    """
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        residual = (outputs - targets).abs()
+        return (residual + F.softplus(-2.0 * residual) - LN2).mean(dim=-1)
+
+
+class Pinball(Loss):
+    """Mean pinball (quantile) loss at a per-member level ``tau``, on standardised targets.
+
+    ``max(tau r, (tau - 1) r)`` with ``r = target - output``: under-predictions cost ``tau`` per
+    unit and over-predictions ``1 - tau``, so the minimiser is the conditional ``tau``-quantile
+    (``tau = 1/2`` is half the absolute error). In the target's units the loss is this times the
+    target's standard deviation (sklearn's ``mean_pinball_loss(alpha=tau)``).
+    """
+
+    tau: Tensor
+
+    def __init__(self, tau: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("tau", tau)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        tau = per_member(self.tau, outputs)
+        residual = targets - outputs
+        return torch.maximum(tau * residual, (tau - 1.0) * residual).mean(dim=-1)
+
+
+class PoissonNLL(Loss):
+    """Poisson negative log-likelihood with a log link, in units of ``target_scale``.
+
+    The output ``eta`` is the log of the prediction in units of ``target_scale`` (the prediction
+    is ``exp(eta) * target_scale``). The target is rebuilt in its own units,
+    ``y = target * target_std + target_mean``, divided by ``target_scale`` and clipped at 0 (a
+    Poisson model has no negative targets; clipping also absorbs rounding of zeros), and the loss
+    is ``mean(exp(eta) - y eta)``: ``F.poisson_nll_loss(eta, y, log_input=True, full=False)``.
+    In the target's units this is the Poisson NLL divided by ``target_scale`` up to a constant,
+    so it has the same minimiser as the Poisson deviance. ``exp(eta)`` is exact, not clipped:
+    finite up to ``eta ~ 88``.
+    """
+
+    def __init__(self, target_mean: float, target_std: float, target_scale: float) -> None:
+        super().__init__()
+        self.target_mean = target_mean
+        self.target_std = target_std
+        self.target_scale = target_scale
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        counts = original_targets(targets, self.target_mean, self.target_std) / self.target_scale
+        counts = counts.clamp_min(0.0)
+        return (torch.exp(outputs) - counts * outputs).mean(dim=-1)
+
+
+def _pinball(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return Pinball(member_param(params, "tau"))
+
+
+def _poisson(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return PoissonNLL(ctx.target_mean, ctx.target_std, ctx.target_scale)
+
+
+REGRESSION_PROXY_LOSSES = (
+    LossSpec(
+        name="log_cosh",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="log(cosh(residual)): quadratic near zero, linear for large residuals, smooth.",
+        reference="Chen et al., Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder, "
+        "2019; Saleh & Saleh, Statistical Properties of the log-cosh Loss Function Used in "
+        "Machine Learning, 2022.",
+        build=lambda params, ctx: LogCosh(),
+    ),
+    LossSpec(
+        name="pinball",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Pinball (quantile) loss: consistent for the conditional tau-quantile.",
+        reference="Koenker & Bassett, Regression Quantiles, Econometrica 1978.",
+        build=_pinball,
+        params=(ParamSpec("tau", 0.05, 0.95, 0.5, "quantile level the prediction targets"),),
+    ),
+    LossSpec(
+        name="poisson_nll",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Poisson negative log-likelihood with a log link, for non-negative targets.",
+        reference="McCullagh & Nelder, Generalized Linear Models, 2nd ed., 1989, §6.2; "
+        "torch.nn.functional.poisson_nll_loss.",
+        build=_poisson,
+        serves=frozenset({"poisson_deviance"}),
+        link=LOG_LINK,
+    ),
+)

@@ -1,0 +1,15 @@
+"""Cross-entropy: BCE on one logit (binary; per label for multilabel) or softmax cross-entropy."""
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def make_loss(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if task == "multiclass":
+            return F.cross_entropy(logits, targets.long())
+        return F.binary_cross_entropy_with_logits(logits, targets.float())
+
+    return loss_fn

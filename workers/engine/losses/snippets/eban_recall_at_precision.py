@@ -1,0 +1,38 @@
+"""Recall at precision >= min_precision (Eban et al. 2017), hinge-bound Lagrangian on logits u:
+
+((1 + lam) L+ + lam a / (1 - a) L- - lam n+) / batch,  a = min_precision,
+
+L+ = sum over positives of max(0, 1 - u), L- = sum over negatives of max(0, 1 + u), n+ the
+batch's positives. lam starts at 0; call after_step(lr) after each optimiser step: lam takes a
+projected dual-ascent step lam <- max(0, lam + dual_scale * lr * dL/dlam).
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+class RecallAtPrecisionLoss:
+    def __init__(self, min_precision: float, dual_scale: float) -> None:
+        self.ratio = min_precision / (1.0 - min_precision)
+        self.dual_scale = dual_scale
+        self.lam = torch.zeros((), requires_grad=True)
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        positive = (targets > 0.5).to(logits.dtype)
+        hinge_positive = (F.relu(1 - logits) * positive).sum()
+        hinge_negative = (F.relu(1 + logits) * (1 - positive)).sum()
+        lam = self.lam.to(logits.device)
+        lagrangian = (
+            (1 + lam) * hinge_positive + lam * self.ratio * hinge_negative - lam * positive.sum()
+        )
+        return lagrangian / logits.shape[0]
+
+    def after_step(self, lr: float) -> None:
+        if self.lam.grad is not None:
+            with torch.no_grad():
+                self.lam.add_(lr * self.dual_scale * self.lam.grad).clamp_(min=0.0)
+            self.lam.grad = None
+
+
+def make_loss(dual_scale: float, metric_min_precision: float = 0.9) -> RecallAtPrecisionLoss:
+    return RecallAtPrecisionLoss(metric_min_precision, dual_scale)

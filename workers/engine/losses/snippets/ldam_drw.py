@@ -1,0 +1,75 @@
+"""LDAM loss with deferred re-weighting (DRW), on raw logits (logit scale s = 1).
+
+The true class's logit is lowered by the margin max_margin * (n_min / n_y) ** 0.25 before
+cross-entropy (binary and multilabel: BCE of z - (2y - 1) * margin_y, per label for multilabel).
+For the first round(defer * max_epochs) epochs the loss is the plain mean; afterwards each
+decision weighs its class's class-balanced weight (beta = 0.9999) and the loss is the weighted
+mean sum(w * l) / sum(w). Call start_epoch(epoch) (epochs from 1) before each epoch.
+"""
+
+import torch
+import torch.nn.functional as F
+
+DRW_ONE_MINUS_BETA = 1e-4
+
+
+def _balanced_weights(counts: torch.Tensor) -> torch.Tensor:
+    counts = counts.double().clamp_min(1.0)
+    q = torch.tensor(DRW_ONE_MINUS_BETA, dtype=torch.float64)
+    raw = q / -torch.expm1(counts * torch.log1p(-q))  # (1 - beta) / (1 - beta ** n)
+    weights = raw / ((raw * counts).sum(-1, keepdim=True) / counts.sum(-1, keepdim=True))
+    return weights.float()
+
+
+class LDAMDRWLoss:
+    def __init__(
+        self,
+        task: str,
+        max_margin: float,
+        defer: float,
+        class_counts: list[float],
+        n_train: int,
+        max_epochs: int,
+    ) -> None:
+        self.task = task
+        counts = torch.tensor(class_counts, dtype=torch.float32)
+        if task == "multilabel":
+            counts = torch.stack([n_train - counts, counts], dim=-1)  # (labels, 2)
+        raw = counts.clamp_min(1.0).pow(-0.25)
+        self.margins = max_margin * raw / raw.amax(-1, keepdim=True)
+        self.balanced = _balanced_weights(counts)
+        self.defer_epochs = round(defer * max_epochs)
+        self.reweighting = False
+
+    def start_epoch(self, epoch: int) -> None:
+        self.reweighting = epoch > self.defer_epochs
+
+    def _lookup(self, table: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        table = table.to(targets.device)
+        if self.task == "multilabel":
+            return torch.where(targets > 0.5, table[:, 1], table[:, 0])
+        return table[targets.long()]
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.task == "multiclass":
+            onehot = F.one_hot(targets.long(), logits.shape[-1]).to(logits.dtype)
+            shifted = logits - onehot * self.margins.to(logits.device)
+            per_example = F.cross_entropy(shifted, targets.long(), reduction="none")
+        else:
+            shifted = logits - (2.0 * targets - 1.0) * self._lookup(self.margins, targets)
+            per_example = F.binary_cross_entropy_with_logits(shifted, targets, reduction="none")
+        if not self.reweighting:
+            return per_example.mean()
+        weights = self._lookup(self.balanced, targets)
+        return (weights * per_example).sum() / weights.sum()
+
+
+def make_loss(
+    task: str,
+    max_margin: float,
+    defer: float,
+    class_counts: list[float],
+    n_train: int,
+    max_epochs: int,
+) -> LDAMDRWLoss:
+    return LDAMDRWLoss(task, max_margin, defer, class_counts, n_train, max_epochs)

@@ -1,0 +1,108 @@
+"""Constrained objectives (Eban et al. 2017): recall at a precision floor and precision at a
+recall floor, as hinge-bound Lagrangians with a loss-owned multiplier ``lambda >= 0``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
+from workers.engine.losses.surrogates.common import BINARY, loss_variable, take_step
+from workers.engine.spec import Family
+
+RECALL_AT_PRECISION, PRECISION_AT_RECALL = "recall_at_precision", "precision_at_recall"
+DEFAULT_LEVEL = 0.9  # the metric catalogue's default min_precision / min_recall
+
+
+class EbanConstrained(Loss):
+    """Eban et al.'s hinge-bound Lagrangian for one constrained metric, on the logits ``u``.
+
+    With hinge losses ``L+ = sum over positives of max(0, 1 - u)`` and ``L- = sum over negatives
+    of max(0, 1 + u)`` (``tp >= n+ - L+`` and ``fp <= L-``) and ``n+`` the batch's positives:
+
+    - recall at precision ``>= a``: ``(1 + lam) L+ + lam a / (1 - a) L- - lam n+``;
+    - precision at recall ``>= r``: ``L- + lam (L+ - (1 - r) n+)``.
+
+    Convention: both are divided by the batch size (a per-example mean); the level comes from
+    the metric's ``min_precision`` / ``min_recall``. ``lam`` starts at 0 and, in
+    :meth:`after_step`, takes one projected dual-ascent step ``lam <- max(0, lam + eta dL/dlam)``,
+    where ``dL/dlam`` is the batch's constraint violation and ``eta`` is ``dual_scale`` times the
+    member's learning rate. Inside a ``mixed_`` entry the gradient reaching ``lam`` carries the
+    surrogate's weight ``1 - lam_mix``, so the dual step is zero during the warm-up and scaled
+    down after it.
+    """
+
+    dual_scale: Tensor
+    lam: Tensor
+
+    def __init__(self, objective: str, level: float, dual_scale: Tensor) -> None:
+        super().__init__()
+        self.objective = objective
+        self.level = level
+        self.register_buffer("dual_scale", dual_scale)
+        self.register_buffer("lam", loss_variable(dual_scale))
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        positive = (targets > 0.5).to(outputs.dtype)
+        hinge_positive = (F.relu(1.0 - outputs) * positive).sum(dim=-1)
+        hinge_negative = (F.relu(1.0 + outputs) * (1.0 - positive)).sum(dim=-1)
+        n_positive = positive.sum(dim=-1)
+        lam = self.lam
+        if self.objective == RECALL_AT_PRECISION:
+            ratio = self.level / (1.0 - self.level)
+            lagrangian = (
+                (1.0 + lam) * hinge_positive + lam * ratio * hinge_negative - lam * n_positive
+            )
+        else:
+            lagrangian = hinge_negative + lam * (hinge_positive - (1.0 - self.level) * n_positive)
+        return lagrangian / outputs.shape[-1]
+
+    def after_step(self, learning_rates: Tensor) -> None:
+        step = learning_rates.to(self.dual_scale) * self.dual_scale
+        take_step(self, "lam", step, ascent=True, nonnegative=True)
+
+
+def _recall_at_precision(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    level = float(ctx.metric_params.get("min_precision", DEFAULT_LEVEL))
+    return EbanConstrained(RECALL_AT_PRECISION, level, member_param(params, "dual_scale"))
+
+
+def _precision_at_recall(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    level = float(ctx.metric_params.get("min_recall", DEFAULT_LEVEL))
+    return EbanConstrained(PRECISION_AT_RECALL, level, member_param(params, "dual_scale"))
+
+
+_EBAN = (
+    "Eban, Schain, Mackey, Gordon, Saurous & Elidan, Scalable Learning of Non-Decomposable "
+    "Objectives, AISTATS 2017."
+)
+_DUAL_SCALE = ParamSpec(
+    "dual_scale", 1.0, 100.0, 10.0, "dual ascent step on lambda, in member learning rates", log=True
+)
+
+CONSTRAINED_LOSSES = (
+    LossSpec(
+        name="eban_recall_at_precision",
+        family=Family.SURROGATE,
+        tasks=BINARY,
+        summary="Hinge-bound Lagrangian of max recall s.t. precision >= min_precision.",
+        reference=_EBAN,
+        build=_recall_at_precision,
+        params=(_DUAL_SCALE,),
+        serves=frozenset({RECALL_AT_PRECISION}),
+        batch_level=True,
+    ),
+    LossSpec(
+        name="eban_precision_at_recall",
+        family=Family.SURROGATE,
+        tasks=BINARY,
+        summary="Hinge-bound Lagrangian of max precision s.t. recall >= min_recall.",
+        reference=_EBAN,
+        build=_precision_at_recall,
+        params=(_DUAL_SCALE,),
+        serves=frozenset({PRECISION_AT_RECALL}),
+        batch_level=True,
+    ),
+)

@@ -1,0 +1,128 @@
+"""F-score surrogates: F-beta from soft confusion counts (soft_f1) and from a tunable sigmoid of
+the logits (sigmoid_f1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
+from workers.engine.losses.surrogates.common import (
+    CLASSIFICATION,
+    F_METRICS,
+    class_probabilities,
+    class_truth,
+    logits_layout,
+    soft_counts,
+)
+from workers.engine.spec import Family, Task
+
+EPSILON = 1e-7
+
+
+def soft_f_beta(probs: Tensor, truth: Tensor, beta: float) -> Tensor:
+    """``(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp + 1e-7)`` per column, ``(M, K)``."""
+    tp, fp, fn = soft_counts(probs, truth)
+    b2 = beta * beta
+    return (1.0 + b2) * tp / ((1.0 + b2) * tp + b2 * fn + fp + EPSILON)
+
+
+def metric_beta(ctx: LossContext) -> float:
+    """The F-beta metric's ``beta`` (1 for every other metric)."""
+    return float(ctx.metric_params.get("beta", 1.0))
+
+
+class SoftFBeta(Loss):
+    """``1 - soft F-beta``: F-beta with confusion counts from probabilities, over the batch.
+
+    Convention: probabilities are sigmoid (binary: the positive class only; multilabel: each
+    label) or softmax (multiclass: each class against the rest, one-hot targets). Per column,
+    ``tp = sum p y``, ``fp = sum p (1 - y)``, ``fn = sum (1 - p) y`` over the batch, and
+    ``F = (1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp + 1e-7)`` with ``b`` the metric's ``beta``
+    (1 unless the metric is fbeta). The loss is ``1 - mean over columns`` (soft macro-F for
+    multiclass and multilabel; every column counts, so a column with no positives in the batch
+    contributes a constant 1 with zero gradient).
+    """
+
+    def __init__(self, task: Task, beta: float) -> None:
+        super().__init__()
+        self.task = task
+        self.beta = beta
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        probs = class_probabilities(outputs, self.task)
+        truth = class_truth(targets, self.task, probs.shape[-1])
+        return 1.0 - soft_f_beta(probs, truth, self.beta).mean(dim=-1)
+
+
+class SigmoidFBeta(Loss):
+    """sigmoidF1 (Bénédict et al. 2022): soft F-beta of ``S(u) = sigmoid(slope * (u + offset))``.
+
+    Convention: ``u`` is the logit of each column — binary: the one logit; multilabel: each
+    label's; multiclass: each class's own logit, one-vs-rest against one-hot targets (no
+    softmax). Counts, F-beta (with the metric's ``beta``, 1 unless fbeta), the 1e-7 in the
+    denominator and the mean over columns are those of :class:`SoftFBeta`; slope 1 and offset 0
+    give soft_f1 on binary and multilabel tasks.
+    """
+
+    slope: Tensor
+    offset: Tensor
+
+    def __init__(self, task: Task, beta: float, slope: Tensor, offset: Tensor) -> None:
+        super().__init__()
+        self.task = task
+        self.beta = beta
+        self.register_buffer("slope", slope)
+        self.register_buffer("offset", offset)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        logits = logits_layout(outputs, self.task)
+        slope, offset = self.slope.view(-1, 1, 1), self.offset.view(-1, 1, 1)
+        probs = torch.sigmoid(slope * (logits + offset))
+        truth = class_truth(targets, self.task, logits.shape[-1])
+        return 1.0 - soft_f_beta(probs, truth, self.beta).mean(dim=-1)
+
+
+def _soft_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return SoftFBeta(ctx.task, metric_beta(ctx))
+
+
+def _sigmoid_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    slope, offset = member_param(params, "slope"), member_param(params, "offset")
+    return SigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset)
+
+
+_SIGMOID_F1_REF = (
+    "Bénédict, Koops, Odijk & de Rijke, sigmoidF1: A Smooth F1 Score Surrogate Loss for "
+    "Multilabel Classification, TMLR 2022."
+)
+
+F_SCORE_LOSSES = (
+    LossSpec(
+        name="soft_f1",
+        family=Family.SURROGATE,
+        tasks=CLASSIFICATION,
+        summary="1 - F-beta from probabilities (beta from an fbeta metric, else 1); macro over "
+        "classes and labels.",
+        reference=_SIGMOID_F1_REF + " (the soft F1 baseline, with S the plain sigmoid/softmax)",
+        build=_soft_f1,
+        serves=F_METRICS,
+        batch_level=True,
+    ),
+    LossSpec(
+        name="sigmoid_f1",
+        family=Family.SURROGATE,
+        tasks=CLASSIFICATION,
+        summary="1 - F-beta from sigmoid(slope * (logit + offset)); macro over classes and labels.",
+        reference=_SIGMOID_F1_REF,
+        build=_sigmoid_f1,
+        params=(
+            ParamSpec("slope", 1.0, 30.0, 1.0, "slope of the sigmoid on the logits", log=True),
+            ParamSpec("offset", -2.0, 2.0, 0.0, "shift added to the logits before the sigmoid"),
+        ),
+        serves=F_METRICS,
+        batch_level=True,
+    ),
+)

@@ -1,0 +1,156 @@
+"""Overlap surrogates from segmentation: the V-Net Dice loss, Tversky and focal Tversky.
+
+All three use the class probabilities of :func:`class_probabilities` (sigmoid for binary — the
+positive class only — and for each multilabel label; softmax for multiclass, each class against
+one-hot targets) and soft counts summed over the whole batch (one "image" per batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from torch import Tensor
+
+from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
+from workers.engine.losses.surrogates.common import (
+    CLASSIFICATION,
+    OVERLAP_METRICS,
+    class_probabilities,
+    class_truth,
+    mean_over_present,
+    soft_counts,
+)
+from workers.engine.spec import Family, Task
+
+DICE_SMOOTH = 1e-5  # MONAI DiceLoss's smooth_nr and smooth_dr
+TVERSKY_EPS = 1e-8  # kornia.losses.tversky_loss's eps
+FOCAL_FLOOR = 1e-8  # 1 - TI is floored here before the power 1/gamma (finite gradient at TI = 1)
+
+
+class SoftDice(Loss):
+    """V-Net Dice loss (Milletari et al. 2016): ``1 - mean_c (2 sum p y + s) / (sum p^2 + sum y^2
+    + s)`` with ``s = 1e-5``.
+
+    Convention: MONAI's ``DiceLoss(sigmoid/softmax=True, squared_pred=True, batch=True,
+    include_background=True, smooth_nr=smooth_dr=1e-5, reduction="mean")`` on a batch laid out as
+    one image — sums over the batch, the mean over every class or label (binary: the positive
+    class only).
+
+    How it differs from soft_f1: the denominator squares the probabilities, so the gradient of a
+    confident prediction is not that of soft F1; and the smoothing ``s`` makes a class with no
+    positives in the batch score ``s / (sum p^2 + s)``: its false positives are pushed down,
+    where soft_f1 gives such a class a constant 1 with no gradient.
+    """
+
+    def __init__(self, task: Task) -> None:
+        super().__init__()
+        self.task = task
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        probs = class_probabilities(outputs, self.task)
+        truth = class_truth(targets, self.task, probs.shape[-1])
+        intersection = (probs * truth).sum(dim=1)
+        denominator = probs.pow(2).sum(dim=1) + truth.sum(dim=1)  # y^2 = y for 0/1 targets
+        dice = (2.0 * intersection + DICE_SMOOTH) / (denominator + DICE_SMOOTH)
+        return 1.0 - dice.mean(dim=-1)
+
+
+class Tversky(Loss):
+    """Tversky loss (Salehi et al. 2017), or focal Tversky (Abraham & Khan 2019) with ``gamma``.
+
+    Per class ``TI_c = tp / (tp + alpha fp + beta fn + 1e-8)`` from the soft counts over the batch
+    (``alpha`` weighs false positives, ``beta`` false negatives). Tversky: ``1 - mean_c TI_c``.
+    Focal Tversky: ``mean_c (1 - TI_c) ** (1 / gamma)``, with ``1 - TI_c`` floored at 1e-8 so the
+    gradient stays finite at a perfect score. The mean runs over the classes (labels) that have
+    a positive in the batch, as kornia's ``tversky_loss`` does; with none, the loss is 1 with no
+    gradient. Binary uses the positive class only.
+    """
+
+    alpha: Tensor
+    beta: Tensor
+    gamma: Tensor | None
+
+    def __init__(self, task: Task, alpha: Tensor, beta: Tensor, gamma: Tensor | None) -> None:
+        super().__init__()
+        self.task = task
+        self.register_buffer("alpha", alpha)
+        self.register_buffer("beta", beta)
+        self.register_buffer("gamma", gamma)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        probs = class_probabilities(outputs, self.task)
+        truth = class_truth(targets, self.task, probs.shape[-1])
+        tp, fp, fn = soft_counts(probs, truth)
+        alpha, beta = self.alpha.unsqueeze(-1), self.beta.unsqueeze(-1)
+        index = tp / (tp + alpha * fp + beta * fn + TVERSKY_EPS)
+        present = truth.sum(dim=1) > 0
+        if self.gamma is None:
+            per_class = 1.0 - index
+        else:
+            exponent = 1.0 / self.gamma.unsqueeze(-1)
+            per_class = (1.0 - index).clamp_min(FOCAL_FLOOR).pow(exponent)
+        return mean_over_present(per_class, present, empty=1.0)
+
+
+def _soft_dice(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return SoftDice(ctx.task)
+
+
+def _tversky(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return Tversky(ctx.task, member_param(params, "alpha"), member_param(params, "beta"), None)
+
+
+def _focal_tversky(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    alpha, beta = member_param(params, "alpha"), member_param(params, "beta")
+    return Tversky(ctx.task, alpha, beta, member_param(params, "gamma"))
+
+
+# Salehi et al. search alpha + beta = 1 with alpha from 0.1 to 0.9 (best 0.3 / 0.7).
+_ALPHA = ParamSpec("alpha", 0.1, 0.9, 0.3, "weight of soft false positives")
+_BETA = ParamSpec("beta", 0.1, 0.9, 0.7, "weight of soft false negatives")
+_SALEHI = (
+    "Salehi, Erdogmus & Gholipour, Tversky Loss Function for Image Segmentation Using 3D Fully "
+    "Convolutional Deep Networks, MLMI 2017."
+)
+
+OVERLAP_LOSSES = (
+    LossSpec(
+        name="soft_dice",
+        family=Family.SURROGATE,
+        tasks=CLASSIFICATION,
+        summary="V-Net Dice loss: squared-probability denominator, 1e-5 smoothing, mean over "
+        "every class.",
+        reference="Milletari, Navab & Ahmadi, V-Net: Fully Convolutional Neural Networks for "
+        "Volumetric Medical Image Segmentation, 3DV 2016 (as in MONAI's DiceLoss, squared_pred).",
+        build=_soft_dice,
+        serves=OVERLAP_METRICS,
+        batch_level=True,
+    ),
+    LossSpec(
+        name="tversky",
+        family=Family.SURROGATE,
+        tasks=CLASSIFICATION,
+        summary="1 - Tversky index tp / (tp + alpha fp + beta fn), mean over present classes.",
+        reference=_SALEHI,
+        build=_tversky,
+        params=(_ALPHA, _BETA),
+        serves=OVERLAP_METRICS,
+        batch_level=True,
+    ),
+    LossSpec(
+        name="focal_tversky",
+        family=Family.SURROGATE,
+        tasks=CLASSIFICATION,
+        summary="(1 - Tversky index) ** (1 / gamma), mean over present classes.",
+        reference="Abraham & Khan, A Novel Focal Tversky Loss Function with Improved Attention "
+        "U-Net for Lesion Segmentation, ISBI 2019; " + _SALEHI,
+        build=_focal_tversky,
+        params=(
+            _ALPHA,
+            _BETA,
+            ParamSpec("gamma", 1.0, 3.0, 4.0 / 3.0, "focal exponent: loss (1 - TI) ** (1/gamma)"),
+        ),
+        serves=OVERLAP_METRICS,
+        batch_level=True,
+    ),
+)

@@ -1,0 +1,189 @@
+"""Cross-entropy adjusted for class imbalance through the logits: logit adjustment (class priors)
+and LDAM margins with deferred re-weighting.
+
+Both keep the model's raw logits as its predictions: the adjustment exists in training only, so a
+model trained with it predicts as if the classes were balanced. Binary and multilabel decisions
+are treated as two-class problems on one logit ``z`` (the logits ``(0, z)``); for multilabel each
+label has its own (negatives, positives) counts out of ``n_train``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from workers.engine.losses.base import (
+    Loss,
+    LossContext,
+    LossSpec,
+    ParamSpec,
+    member_param,
+    per_member,
+)
+from workers.engine.losses.proxy import per_example_cross_entropy
+from workers.engine.losses.weighting import (
+    DRW_ONE_MINUS_BETA,
+    effective_number_weights,
+    label_class_counts,
+    per_decision,
+    per_task,
+    weighted_mean,
+)
+from workers.engine.spec import Family, Task
+
+CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
+
+
+def log_prior_offsets(counts: Tensor, task: Task) -> Tensor:
+    """``log pi``: log class priors (C,) for multiclass; for binary and multilabel the prior
+    log-odds ``log(n_pos / n_neg)`` per label, shape (L,) ((1,) for binary).
+
+    ``counts`` is the (K, C) layout of :func:`label_class_counts`, clamped at 1 so an absent class
+    gets a finite prior.
+    """
+    clamped = counts.clamp_min(1.0)
+    if task is Task.MULTICLASS:
+        return (clamped / clamped.sum(-1, keepdim=True)).log()[0]
+    return clamped[:, 1].log() - clamped[:, 0].log()
+
+
+class LogitAdjustedLoss(Loss):
+    """Logit-adjusted cross-entropy: CE of ``z + tau log pi``, mean over the batch.
+
+    Multiclass: softmax cross-entropy of ``z_c + tau log pi_c`` with ``pi_c = n_c / n``.
+    Binary: BCE of ``z + tau log(n_1 / n_0)``, which is the two-class version on the logits
+    ``(0, z)``; multilabel: the same per label with that label's prior log-odds, averaged over
+    every (example, label). ``tau = 0`` is plain cross-entropy; ``tau = 1`` makes the raw logits
+    estimate the balanced (prior-free) class scores.
+    """
+
+    offsets: Tensor
+
+    def __init__(self, task: Task, offsets: Tensor) -> None:
+        super().__init__()
+        self.task = task
+        self.register_buffer("offsets", offsets)  # (M, K): K classes, labels, or 1 for binary
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        shift = self.offsets if self.task is Task.BINARY else self.offsets.unsqueeze(1)
+        adjusted = outputs + shift
+        per_example = per_example_cross_entropy(adjusted, targets, self.task)
+        return per_example.flatten(1).mean(1)
+
+
+def ldam_margins(counts: Tensor, max_margin: Tensor) -> Tensor:
+    """Per-class margins ``max_margin * (n_min / n_c)^(1/4)`` for each row of ``counts``,
+    shape (M, K, C): proportional to ``n_c^(-1/4)``, the rarest class of each row (label) gets
+    ``max_margin``. Counts are clamped at 1."""
+    raw = counts.clamp_min(1.0).pow(-0.25)
+    return max_margin.view(-1, 1, 1) * (raw / raw.amax(-1, keepdim=True)).unsqueeze(0)
+
+
+class LDAMDRW(Loss):
+    """LDAM (label-distribution-aware margin) loss with deferred re-weighting (DRW).
+
+    The true class's logit is lowered by its margin ``Delta_y = max_margin (n_min / n_y)^(1/4)``
+    before cross-entropy: multiclass ``CE(z - Delta_y e_y, y)``; binary (and multilabel per label)
+    ``BCE(z - (2y - 1) Delta_y, y)``, the two-class version on ``(0, z)``, each label with the
+    margins of its own (negatives, positives) counts.
+    The paper's logit scale ``s`` (30, for its normalised cosine logits) is 1 here: our logits
+    are not normalised, so a scale would only rescale them, and ``max_margin`` is in logit units.
+
+    Until epoch ``defer_epochs`` (``round(defer * max_epochs)``) every decision weighs 1 and the
+    loss is the mean over the batch; from the next epoch on, decisions weigh their class's
+    class-balanced weight with ``beta = 0.9999`` (per label for multilabel) and the loss is the
+    weighted mean ``sum w l / sum w``, as ``F.cross_entropy(weight=w)``.
+    """
+
+    margins: Tensor
+    balanced: Tensor
+    defer_epochs: Tensor
+    reweighting: Tensor
+
+    def __init__(self, task: Task, margins: Tensor, balanced: Tensor, defer_epochs: Tensor) -> None:
+        super().__init__()
+        self.task = task
+        self.register_buffer("margins", margins)
+        self.register_buffer("balanced", balanced)
+        self.register_buffer("defer_epochs", defer_epochs)
+        self.register_buffer("reweighting", torch.zeros_like(defer_epochs, dtype=torch.bool))
+
+    def start_epoch(self, epoch: Tensor | int) -> None:
+        super().start_epoch(epoch)
+        self.reweighting = epoch > self.defer_epochs
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if self.task is Task.MULTICLASS:
+            onehot = F.one_hot(targets.long(), outputs.shape[-1]).to(outputs.dtype)
+            shifted = outputs - onehot * self.margins.unsqueeze(1)
+        else:
+            margin = per_decision(self.margins, targets, self.task)
+            shifted = outputs - (2.0 * targets - 1.0) * margin
+        per_example = per_example_cross_entropy(shifted, targets, self.task)
+        reweighting = per_member(self.reweighting, self.balanced)
+        weights = torch.where(reweighting, self.balanced, torch.ones_like(self.balanced))
+        return weighted_mean(per_example, per_decision(weights, targets, self.task))
+
+
+def _logit_adjusted(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    counts = label_class_counts(ctx.task, ctx.class_counts, ctx.n_train)
+    tau = member_param(params, "tau")
+    return LogitAdjustedLoss(ctx.task, tau.unsqueeze(-1) * log_prior_offsets(counts, ctx.task))
+
+
+def _ldam_drw(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    counts = label_class_counts(ctx.task, ctx.class_counts, ctx.n_train)
+    max_margin = member_param(params, "max_margin")
+    defer_epochs = torch.round(member_param(params, "defer") * ctx.max_epochs)
+    beta = torch.full_like(max_margin, DRW_ONE_MINUS_BETA)
+    return LDAMDRW(
+        ctx.task,
+        per_task(ldam_margins(counts, max_margin), ctx.task),
+        per_task(effective_number_weights(counts, beta), ctx.task),
+        defer_epochs,
+    )
+
+
+IMBALANCE_LOSSES = (
+    LossSpec(
+        name="logit_adjusted",
+        family=Family.WEIGHTED,
+        tasks=CLASSIFICATION,
+        summary="Cross-entropy on logits shifted by tau * log prior: trains balanced logits.",
+        reference="Menon et al., Long-Tail Learning via Logit Adjustment, ICLR 2021.",
+        build=_logit_adjusted,
+        params=(
+            ParamSpec("tau", 0.0, 2.0, 1.0, "scale of the log-prior adjustment (1 in the paper)"),
+        ),
+    ),
+    LossSpec(
+        name="ldam_drw",
+        family=Family.WEIGHTED,
+        tasks=CLASSIFICATION,
+        summary="Cross-entropy with class margins ∝ n_c^(-1/4), class-balanced weights "
+        "switched on late in training.",
+        reference="Cao et al., Learning Imbalanced Datasets with Label-Distribution-Aware "
+        "Margin Loss, NeurIPS 2019.",
+        build=_ldam_drw,
+        params=(
+            ParamSpec(
+                "max_margin",
+                0.1,
+                4.0,
+                0.5,
+                "margin of the rarest class, in logit units (0.5 in the paper)",
+                log=True,
+            ),
+            ParamSpec(
+                "defer",
+                0.3,
+                0.9,
+                0.8,
+                "fraction of the epoch cap trained before re-weighting starts (0.8 in the paper)",
+            ),
+        ),
+    ),
+)

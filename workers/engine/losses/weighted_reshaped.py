@@ -1,0 +1,197 @@
+"""Cross-entropies with a reshaped per-decision loss: Poly-1, label smoothing and the asymmetric
+loss (ASL).
+
+All three average over every decision: examples for binary and multiclass, (example, label) pairs
+for multilabel. Sigmoid quantities are computed from the signed logit ``z_t`` (``z`` for a
+positive, ``-z`` for a negative) with log-sigmoid, so nothing overflows or divides by zero at
+extreme logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from workers.engine.losses.base import (
+    Loss,
+    LossContext,
+    LossSpec,
+    ParamSpec,
+    member_mean,
+    member_param,
+    per_member,
+)
+from workers.engine.spec import Family, Task
+
+CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
+SIGMOID_TASKS = frozenset({Task.BINARY, Task.MULTILABEL})
+
+
+def true_class_logit(outputs: Tensor, targets: Tensor) -> Tensor:
+    """``z_t``: the logit of the true class of each sigmoid decision (``z`` or ``-z``)."""
+    return torch.where(targets > 0.5, outputs, -outputs)
+
+
+class Poly1(Loss):
+    """Poly-1: ``CE + epsilon (1 - p_t)`` per decision, averaged over every decision.
+
+    Multiclass: softmax cross-entropy and softmax ``p_t`` (timm's ``PolyCrossEntropy``). Binary
+    and multilabel: BCE and sigmoid ``p_t`` per decision (timm's ``PolyBinaryCrossEntropy``), with
+    ``1 - p_t = sigmoid(-z_t)``. ``epsilon = 0`` is cross-entropy; ``epsilon >= -1`` keeps the loss
+    decreasing in ``p_t``.
+    """
+
+    epsilon: Tensor
+
+    def __init__(self, task: Task, epsilon: Tensor) -> None:
+        super().__init__()
+        self.task = task
+        self.register_buffer("epsilon", epsilon)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if self.task is Task.MULTICLASS:
+            log_p_true = F.log_softmax(outputs, dim=-1).gather(-1, targets.long().unsqueeze(-1))
+            log_p_true = log_p_true.squeeze(-1)
+            one_minus_p = 1.0 - log_p_true.exp()
+        else:
+            z_t = true_class_logit(outputs, targets)
+            log_p_true, one_minus_p = F.logsigmoid(z_t), torch.sigmoid(-z_t)
+        epsilon = per_member(self.epsilon, log_p_true)
+        return member_mean(-log_p_true + epsilon * one_minus_p)
+
+
+class LabelSmoothing(Loss):
+    """Cross-entropy against smoothed targets, averaged over every decision.
+
+    Multiclass: the target distribution is ``(1 - epsilon) one_hot(y) + epsilon / C``, exactly
+    ``F.cross_entropy(label_smoothing=epsilon)``. Binary and multilabel: each 0/1 target becomes
+    ``y (1 - epsilon) + epsilon / 2`` under BCE, which is the same smoothing of the two-class
+    problem on the logits ``(0, z)`` (and timm's ``BinaryCrossEntropy(smoothing=epsilon)`` on
+    dense targets).
+    """
+
+    epsilon: Tensor
+
+    def __init__(self, task: Task, epsilon: Tensor) -> None:
+        super().__init__()
+        self.task = task
+        self.register_buffer("epsilon", epsilon)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if self.task is Task.MULTICLASS:
+            log_probs = F.log_softmax(outputs, dim=-1)
+            log_p_true = log_probs.gather(-1, targets.long().unsqueeze(-1)).squeeze(-1)
+            epsilon = per_member(self.epsilon, log_p_true)
+            smoothed = -(1.0 - epsilon) * log_p_true - epsilon * log_probs.mean(dim=-1)
+            return member_mean(smoothed)
+        epsilon = per_member(self.epsilon, outputs)
+        soft = targets * (1.0 - epsilon) + 0.5 * epsilon
+        return member_mean(F.binary_cross_entropy_with_logits(outputs, soft, reduction="none"))
+
+
+class AsymmetricLoss(Loss):
+    """ASL: asymmetric focusing and probability shifting, binary and multilabel (per label).
+
+    With ``p = sigmoid(z)`` and the shifted probability ``p_m = max(p - clip, 0)``: a positive
+    costs ``-(1 - p)^gamma_pos log p`` and a negative ``-p_m^gamma_neg log(1 - p_m)``; the loss
+    is the mean over every decision (the paper and timm sum; timm's ``reduction="mean"`` is this).
+    ``gamma_pos = gamma_neg = clip = 0`` is BCE.
+
+    Stable forms: ``log p`` and ``log(1 - p)`` are log-sigmoids; ``(1 - p)^gamma`` is
+    ``exp(gamma log(1 - p))``; ``log(1 - p_m) = min(log(sigmoid(-z) + clip), 0)``, a
+    log-add-exp; ``p_m^gamma = exp(gamma log p_m)`` with ``log p_m`` floored at the smallest
+    normal float, where it multiplies ``log(1 - p_m) = 0`` anyway. Gradients are finite
+    everywhere, also for ``gamma < 1`` and ``p <= clip``.
+    """
+
+    gamma_pos: Tensor
+    gamma_neg: Tensor
+    clip: Tensor
+
+    def __init__(self, gamma_pos: Tensor, gamma_neg: Tensor, clip: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("gamma_pos", gamma_pos)
+        self.register_buffer("gamma_neg", gamma_neg)
+        self.register_buffer("clip", clip)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        gamma_pos = per_member(self.gamma_pos, outputs)
+        gamma_neg = per_member(self.gamma_neg, outputs)
+        clip = per_member(self.clip, outputs)
+        positive = -torch.exp(gamma_pos * F.logsigmoid(-outputs)) * F.logsigmoid(outputs)
+
+        tiny = torch.finfo(outputs.dtype).tiny
+        shifted = torch.sigmoid(outputs) - clip
+        log_shifted = torch.where(
+            clip > 0, shifted.clamp_min(tiny).log(), F.logsigmoid(outputs)
+        )  # log p_m; clip = 0 keeps the exact log-sigmoid
+        log_not_shifted = torch.logaddexp(F.logsigmoid(-outputs), clip.log()).clamp_max(0.0)
+        negative = -torch.exp(gamma_neg * log_shifted) * log_not_shifted
+        return member_mean(torch.where(targets > 0.5, positive, negative))
+
+
+def _poly1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return Poly1(ctx.task, member_param(params, "epsilon"))
+
+
+def _label_smoothing(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return LabelSmoothing(ctx.task, member_param(params, "epsilon"))
+
+
+def _asymmetric(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    return AsymmetricLoss(
+        member_param(params, "gamma_pos"),
+        member_param(params, "gamma_neg"),
+        member_param(params, "clip"),
+    )
+
+
+RESHAPED_LOSSES = (
+    LossSpec(
+        name="poly1",
+        family=Family.WEIGHTED,
+        tasks=CLASSIFICATION,
+        summary="Cross-entropy plus epsilon * (1 - p_t): re-weights the leading polynomial term.",
+        reference="Leng et al., PolyLoss: A Polynomial Expansion Perspective of Classification "
+        "Loss Functions, ICLR 2022.",
+        build=_poly1,
+        params=(
+            ParamSpec(
+                "epsilon",
+                -1.0,
+                5.0,
+                1.0,
+                "coefficient of (1 - p_t); -1 is the paper's lower limit, 2 its ImageNet choice",
+            ),
+        ),
+    ),
+    LossSpec(
+        name="label_smoothing",
+        family=Family.WEIGHTED,
+        tasks=CLASSIFICATION,
+        summary="Cross-entropy against targets mixed with the uniform distribution.",
+        reference="Szegedy et al., Rethinking the Inception Architecture for Computer Vision, "
+        "CVPR 2016; Müller et al., When Does Label Smoothing Help?, NeurIPS 2019.",
+        build=_label_smoothing,
+        params=(
+            ParamSpec("epsilon", 0.0, 0.3, 0.1, "weight of the uniform distribution (0.1 usual)"),
+        ),
+    ),
+    LossSpec(
+        name="asymmetric",
+        family=Family.WEIGHTED,
+        tasks=SIGMOID_TASKS,
+        summary="Focal terms with separate exponents for positives and negatives, and easy "
+        "negatives (p < clip) discarded.",
+        reference="Ridnik et al., Asymmetric Loss For Multi-Label Classification, ICCV 2021.",
+        build=_asymmetric,
+        params=(
+            ParamSpec("gamma_pos", 0.0, 1.0, 0.0, "focusing exponent of positives (paper: 0)"),
+            ParamSpec("gamma_neg", 0.0, 6.0, 4.0, "focusing exponent of negatives (paper: 4)"),
+            ParamSpec("clip", 0.0, 0.2, 0.05, "probability shift of negatives (paper: 0.05)"),
+        ),
+    ),
+)

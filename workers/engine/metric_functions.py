@@ -1,0 +1,91 @@
+"""The scikit-learn call behind each metric name.
+
+``y`` is the split's ``y_true`` (class codes, a 0/1 label matrix, or regression targets); the second
+argument is what the metric's ``Needs`` says: hard labels, scores, probabilities or values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from sklearn import metrics as skm
+
+Params = Mapping[str, float | str]
+Scorer = Callable[[np.ndarray, np.ndarray, Params], float]
+
+POISSON_FLOOR = 1e-9
+
+
+def _f1(average: str) -> Scorer:
+    def score(y: np.ndarray, labels: np.ndarray, _: Params) -> float:
+        return float(skm.f1_score(y, labels, average=average, zero_division=0.0))
+
+    return score
+
+
+def _log_loss(y: np.ndarray, probabilities: np.ndarray, _: Params) -> float:
+    n_classes = 2 if probabilities.ndim == 1 else probabilities.shape[1]
+    return float(skm.log_loss(y, probabilities, labels=list(range(n_classes))))
+
+
+def _top_k(y: np.ndarray, probabilities: np.ndarray, params: Params) -> float:
+    labels = list(range(probabilities.shape[1]))
+    k = min(int(params["k"]), len(labels))
+    return float(skm.top_k_accuracy_score(y, probabilities, k=k, labels=labels))
+
+
+def _macro_roc_auc(y: np.ndarray, scores: np.ndarray, _: Params) -> float:
+    # A label with a single class in this split has no ROC curve; average over the others.
+    usable = [j for j in range(y.shape[1]) if 0 < y[:, j].sum() < len(y)]
+    if not usable:
+        return float("nan")
+    return float(skm.roc_auc_score(y[:, usable], scores[:, usable], average="macro"))
+
+
+def _poisson(y: np.ndarray, values: np.ndarray, _: Params) -> float:
+    return float(skm.mean_poisson_deviance(y, np.maximum(values, POISSON_FLOOR)))
+
+
+SCORERS: dict[str, Scorer] = {
+    "accuracy": lambda y, p, _: float(skm.accuracy_score(y, p)),
+    "balanced_accuracy": lambda y, p, _: float(skm.balanced_accuracy_score(y, p)),
+    "precision": lambda y, p, _: float(skm.precision_score(y, p, zero_division=0.0)),
+    "recall": lambda y, p, _: float(skm.recall_score(y, p, zero_division=0.0)),
+    "f1": _f1("binary"),
+    "fbeta": lambda y, p, params: float(
+        skm.fbeta_score(y, p, beta=float(params["beta"]), zero_division=0.0)
+    ),
+    "mcc": lambda y, p, _: float(skm.matthews_corrcoef(y, p)),
+    "roc_auc": lambda y, s, _: float(skm.roc_auc_score(y, s)),
+    "pr_auc": lambda y, s, _: float(skm.average_precision_score(y, s)),
+    # The threshold was chosen on validation to satisfy the constraint; here the other side.
+    "recall_at_precision": lambda y, p, _: float(skm.recall_score(y, p, zero_division=0.0)),
+    "precision_at_recall": lambda y, p, _: float(skm.precision_score(y, p, zero_division=0.0)),
+    "log_loss": _log_loss,
+    "brier": lambda y, p, _: float(skm.brier_score_loss(y, p)),
+    "macro_f1": _f1("macro"),
+    "weighted_f1": _f1("weighted"),
+    "top_k_accuracy": _top_k,
+    "cohen_kappa": lambda y, p, params: float(
+        skm.cohen_kappa_score(y, p, weights=str(params["weights"]))
+    ),
+    "micro_f1": _f1("micro"),
+    "samples_f1": _f1("samples"),
+    "jaccard": lambda y, p, params: float(
+        skm.jaccard_score(y, p, average=str(params["average"]), zero_division=0.0)
+    ),
+    "hamming_loss": lambda y, p, _: float(skm.hamming_loss(y, p)),
+    "subset_accuracy": lambda y, p, _: float(skm.accuracy_score(y, p)),
+    "macro_roc_auc": _macro_roc_auc,
+    "mae": lambda y, v, _: float(skm.mean_absolute_error(y, v)),
+    "mse": lambda y, v, _: float(skm.mean_squared_error(y, v)),
+    "rmse": lambda y, v, _: float(skm.root_mean_squared_error(y, v)),
+    "mape": lambda y, v, _: float(skm.mean_absolute_percentage_error(y, v)),
+    "r2": lambda y, v, _: float(skm.r2_score(y, v)),
+    "median_ae": lambda y, v, _: float(skm.median_absolute_error(y, v)),
+    "pinball": lambda y, v, params: float(
+        skm.mean_pinball_loss(y, v, alpha=float(params["quantile"]))
+    ),
+    "poisson_deviance": _poisson,
+}

@@ -1,0 +1,266 @@
+"""The metric catalogue. scikit-learn does every metric's arithmetic.
+
+Each metric declares the tasks it applies to, its direction, its parameters, what it scores
+(:class:`Needs`) and therefore whether it depends on a decision threshold: binary and multilabel
+metrics on hard labels do, and the threshold is chosen on validation by
+:mod:`workers.engine.thresholds`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from workers.engine.errors import SpecError
+from workers.engine.metric_functions import SCORERS
+from workers.engine.spec import MetricRef, Task
+
+ParamValue = float | str
+
+
+class Direction(StrEnum):
+    """Whether larger or smaller metric values are better."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+class Needs(StrEnum):
+    """What a metric scores.
+
+    LABELS: hard predictions (binary and multilabel from tuned thresholds, multiclass arg-max).
+    SCORES: ranking scores (binary logits, multilabel logits per label).
+    PROBABILITIES: sigmoid / softmax probabilities.
+    VALUES: regression predictions in the target's units.
+    """
+
+    LABELS = "labels"
+    SCORES = "scores"
+    PROBABILITIES = "probabilities"
+    VALUES = "values"
+
+
+@dataclass(frozen=True)
+class MetricParam:
+    """A parameter of a metric: numeric with inclusive bounds, or one of ``choices``."""
+
+    name: str
+    default: ParamValue
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    integer: bool = False
+
+    def resolve(self, metric: str, value: object) -> ParamValue:
+        """Check ``value`` against this parameter; return it normalised, or raise SpecError."""
+        if self.choices is not None:
+            if value not in self.choices:
+                raise SpecError(
+                    f"metric parameter {self.name}={value!r} of {metric!r} must be one of "
+                    f"{list(self.choices)}"
+                )
+            return str(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"metric parameter {self.name} of {metric!r} must be a number")
+        number = float(value)
+        if self.integer and not number.is_integer():
+            raise SpecError(f"metric parameter {self.name} of {metric!r} must be an integer")
+        assert self.low is not None
+        assert self.high is not None
+        if not self.low <= number <= self.high:
+            raise SpecError(
+                f"metric parameter {self.name}={value} is out of range "
+                f"[{self.low}, {self.high}]: {self.description}"
+            )
+        return number
+
+
+# (y_true, predictions, params) -> value
+ScoreFn = Callable[[np.ndarray, np.ndarray, Mapping[str, ParamValue]], float]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: what it applies to, what it scores, and which scikit-learn function does it."""
+
+    name: str
+    tasks: frozenset[Task]
+    direction: Direction
+    needs: Needs
+    description: str
+    params: tuple[MetricParam, ...] = field(default=())
+    scorer: ScoreFn | None = None  # defaults to SCORERS[name]
+
+    @property
+    def greater_is_better(self) -> bool:
+        return self.direction is Direction.MAXIMIZE
+
+    @property
+    def on_labels(self) -> bool:
+        return self.needs is Needs.LABELS
+
+    def depends_on_threshold(self, task: Task) -> bool:
+        """Whether decision thresholds change the value (they are tuned on validation)."""
+        return self.on_labels and task in self.tasks and task in (Task.BINARY, Task.MULTILABEL)
+
+    def score(
+        self, y_true: np.ndarray, predictions: np.ndarray, params: Mapping[str, ParamValue]
+    ) -> float:
+        """The metric's value, computed by scikit-learn."""
+        scorer = self.scorer or SCORERS[self.name]
+        return scorer(y_true, predictions, params)
+
+    def resolve_params(self, given: Mapping[str, object]) -> dict[str, ParamValue]:
+        """The metric's parameters with defaults filled in, or SpecError naming the offender."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            allowed = ", ".join(known) or "none"
+            raise SpecError(
+                f"metric {self.name!r} has no parameter {unknown[0]!r} (its parameters: {allowed})"
+            )
+        return {
+            name: param.resolve(self.name, given.get(name, param.default))
+            for name, param in known.items()
+        }
+
+
+_B = frozenset({Task.BINARY})
+_C = frozenset({Task.MULTICLASS})
+_BC = frozenset({Task.BINARY, Task.MULTICLASS})
+_L = frozenset({Task.MULTILABEL})
+_CL = frozenset({Task.MULTICLASS, Task.MULTILABEL})
+_R = frozenset({Task.REGRESSION})
+_UP, _DOWN = Direction.MAXIMIZE, Direction.MINIMIZE
+_LABELS, _SCORES, _PROBS, _VALUES = Needs.LABELS, Needs.SCORES, Needs.PROBABILITIES, Needs.VALUES
+
+_BETA = MetricParam("beta", 1.0, "weight of recall relative to precision", low=0.01, high=100.0)
+_MIN_PRECISION = MetricParam(
+    "min_precision", 0.9, "the precision the threshold must reach", low=0.01, high=0.999
+)
+_MIN_RECALL = MetricParam(
+    "min_recall", 0.9, "the recall the threshold must reach", low=0.01, high=0.999
+)
+_K = MetricParam(
+    "k",
+    2,
+    "a prediction counts if the true class is among the top k",
+    low=1,
+    high=100,
+    integer=True,
+)
+_WEIGHTS = MetricParam(
+    "weights",
+    "quadratic",
+    "disagreement weights for ordinal classes",
+    choices=("linear", "quadratic"),
+)
+_AVERAGE = MetricParam(
+    "average", "samples", "how to average over labels", choices=("samples", "macro")
+)
+_QUANTILE = MetricParam("quantile", 0.5, "the quantile the prediction targets", low=0.01, high=0.99)
+
+_CATALOGUE: tuple[Metric, ...] = (
+    # binary
+    Metric("accuracy", _BC, _UP, _LABELS, "Fraction of correct predictions."),
+    Metric("balanced_accuracy", _BC, _UP, _LABELS, "Mean recall over classes."),
+    Metric("precision", _B, _UP, _LABELS, "Precision of the positive class."),
+    Metric("recall", _B, _UP, _LABELS, "Recall of the positive class."),
+    Metric("f1", _B, _UP, _LABELS, "F1 score of the positive class."),
+    Metric("fbeta", _B, _UP, _LABELS, "F-beta score of the positive class.", (_BETA,)),
+    Metric("mcc", _BC, _UP, _LABELS, "Matthews correlation coefficient."),
+    Metric("roc_auc", _B, _UP, _SCORES, "Area under the ROC curve."),
+    Metric(
+        "pr_auc", _B, _UP, _SCORES, "Area under the precision-recall curve (average precision)."
+    ),
+    Metric(
+        "recall_at_precision",
+        _B,
+        _UP,
+        _LABELS,
+        "Recall at the threshold that reaches min_precision on validation.",
+        (_MIN_PRECISION,),
+    ),
+    Metric(
+        "precision_at_recall",
+        _B,
+        _UP,
+        _LABELS,
+        "Precision at the threshold that reaches min_recall on validation.",
+        (_MIN_RECALL,),
+    ),
+    Metric("log_loss", _BC, _DOWN, _PROBS, "Cross-entropy of the predicted probabilities."),
+    Metric("brier", _B, _DOWN, _PROBS, "Mean squared error of the positive-class probability."),
+    # multiclass
+    Metric("macro_f1", _CL, _UP, _LABELS, "Unweighted mean of per-class (per-label) F1."),
+    Metric("weighted_f1", _C, _UP, _LABELS, "Per-class F1 averaged with class frequencies."),
+    Metric("top_k_accuracy", _C, _UP, _PROBS, "Fraction with the true class in the top k.", (_K,)),
+    Metric(
+        "cohen_kappa",
+        _C,
+        _UP,
+        _LABELS,
+        "Cohen's kappa; linear or quadratic weights treat classes as ordered.",
+        (_WEIGHTS,),
+    ),
+    # multilabel
+    Metric("micro_f1", _L, _UP, _LABELS, "F1 over all label decisions pooled."),
+    Metric("samples_f1", _L, _UP, _LABELS, "F1 of each example's label set, averaged."),
+    Metric("jaccard", _L, _UP, _LABELS, "Jaccard index (intersection over union).", (_AVERAGE,)),
+    Metric("hamming_loss", _L, _DOWN, _LABELS, "Fraction of wrong label decisions."),
+    Metric("subset_accuracy", _L, _UP, _LABELS, "Fraction of examples with every label right."),
+    Metric(
+        "macro_roc_auc",
+        _L,
+        _UP,
+        _SCORES,
+        "ROC AUC per label, averaged over the labels that have both classes in the split.",
+    ),
+    # regression
+    Metric("mae", _R, _DOWN, _VALUES, "Mean absolute error."),
+    Metric("mse", _R, _DOWN, _VALUES, "Mean squared error."),
+    Metric("rmse", _R, _DOWN, _VALUES, "Root mean squared error."),
+    Metric("mape", _R, _DOWN, _VALUES, "Mean absolute percentage error (a fraction: 0.1 is 10%)."),
+    Metric("r2", _R, _UP, _VALUES, "Coefficient of determination."),
+    Metric("median_ae", _R, _DOWN, _VALUES, "Median absolute error."),
+    Metric("pinball", _R, _DOWN, _VALUES, "Mean pinball (quantile) loss.", (_QUANTILE,)),
+    Metric(
+        "poisson_deviance",
+        _R,
+        _DOWN,
+        _VALUES,
+        "Mean Poisson deviance (non-negative targets; predictions clipped to at least 1e-9).",
+    ),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _CATALOGUE}
+
+
+def get_metric(name: str) -> Metric:
+    """The metric called ``name``, or SpecError listing the valid names."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise SpecError(
+            f"unknown metric {name!r}; valid metrics are: {', '.join(sorted(METRICS))}"
+        ) from None
+
+
+def metrics_for(task: Task) -> list[str]:
+    """Names of the metrics that apply to ``task``."""
+    return sorted(name for name, metric in METRICS.items() if task in metric.tasks)
+
+
+def check_metric_fits(ref: MetricRef, task: Task) -> dict[str, ParamValue]:
+    """Check that ``ref`` names a metric for ``task``; return its resolved parameters."""
+    metric = get_metric(ref.name)
+    if task not in metric.tasks:
+        raise SpecError(
+            f"metric {ref.name!r} does not apply to a {task.value} task; metrics for "
+            f"{task.value} are: {', '.join(metrics_for(task))}"
+        )
+    return metric.resolve_params(ref.params)

@@ -1,0 +1,179 @@
+"""A population of models trained in lockstep: parameters, optimiser, losses and data order.
+
+Members are independent by construction: their own initial weights, data order, learning rate,
+step count, epoch count, loss and loss parameters. Members that use the same loss share one loss
+module (with per-member parameter tensors), so the members are kept ordered by loss and each
+loss serves one contiguous block. Members can join (:meth:`Population.add`) and leave
+(:meth:`Population.keep`) between epochs: finished members cost nothing further, and their
+places are filled with new trials so the population stays full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from workers.engine.losses import Loss, LossContext, get_loss
+from workers.engine.networks import NetworkShape, forward, init_parameters
+from workers.engine.optim import PopulationAdamW
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    """One trial's training configuration."""
+
+    loss: str
+    loss_params: Mapping[str, float] = field(default_factory=dict)
+    learning_rate: float = 1e-3
+    seed: int = 0
+    batch_size: int | None = None  # None: the job's default
+
+
+@dataclass
+class _LossBlock:
+    name: str
+    module: Loss
+    start: int
+    stop: int
+    stateful: bool = False  # the loss updates variables of its own after each step
+
+    @classmethod
+    def of(cls, name: str, module: Loss, start: int, stop: int) -> _LossBlock:
+        stateful = any(buffer.requires_grad for buffer in module.buffers())
+        return cls(name, module, start, stop, stateful)
+
+
+class Population:
+    """Trains MLPs of one shape together (see the module docstring).
+
+    ``keys[p]`` is the caller's key of the member now at position ``p``; ``epochs[p]`` is the
+    number of epochs it has started.
+    """
+
+    def __init__(self, shape: NetworkShape, context: LossContext, weight_decay: float) -> None:
+        self.shape, self.context = shape, context
+        self.keys: list[Hashable] = []
+        self.epochs: list[int] = []
+        self.generators: list[torch.Generator] = []
+        self.parameters = init_parameters(shape, [], context.device)
+        self.optimizer = PopulationAdamW(self.parameters, torch.zeros(0), weight_decay=weight_decay)
+        self.blocks: list[_LossBlock] = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, members: Sequence[tuple[Hashable, MemberConfig]]) -> None:
+        """Let new members join, each with its own seed, learning rate and loss parameters."""
+        if not members:
+            return
+        configs = [config for _, config in members]
+        device = self.context.device
+        new_parameters = init_parameters(self.shape, [c.seed for c in configs], device)
+        # Order: every existing loss block followed by the newcomers with the same loss, then
+        # newcomers with a loss not yet in the population. Positions >= len(self) are new.
+        order: list[int] = []
+        modules: list[tuple[str, Loss, int]] = []
+        for block in self.blocks:
+            joining = [i for i, c in enumerate(configs) if c.loss == block.name]
+            order += list(range(block.start, block.stop)) + [len(self) + i for i in joining]
+            if joining:
+                block.module.extend(self._build_loss(block.name, [configs[i] for i in joining]))
+            modules.append((block.name, block.module, block.stop - block.start + len(joining)))
+        present = {block.name for block in self.blocks}
+        for name in dict.fromkeys(c.loss for c in configs if c.loss not in present):
+            joining = [i for i, c in enumerate(configs) if c.loss == name]
+            order += [len(self) + i for i in joining]
+            modules.append(
+                (name, self._build_loss(name, [configs[i] for i in joining]), len(joining))
+            )
+
+        index = torch.tensor(order, dtype=torch.long, device=device)
+        self.parameters = [
+            torch.cat([old.detach(), new.detach()]).index_select(0, index).requires_grad_()
+            for old, new in zip(self.parameters, new_parameters, strict=True)
+        ]
+        rates = torch.tensor([c.learning_rate for c in configs], dtype=torch.float32)
+        self.optimizer.rearrange(self.parameters, index, rates)
+        # Data order is drawn on the CPU, one generator per member, so it is the same on any
+        # device and the same whether the member trains alone or in a population.
+        generators = self.generators + [torch.Generator().manual_seed(c.seed + 1) for c in configs]
+        keys = self.keys + [key for key, _ in members]
+        epochs = self.epochs + [0] * len(configs)
+        self.generators = [generators[i] for i in order]
+        self.keys = [keys[i] for i in order]
+        self.epochs = [epochs[i] for i in order]
+        self.blocks, start = [], 0
+        for name, module, size in modules:
+            self.blocks.append(_LossBlock.of(name, module, start, start + size))
+            start += size
+
+    def _build_loss(self, name: str, configs: Sequence[MemberConfig]) -> Loss:
+        spec = get_loss(name)
+        device = self.context.device
+        params = {
+            p.name: torch.tensor([float(c.loss_params[p.name]) for c in configs], device=device)
+            for p in spec.params_for(self.context.task)
+        }
+        return spec.build(params, self.context).to(device)
+
+    def outputs(self, inputs: Tensor) -> Tensor:
+        """Every member's outputs for per-member batches ``(M, B, d)`` or shared rows ``(N, d)``."""
+        return forward(self.parameters, inputs)
+
+    def batch_orders(self, n_rows: int, device: torch.device) -> Tensor:
+        """A fresh permutation of the training rows for each member, shape ``(M, n_rows)``."""
+        orders = [torch.randperm(n_rows, generator=g) for g in self.generators]
+        return torch.stack(orders).to(device, non_blocking=True)
+
+    def losses(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """Each member's loss on its batch, shape ``(M,)``."""
+        parts = [
+            block.module(outputs[block.start : block.stop], targets[block.start : block.stop])
+            for block in self.blocks
+        ]
+        return torch.cat(parts)
+
+    def train_step(self, inputs: Tensor, targets: Tensor) -> None:
+        """One optimiser step for every member on its own batch."""
+        self.losses(self.outputs(inputs), targets).sum().backward()  # type: ignore[no-untyped-call]
+        self.optimizer.step()
+        for block in self.blocks:
+            if block.stateful:
+                block.module.after_step(self.optimizer.learning_rates[block.start : block.stop])
+
+    def start_epoch(self) -> None:
+        """Every member starts its next epoch (each counts its own)."""
+        self.epochs = [epoch + 1 for epoch in self.epochs]
+        epochs = torch.tensor(self.epochs, device=self.context.device)
+        for block in self.blocks:
+            block.module.start_epoch(epochs[block.start : block.stop])
+
+    def member_state(self, position: int) -> list[Tensor]:
+        """A detached copy of one member's parameters."""
+        return [p[position].detach().clone() for p in self.parameters]
+
+    def keep(self, positions: Sequence[int]) -> None:
+        """Keep only the members at ``positions`` (in their current order); drop the rest."""
+        device = self.context.device
+        kept = sorted(positions)
+        index = torch.tensor(kept, dtype=torch.long, device=device)
+        self.parameters = [
+            p.detach().index_select(0, index).requires_grad_() for p in self.parameters
+        ]
+        self.optimizer.rearrange(self.parameters, index, torch.zeros(0))
+        self.generators = [self.generators[i] for i in kept]
+        self.keys = [self.keys[i] for i in kept]
+        self.epochs = [self.epochs[i] for i in kept]
+        blocks: list[_LossBlock] = []
+        start = 0
+        for block in self.blocks:
+            local = [i - block.start for i in kept if block.start <= i < block.stop]
+            if not local:
+                continue
+            block.module.select(torch.tensor(local, dtype=torch.long, device=device))
+            blocks.append(_LossBlock.of(block.name, block.module, start, start + len(local)))
+            start += len(local)
+        self.blocks = blocks

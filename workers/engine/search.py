@@ -1,0 +1,234 @@
+"""One job's search, from dataset reference to best loss setup.
+
+:class:`Search` prepares the data once, then :meth:`Search.run_trials` asks Optuna for a
+population of trials, trains them together, and tells Optuna each result, until the trial
+budget or the time budget is spent or the caller asks to stop. Several processes can run trials
+on the same study at once (each with a :class:`~workers.engine.budget.TrialBudget` shared through
+the database); one of them then calls :meth:`Search.finalize`. A restarted process carries on
+from the trials in the database. :func:`run_search` does both steps in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+
+from workers.engine.budget import StudyBudget, TrialBudget
+from workers.engine.confirmation import ConfirmationPlan
+from workers.engine.datasets import check_target_for_metric, prepare_dataset, resolve_reference
+from workers.engine.evaluation import Evaluator
+from workers.engine.finalize import finalize
+from workers.engine.metrics import check_metric_fits, get_metric
+from workers.engine.population import MemberConfig
+from workers.engine.reporting import OptunaMonitor, abandon, tell
+from workers.engine.sampling import is_fresh, presample
+from workers.engine.sizing import PopulationSize, choose_population_size
+from workers.engine.space import SearchSpace, enqueue_baseline
+from workers.engine.spec import SearchSpec, Task
+from workers.engine.studies import (
+    Heartbeat,
+    ask,
+    fail_orphaned_trials,
+    fail_stale_trials,
+    open_study,
+)
+from workers.engine.trainer import PopulationTrainer
+from workers.engine.training import DeviceData, Outcome, TrainingPlan, plan_training
+
+logger = logging.getLogger(__name__)
+DEFAULT_MAX_POPULATION = 32
+CANCELLED = "the job was cancelled before this trial finished"
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """Where the search runs and how the caller controls it.
+
+    ``population_size`` fixes how many trials train at once; ``None`` chooses it from the
+    model, the data and the free memory, up to ``max_population_size``. ``budget`` shares the
+    trial budget between processes (default: counted from the study, for one process).
+    """
+
+    storage: optuna.storages.BaseStorage
+    study_name: str
+    data_roots: list[Path]
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    should_stop: Callable[[], bool] = lambda: False
+    deadline: float | None = None  # time.time() after which no new trial starts
+    population_size: int | None = None
+    max_population_size: int = DEFAULT_MAX_POPULATION
+    heartbeat_s: float = 10.0
+    # True when no other process works on this study, so trials still marked running at the
+    # start are orphans of a lost worker (fail and re-queue them at once).
+    exclusive: bool = False
+    budget: TrialBudget | None = None
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """``stopped`` when the caller asked to stop; otherwise ``result`` holds the best setup."""
+
+    stopped: bool
+    result: dict[str, Any] | None = None
+
+
+def trial_seed(job_seed: int, trial_number: int) -> int:
+    """A seed for one trial's initial weights and data order, derived from the job's seed."""
+    return int(np.random.SeedSequence([job_seed, trial_number]).generate_state(1)[0])
+
+
+def run_search(spec: SearchSpec, context: SearchContext) -> SearchOutcome:
+    """Run (or resume) the whole search in this process, then finalize it."""
+    search = Search.open(spec, context)
+    if search.run_trials():
+        return SearchOutcome(stopped=True)
+    return SearchOutcome(stopped=False, result=search.finalize())
+
+
+class Search:
+    """A job's prepared data, search space and study, shared by trials and finalization."""
+
+    def __init__(self, spec: SearchSpec, context: SearchContext) -> None:
+        self.spec, self.context = spec, context
+        metric = get_metric(spec.metric.name)
+        reference = resolve_reference(spec.dataset, context.data_roots)
+        self.data = prepare_dataset(reference, spec.target, spec.task, spec.seed)
+        if self.data.task is Task.REGRESSION:
+            splits = (self.data.train, self.data.validation, self.data.test)
+            check_target_for_metric(metric.name, np.concatenate([s.y_true for s in splits]))
+        self.evaluator = Evaluator(metric, check_metric_fits(spec.metric, spec.task), self.data)
+        self.plan: TrainingPlan = plan_training(len(self.data.train))
+        self.space = SearchSpace.build(
+            spec.task,
+            metric.name,
+            spec.families,
+            spec.losses,
+            spec.overrides,
+            default_batch_size=self.plan.batch_size,
+            n_train=len(self.data.train),
+        )
+        self.device_data = DeviceData.create(self.data, context.device)
+        self.study, created = open_study(context.storage, context.study_name, metric, spec.seed)
+        if created:
+            enqueue_baseline(self.study, self.space, spec.n_trials)
+        self.population = self._population_size()
+        self.budget = context.budget or StudyBudget(self.study, spec.n_trials)
+
+    @classmethod
+    def open(cls, spec: SearchSpec, context: SearchContext) -> Search:
+        """Load and check the data, build the space, and open (or create) the study."""
+        return cls(spec, context)
+
+    def _population_size(self) -> PopulationSize:
+        largest_batch = max(self.space.max_batch_size, self.plan.batch_size)
+        cap = self.context.population_size or self.context.max_population_size
+        task = self.data.task
+        pairwise = {Task.BINARY: 1, Task.MULTILABEL: self.data.n_outputs}.get(task, 0)
+        chosen = choose_population_size(
+            self.device_data.shape,
+            largest_batch,
+            len(self.data.validation),
+            self.context.device,
+            cap,
+            pairwise_outputs=pairwise,
+        )
+        if self.context.population_size is not None and chosen.members < cap:
+            logger.warning("population of %d does not fit in memory; using %d", cap, chosen.members)
+        return chosen
+
+    def run_trials(self) -> bool:
+        """Run trials until the budget or deadline is spent; True if the caller asked to stop.
+
+        Populations stay full: whenever members finish, new trials are asked for and join at
+        the next epoch, until the budget is spent; then the last members finish.
+        """
+        context = self.context
+        if context.exclusive:
+            fail_orphaned_trials(self.study)
+        in_flight: dict[Hashable, optuna.Trial] = {}
+        monitor = OptunaMonitor(self.study, in_flight)
+        trainer = PopulationTrainer(self.device_data, self.evaluator, self.plan, monitor)
+        admitting = True
+        with Heartbeat(context.storage, context.heartbeat_s) as heartbeat:
+            while True:
+                if context.should_stop():
+                    for number in trainer.abandon():
+                        abandon(self.study, in_flight.pop(number), CANCELLED)
+                    return True
+                if context.deadline is not None and time.time() >= context.deadline:
+                    if admitting:
+                        logger.info("time budget spent for %s", context.study_name)
+                    admitting = False
+                if admitting:
+                    fail_stale_trials(self.study)
+                    free = self.population.members - trainer.size
+                    joining = self._acquire(heartbeat, free) if free > 0 else []
+                    for trial, member in self._members(joining):
+                        in_flight[trial.number] = trial
+                        trainer.add(trial.number, member)
+                if trainer.size == 0:
+                    return False
+                for number, result in trainer.run_epoch():
+                    trial = in_flight.pop(number)
+                    monitor.forget(number, completed=result.outcome is Outcome.COMPLETE)
+                    tell(self.study, trial, result)
+                    heartbeat.remove(trial._trial_id)
+
+    def _acquire(self, heartbeat: Heartbeat, size: int) -> list[optuna.Trial]:
+        """Up to ``size`` trials, each taking a budget slot before it is asked for."""
+        trials: list[optuna.Trial] = []
+        while len(trials) < size and self.budget.take():
+            trial = ask(self.study, self.context.storage)
+            if isinstance(self.budget, StudyBudget):
+                self.budget.asked()
+            if not self.budget.claim(trial.number):
+                # Another process popped the same queued trial first and runs it.
+                logger.info("trial %d is run by another worker", trial.number)
+                self.budget.give_back()
+                continue
+            heartbeat.add(trial._trial_id)
+            trials.append(trial)
+        return trials
+
+    def _members(self, trials: list[optuna.Trial]) -> list[tuple[optuna.Trial, MemberConfig]]:
+        """Draw the trials' configurations, record them on the trials, describe the members."""
+        if not trials:
+            return []
+        fresh = [trial for trial in trials if is_fresh(trial)]
+        seed = trial_seed(self.spec.seed, trials[0].number)
+        ready = [trial for trial in trials if trial not in fresh]
+        ready += presample(self.study, fresh, self.space, seed)
+        members = []
+        for trial in ready:
+            config = self.space.suggest(trial)
+            seed = int(trial.user_attrs.get("seed", trial_seed(self.spec.seed, trial.number)))
+            for key, value in {**config.as_attrs(), "seed": seed}.items():
+                trial.set_user_attr(key, value)
+            member = MemberConfig(
+                config.loss, config.loss_params, config.learning_rate, seed, config.batch_size
+            )
+            members.append((trial, member))
+        return members
+
+    def finalize(self) -> dict[str, Any]:
+        """Retrain the winner and the baseline, score them on test, and return the result."""
+        plan = ConfirmationPlan(
+            top_k=self.spec.confirmation_top_k, seeds=self.spec.confirmation_seeds
+        )
+        return finalize(
+            self.study,
+            self.space,
+            self.evaluator,
+            self.device_data,
+            self.plan,
+            self.spec.seed,
+            plan,
+        )

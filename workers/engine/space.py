@@ -1,0 +1,195 @@
+"""The metric-aware, conditional Optuna search space: family → loss → that loss's parameters.
+
+By default a job searches, in every requested family, the losses that serve its metric (the
+surrogates that target it, the weighted losses, the plain proxies); a job may instead list the
+losses to search, and narrow or fix any parameter (see :mod:`workers.engine.overrides`).
+
+Parameter names are namespaced so each branch has its own distributions: ``family``,
+``<family>.loss``, ``<loss>.<param>``, ``<loss>.batch_size`` (batch-level losses, whose estimate
+depends on the batch) and ``learning_rate``. The baseline arm is enqueued with its loss fixed;
+only its learning rate goes through the space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from workers.engine.errors import SpecError
+from workers.engine.losses import LOSSES, LossSpec, baseline_loss, get_loss, losses_for
+from workers.engine.overrides import (
+    LEARNING_RATE_RANGE,
+    TRAINING,
+    Overrides,
+    Range,
+    resolve_overrides,
+)
+from workers.engine.spec import Family, Task
+
+BASELINE_LEARNING_RATE = 1e-3
+BASELINE_SWEEP = (1.0, 10**-0.5, 10**0.5)  # multiples of the default learning rate
+BATCH_MULTIPLIERS = (1, 2, 4)  # batch-level losses try the default batch size and larger ones
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """The loss setup one trial trains with (``batch_size`` None: the job's default)."""
+
+    arm: str  # "baseline" or "search"
+    family: str
+    loss: str
+    loss_params: dict[str, float] = field(default_factory=dict)
+    learning_rate: float = BASELINE_LEARNING_RATE
+    batch_size: int | None = None
+
+    def as_attrs(self) -> dict[str, Any]:
+        return {
+            "arm": self.arm,
+            "family": self.family,
+            "loss": self.loss,
+            "loss_params": self.loss_params,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+        }
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The losses a job may try, grouped by family, with their (possibly narrowed) ranges."""
+
+    task: Task
+    metric: str
+    candidates: dict[Family, list[LossSpec]]
+    ranges: dict[str, dict[str, Range]] = field(default_factory=dict)
+    default_batch_size: int = 64
+    max_batch_size: int = 1024
+
+    @classmethod
+    def build(
+        cls,
+        task: Task,
+        metric: str,
+        families: tuple[Family, ...],
+        losses: tuple[str, ...] = (),
+        overrides: Overrides | None = None,
+        default_batch_size: int = 64,
+        n_train: int = 1_000_000,
+    ) -> SearchSpace:
+        """The space for ``task`` and ``metric``, or SpecError naming what does not fit."""
+        candidates = (
+            _explicit(task, families, losses) if losses else losses_for(task, metric, families)
+        )
+        if not candidates:
+            available = sorted(f.value for f in losses_for(task, metric, tuple(Family)))
+            raise SpecError(
+                f"no loss in families {[f.value for f in families]} suits metric {metric!r} on a "
+                f"{task.value} task; families with losses for it: {available}",
+                field="families",
+            )
+        ranges = resolve_overrides(overrides or {}, task)
+        searched = {spec.name for specs in candidates.values() for spec in specs}
+        stray = sorted(set(ranges) - searched - {TRAINING})
+        if stray:
+            raise SpecError(
+                f"parameters are given for {stray[0]!r}, which this job does not search"
+            )
+        half = max(n_train // 2, 1)
+        largest_power_of_two = 1 << (half.bit_length() - 1)
+        max_batch = max(default_batch_size, largest_power_of_two)
+        return cls(task, metric, candidates, ranges, default_batch_size, max_batch)
+
+    def describe(self) -> dict[str, list[str]]:
+        """Family → loss names, for results and the API."""
+        return {family.value: [s.name for s in specs] for family, specs in self.candidates.items()}
+
+    def suggest(self, trial: optuna.Trial) -> TrialConfig:
+        """Draw a configuration for ``trial`` (or read back the fixed one of an enqueued trial)."""
+        learning_rate = self._suggest(trial, "learning_rate", self._learning_rate_range())
+        if trial.user_attrs.get("arm") == "baseline":
+            spec = baseline_loss(self.task)
+            batch = self._batch_size(trial, spec)
+            return TrialConfig("baseline", spec.family.value, spec.name, {}, learning_rate, batch)
+        family = trial.suggest_categorical("family", [f.value for f in self.candidates])
+        names = [spec.name for spec in self.candidates[Family(family)]]
+        name = str(trial.suggest_categorical(f"{family}.loss", names))
+        spec = get_loss(name)
+        narrowed = self.ranges.get(name, {})
+        params = {
+            p.name: self._suggest(
+                trial,
+                f"{name}.{p.name}",
+                narrowed.get(p.name, Range(p.low, p.high, p.log, p.integer)),
+            )
+            for p in spec.params_for(self.task)
+        }
+        batch = self._batch_size(trial, spec)
+        return TrialConfig("search", str(family), name, params, learning_rate, batch)
+
+    def _learning_rate_range(self) -> Range:
+        return self.ranges.get(TRAINING, {}).get(
+            "learning_rate", Range(*LEARNING_RATE_RANGE, log=True)
+        )
+
+    def _batch_size(self, trial: optuna.Trial, spec: LossSpec) -> int | None:
+        fixed_or_range = self.ranges.get(TRAINING, {}).get("batch_size")
+        if fixed_or_range is not None:
+            return int(self._suggest(trial, f"{spec.name}.batch_size", fixed_or_range))
+        if not spec.batch_level:
+            return None
+        choices = sorted(
+            {min(self.default_batch_size * k, self.max_batch_size) for k in BATCH_MULTIPLIERS}
+        )
+        return int(trial.suggest_categorical(f"{spec.name}.batch_size", choices))
+
+    @staticmethod
+    def _suggest(trial: optuna.Trial, name: str, where: Range) -> float:
+        if where.fixed:
+            return where.low
+        if where.integer:
+            return float(trial.suggest_int(name, int(where.low), int(where.high), log=where.log))
+        return trial.suggest_float(name, where.low, where.high, log=where.log)
+
+
+def _explicit(
+    task: Task, families: tuple[Family, ...], names: tuple[str, ...]
+) -> dict[Family, list[LossSpec]]:
+    """The listed losses, by family; each must exist, fit the task and be in ``families``."""
+    grouped: dict[Family, list[LossSpec]] = {}
+    for name in dict.fromkeys(names):
+        if name not in LOSSES:
+            raise SpecError(
+                f"unknown loss {name!r}; losses are: {', '.join(sorted(LOSSES))}", field="losses"
+            )
+        spec = LOSSES[name]
+        if task not in spec.tasks:
+            raise SpecError(f"loss {name!r} is not defined for a {task.value} task", field="losses")
+        if spec.family not in families:
+            raise SpecError(
+                f"loss {name!r} is in family {spec.family.value!r}, which the job's families "
+                f"{[f.value for f in families]} leave out",
+                field="losses",
+            )
+        grouped.setdefault(spec.family, []).append(spec)
+    return grouped
+
+
+def enqueue_baseline(study: optuna.Study, space: SearchSpace, n_trials: int) -> None:
+    """Queue the baseline arm so it runs first, whatever the budget.
+
+    The plain loss gets its own learning-rate sweep (the default first, then half a decade
+    either side; one tenth of the budget, one to three trials), so it is compared tuned, not at
+    one guessed setting; the search's sampler may add more trials of it.
+    """
+    lr = space._learning_rate_range()
+    if lr.fixed:
+        rates = [lr.low]
+    else:
+        sweep = BASELINE_SWEEP[: min(max(n_trials // 10, 1), len(BASELINE_SWEEP))]
+        rates = [BASELINE_LEARNING_RATE * factor for factor in sweep]
+        rates = list(dict.fromkeys(min(max(rate, lr.low), lr.high) for rate in rates))
+    for rate in rates:
+        study.enqueue_trial(
+            {"learning_rate": rate}, user_attrs={"arm": "baseline"}, skip_if_exists=False
+        )

@@ -1,0 +1,207 @@
+"""The job lifecycle around the engine: lease a shard, run trials, finalize, record the end.
+
+No ML happens here: this module reads and writes job and shard rows and drives
+:class:`workers.engine.search.Search`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from types import TracebackType
+
+import torch
+
+from service.db import jobs as jobs_repo
+from service.db import shards as shards_repo
+from service.db.models import JobStatus
+from service.db.session import session_scope
+from service.settings import Settings
+from workers.engine.errors import EngineError
+from workers.engine.search import Search, SearchContext
+from workers.engine.spec import SearchSpec
+from workers.engine.studies import make_storage
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """Identifies this process in shard rows (host and pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def resolve_device(setting: str) -> torch.device:
+    """CUDA when asked for or available (``auto``), else CPU."""
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+class JobBudget:
+    """The job's trial budget and trial claims, shared by its shards through the database."""
+
+    def __init__(self, url: str, job_id: str, worker: str) -> None:
+        self._url, self._job_id, self._worker = url, job_id, worker
+
+    def take(self) -> bool:
+        with session_scope(self._url) as session:
+            return shards_repo.take_trial_slot(session=session, job_id=self._job_id)
+
+    def give_back(self) -> None:
+        with session_scope(self._url) as session:
+            shards_repo.give_back_trial_slot(session=session, job_id=self._job_id)
+
+    def claim(self, trial_number: int) -> bool:
+        with session_scope(self._url) as session:
+            return shards_repo.claim_trial(
+                session=session, job_id=self._job_id, trial_number=trial_number, worker=self._worker
+            )
+
+
+class ShardHeartbeat:
+    """Touches the shard row on a thread; notices cancels, lost leases and finished jobs."""
+
+    def __init__(self, url: str, job_id: str, shard: int, worker: str, interval_s: float) -> None:
+        self._url, self._job_id, self._shard, self._worker = url, job_id, shard, worker
+        self._interval = interval_s
+        self.cancelled = False
+        self.lost = False
+        self.job_finished = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"shard-heartbeat-{job_id}-{shard}", daemon=True
+        )
+
+    def should_stop(self) -> bool:
+        """True once a cancel was requested, the lease was lost or the job ended elsewhere."""
+        return self.cancelled or self.lost or self.job_finished
+
+    def __enter__(self) -> ShardHeartbeat:
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        try:
+            with session_scope(self._url) as session:
+                lease = shards_repo.touch_shard(
+                    session=session, job_id=self._job_id, shard=self._shard, worker=self._worker
+                )
+            self.cancelled = lease.cancel_requested
+            self.lost = not lease.still_owner
+            self.job_finished = lease.job_finished
+        except Exception:  # a database hiccup must not kill the search; the next beat retries
+            logger.warning("heartbeat failed for %s/%d", self._job_id, self._shard, exc_info=True)
+
+
+def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
+    """Run one shard of a job. Returns the job's final status if this call set it, else None."""
+    url = settings.resolved_database_url
+    worker = worker_name()
+    with session_scope(url) as session:
+        claim = shards_repo.claim_shard(
+            session=session,
+            job_id=job_id,
+            shard=shard,
+            worker=worker,
+            stale_after_s=settings.job_stale_after_s,
+        )
+    if claim is None:
+        logger.info("shard %s/%d is done, held by a live worker, or its job ended", job_id, shard)
+        return None
+    spec = SearchSpec.from_dict(claim.spec)
+    budget = JobBudget(url, job_id, worker)
+    storage = make_storage(
+        url,
+        heartbeat_s=settings.trial_heartbeat_s,
+        grace_s=settings.trial_grace_s,
+        max_retry=settings.max_trial_retries,
+        on_lost_trial=budget.give_back,
+    )
+    deadline = claim.started_at_timestamp + spec.timeout_s if spec.timeout_s else None
+    logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
+    try:
+        with ShardHeartbeat(url, job_id, shard, worker, settings.job_heartbeat_s) as heartbeat:
+            context = SearchContext(
+                storage=storage,
+                study_name=claim.study_name,
+                data_roots=settings.resolved_data_roots,
+                device=resolve_device(settings.device),
+                should_stop=heartbeat.should_stop,
+                deadline=deadline,
+                population_size=spec.population_size,
+                max_population_size=settings.max_population_size,
+                heartbeat_s=settings.trial_heartbeat_s,
+                # With one shard, the shard's lease makes its worker the study's only writer.
+                exclusive=claim.shards == 1,
+                budget=budget,
+            )
+            return _run(Search.open(spec, context), heartbeat, url, job_id, shard, worker)
+    except EngineError as exc:
+        return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        logger.exception("job %s shard %d failed unexpectedly", job_id, shard)
+        return _finish_job(
+            url, job_id, JobStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"
+        )
+    finally:
+        storage.remove_session()
+
+
+def _run(
+    search: Search, heartbeat: ShardHeartbeat, url: str, job_id: str, shard: int, worker: str
+) -> JobStatus | None:
+    stopped = search.run_trials()
+    if stopped and heartbeat.lost:
+        logger.warning("job %s shard %d: another worker took it over", job_id, shard)
+        return None
+    with session_scope(url) as session:
+        shards_repo.finish_shard(session=session, job_id=job_id, shard=shard, worker=worker)
+    if stopped and heartbeat.cancelled:
+        return _finish_job(url, job_id, JobStatus.CANCELLED)
+    if stopped:
+        return None  # the job ended elsewhere (another shard failed it)
+    with session_scope(url) as session:
+        won = shards_repo.claim_finalization(
+            session=session, job_id=job_id, shard=shard, worker=worker
+        )
+    if not won:
+        logger.info("job %s shard %d: done; another shard will finalize", job_id, shard)
+        return None
+    result = search.finalize()  # EngineError (e.g. no completed trial) fails the job
+    status = _finish_job(url, job_id, JobStatus.SUCCEEDED, result=result)
+    with session_scope(url) as session:
+        shards_repo.finish_shard(session=session, job_id=job_id, shard=shard, worker=worker)
+    return status
+
+
+def _finish_job(
+    url: str,
+    job_id: str,
+    status: JobStatus,
+    result: dict[str, object] | None = None,
+    error: str | None = None,
+) -> JobStatus | None:
+    with session_scope(url) as session:
+        changed = jobs_repo.finish_job(
+            session=session, job_id=job_id, status=status, result=result, error=error
+        )
+    if not changed:
+        return None
+    logger.info("job %s: %s%s", job_id, status.value, f" ({error})" if error else "")
+    return status
