@@ -1,0 +1,225 @@
+"""Search quality: does the returned loss beat a tuned-threshold baseline on the test split?
+
+    python -m bench.quality [--trials 60] [--jobs 2] [--only yeast4,concrete] [--json out.json]
+
+Runs the service's own search (``workers.engine.search.run_search``: Optuna on SQLite storage,
+pruning, threshold tuning on validation, confirmation of the top setups and the baseline on fresh
+seeds, paired bootstrap on the test split) on the public datasets in ``bench/datasets``, one
+metric per dataset that suits it, with the same fixed budget for each. Prints a markdown table:
+baseline and winner on test (mean over the confirmation seeds, 95% bootstrap interval), the
+paired lift with its interval, and the winning loss.
+
+"worse" in the verdict column would mean the returned winner is significantly worse than the
+baseline on test: the thing this service must never do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH_DATASETS, machine, table
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark job: a dataset and the metric it is judged on."""
+
+    name: str
+    file: str
+    task: str
+    metric: str
+    metric_params: tuple[tuple[str, float], ...] = ()
+    target: tuple[str, ...] = ("target",)
+
+    @property
+    def metric_label(self) -> str:
+        params = ", ".join(f"{k}={v:g}" for k, v in self.metric_params)
+        return f"{self.metric}({params})" if params else self.metric
+
+
+CASES = (
+    Case("yeast4", "yeast4.csv.gz", "binary", "f1"),
+    Case("winequality_red_4", "winequality_red_4.csv.gz", "binary", "f1"),
+    Case("pc1", "pc1.csv.gz", "binary", "pr_auc"),
+    Case(
+        "page_blocks0",
+        "page_blocks0.csv.gz",
+        "binary",
+        "recall_at_precision",
+        (("min_precision", 0.9),),
+    ),
+    Case("spambase", "spambase.csv.gz", "binary", "f1"),
+    Case("satimage", "satimage.csv.gz", "multiclass", "macro_f1"),
+    Case("page_blocks", "page_blocks.csv.gz", "multiclass", "macro_f1"),
+    Case("solar_flare", "solar_flare.csv.gz", "multilabel", "macro_f1", target=("label_*",)),
+    Case("concrete", "concrete.csv.gz", "regression", "mae"),
+    Case("ccpp", "ccpp.csv.gz", "regression", "mape"),
+    Case("winequality_white", "winequality_white.csv.gz", "regression", "mae"),
+    Case("diabetes", "diabetes.csv.gz", "regression", "mape"),
+)
+
+
+def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]:
+    """Run one job through the engine and keep what the table needs."""
+    import optuna
+    import torch
+
+    from workers.engine.datasets import expand_target, read_columns, resolve_reference
+    from workers.engine.search import SearchContext, run_search
+    from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+    from workers.engine.studies import make_storage
+
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    roots = [Path(BENCH_DATASETS)]
+    target = expand_target(read_columns(resolve_reference(case.file, roots)), case.target)
+    spec = SearchSpec(
+        dataset=case.file,
+        target=target,
+        task=Task(case.task),
+        metric=MetricRef(case.metric, dict(case.metric_params)),
+        n_trials=trials,
+        families=tuple(Family),
+        seed=seed,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        context = SearchContext(
+            storage=make_storage(f"sqlite:///{Path(tmp) / 'quality.db'}"),
+            study_name=f"quality-{case.name}",
+            data_roots=roots,
+            exclusive=True,
+        )
+        started = time.perf_counter()
+        outcome = run_search(spec, context)
+        seconds = time.perf_counter() - started
+    assert outcome.result is not None, f"{case.name}: the search was stopped"
+    result = outcome.result
+    return {
+        "case": case.name,
+        "task": case.task,
+        "metric": case.metric_label,
+        "seconds": seconds,
+        "best": _arm(result["best"]),
+        "baseline": _arm(result["baseline"]) if result.get("baseline") else None,
+        "comparison": result["comparison"],
+        "trial_counts": result.get("trial_counts"),
+    }
+
+
+def _arm(setup: dict[str, Any]) -> dict[str, Any]:
+    keys = ("loss", "family", "loss_params", "validation", "test", "test_interval", "trial_number")
+    return {key: setup.get(key) for key in keys}
+
+
+def verdict(comparison: dict[str, Any], same_arm: bool) -> str:
+    """better / no difference / worse, from the paired test interval of the lift."""
+    if same_arm:
+        return "kept baseline"
+    low, high = comparison.get("test_lift_interval") or (0.0, 0.0)
+    if low > 0:
+        return "better"
+    if high < 0:
+        return "WORSE"
+    return "no difference"
+
+
+def _with_interval(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return "n/a"
+    if not interval:
+        return f"{value:.4f}"
+    return f"{value:.4f} [{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def _lift(comparison: dict[str, Any]) -> str:
+    lift = comparison.get("test_lift")
+    if lift is None:
+        return "n/a"
+    low, high = comparison.get("test_lift_interval") or (lift, lift)
+    return f"{lift:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def render(results: list[dict[str, Any]]) -> str:
+    """The benchmark's markdown table."""
+    rows = []
+    for r in results:
+        best, baseline, comparison = r["best"], r["baseline"] or {}, r["comparison"]
+        same = best.get("trial_number") == baseline.get("trial_number")
+        rows.append(
+            [
+                r["case"],
+                r["task"],
+                r["metric"],
+                _with_interval(baseline.get("test"), baseline.get("test_interval")),
+                _with_interval(best["test"], best["test_interval"]),
+                _lift(comparison),
+                f"{comparison.get('probability_better', float('nan')):.2f}",
+                f"{best['loss']} ({best['family']})",
+                verdict(comparison, same),
+                f"{r['seconds']:.0f}",
+            ]
+        )
+    headers = [
+        "dataset",
+        "task",
+        "metric",
+        "baseline test [95% CI]",
+        "winner test [95% CI]",
+        "lift, + = better [95% CI]",
+        "P(better)",
+        "winning loss",
+        "verdict",
+        "wall s",
+    ]
+    return table(headers, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=60, help="trial budget of every job")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2, help="jobs run side by side")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--only", default="", help="comma-separated dataset names")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args()
+
+    wanted = set(filter(None, args.only.split(",")))
+    unknown = wanted - {case.name for case in CASES}
+    if unknown:
+        parser.error(f"unknown datasets: {', '.join(sorted(unknown))}")
+    cases = [case for case in CASES if not wanted or case.name in wanted]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [
+            pool.submit(run_case, case, args.trials, args.seed, args.threads) for case in cases
+        ]
+        results = []
+        for future in futures:
+            result = future.result()
+            results.append(result)
+            print(f"done: {result['case']} in {result['seconds']:.0f} s", file=sys.stderr)
+    print(f"Machine: {machine()}")
+    print(
+        f"Budget: {args.trials} trials per job, all loss families, default confirmation "
+        f"(top 3 + baseline on 5 fresh seeds, 500 paired bootstrap resamples), seed {args.seed}; "
+        f"{args.jobs} job(s) side by side, {args.threads} torch thread(s) each; "
+        f"total {time.perf_counter() - started:.0f} s\n"
+    )
+    print(render(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
