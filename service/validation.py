@@ -10,6 +10,7 @@ from service.errors import invalid
 from service.schemas import JobCreate
 from workers.engine.datasets import (
     TargetInfo,
+    assignments_from_column,
     check_target_columns,
     check_target_for_metric,
     expand_target,
@@ -29,6 +30,7 @@ def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:
     """The engine's spec for ``request``, or an :class:`ApiError` (422) saying what to fix."""
     metric_ref = _metric_ref(request)
     target, info = _inspect_dataset(request, data_roots, metric_ref.name)
+    _check_split(request, data_roots, target)
     try:
         resolved_params = check_metric_fits(metric_ref, info.task)
     except SpecError as exc:
@@ -63,6 +65,8 @@ def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:
         population_size=request.parallelism.population_size,
         confirmation_top_k=request.confirmation.top_k,
         confirmation_seeds=request.confirmation.seeds,
+        split_column=request.split_column,
+        test_dataset=request.test_dataset,
     )
 
 
@@ -98,3 +102,37 @@ def _inspect_dataset(
     except DatasetError as exc:
         raise invalid(str(exc), "target") from None
     return target, info
+
+
+def _check_split(request: JobCreate, data_roots: list[Path], target: tuple[str, ...]) -> None:
+    """The split column has usable labels, or the test file exists with the same columns."""
+    if request.split_column is not None and request.test_dataset is not None:
+        raise invalid(
+            "give either split_column or test_dataset, not both: a split column already says "
+            "which rows are test rows",
+            "split_column",
+        )
+    reference = resolve_reference(request.dataset, data_roots)
+    if request.split_column is not None:
+        column = request.split_column
+        if column in target:
+            raise invalid(f"the split column {column!r} is also a target column", "split_column")
+        if column not in read_columns(reference):
+            raise invalid(f"the split column {column!r} is not in the dataset", "split_column")
+        try:
+            assignments_from_column(read_frame(reference, columns=[column])[column], column)
+        except DatasetError as exc:
+            raise invalid(str(exc), "split_column") from None
+    if request.test_dataset is not None:
+        try:
+            test_columns = set(read_columns(resolve_reference(request.test_dataset, data_roots)))
+        except DatasetError as exc:
+            raise invalid(str(exc), "test_dataset") from None
+        missing = [c for c in read_columns(reference) if c not in test_columns]
+        if missing:
+            shown = ", ".join(repr(c) for c in missing[:5])
+            raise invalid(
+                f"the test dataset lacks {len(missing)} of the dataset's columns ({shown}); it "
+                "must have the same columns",
+                "test_dataset",
+            )

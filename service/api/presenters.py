@@ -29,6 +29,8 @@ def spec_out(spec: SearchSpec) -> JobSpecOut:
         seed=spec.seed,
         population_size=spec.population_size,
         confirmation={"top_k": spec.confirmation_top_k, "seeds": spec.confirmation_seeds},
+        split_column=spec.split_column,
+        test_dataset=spec.test_dataset,
     )
 
 

@@ -34,6 +34,8 @@ class JobSpecOut(BaseModel):
     seed: int
     population_size: int | None
     confirmation: dict[str, int]
+    split_column: str | None
+    test_dataset: str | None
 
 
 class Progress(BaseModel):

@@ -87,6 +87,21 @@ class JobCreate(BaseModel):
         "shell-style patterns such as 'label_*' are expanded.",
     )
     task: Task | None = Field(default=None, description="Inferred from the target when omitted.")
+    split_column: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="A column saying which rows are train, validation or test (case-insensitive; "
+        "without validation rows, validation is carved from train). By default the split is "
+        "random: 60/20/20, seeded, stratified where the task allows.",
+    )
+    test_dataset: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="A separate file of test rows with the same columns, referenced like "
+        "`dataset`; the dataset itself is then split into train and validation only.",
+    )
     metric: str | MetricIn = Field(description="The metric the model is judged by.")
     budget: BudgetIn = Field(default_factory=BudgetIn)
     families: list[Family] | None = Field(

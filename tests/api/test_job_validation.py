@@ -230,3 +230,46 @@ def test_multilabel_targets_must_be_zero_one_columns(client: TestClient, data_ro
         {"dataset": "labels.csv", "target": ["l_a", "l_b"], "metric": "f1"},
         "'f1' does not apply to a multilabel task",
     )
+
+
+def write_folds(data_root: Path, folds: list[str]) -> None:
+    rows = [f"{i},{i % 2},{fold}" for i, fold in enumerate(folds)]
+    (data_root / "folds.csv").write_text("x,label,fold\n" + "\n".join(rows) + "\n")
+
+
+def test_a_split_column_must_exist_and_hold_split_names(
+    client: TestClient, data_root: Path
+) -> None:
+    write_folds(data_root, ["train"] * 40 + ["test"] * 20)
+    body = {"dataset": "folds.csv", "target": "label", "metric": "f1"}
+    error = assert_refused(client, {**body, "split_column": "fold_id"}, "'fold_id' is not in")
+    assert error["details"][0]["loc"] == ["body", "split_column"]
+    assert_refused(client, {**body, "split_column": "label"}, "also a target column")
+    write_folds(data_root, ["train"] * 40 + ["dev"] * 20)
+    assert_refused(client, {**body, "split_column": "fold"}, "'dev'", "train, validation or test")
+
+
+def test_a_test_dataset_must_exist_and_share_the_columns(
+    client: TestClient, data_root: Path
+) -> None:
+    write_folds(data_root, ["train"] * 60)
+    (data_root / "other.csv").write_text("x,label\n" + "\n".join(f"{i},{i % 2}" for i in range(9)))
+    body = {"dataset": "folds.csv", "target": "label", "metric": "f1"}
+    error = assert_refused(client, {**body, "test_dataset": "absent.csv"}, "not found")
+    assert error["details"][0]["loc"] == ["body", "test_dataset"]
+    assert_refused(client, {**body, "test_dataset": "other.csv"}, "lacks 1", "'fold'")
+    assert_refused(
+        client,
+        {**body, "test_dataset": "other.csv", "split_column": "fold"},
+        "either split_column or test_dataset",
+    )
+
+
+def test_a_valid_split_column_is_accepted_and_kept_on_the_job(
+    client: TestClient, data_root: Path
+) -> None:
+    write_folds(data_root, ["train"] * 40 + ["validation"] * 10 + ["test"] * 10)
+    body = {"dataset": "folds.csv", "target": "label", "metric": "f1", "split_column": "fold"}
+    response = client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["spec"]["split_column"] == "fold"

@@ -13,6 +13,7 @@ from workers.engine.datasets import (
     BuiltinReference,
     FileReference,
     PreparedData,
+    SplitSource,
     inspect_target,
     prepare_dataset,
     resolve_reference,
@@ -373,3 +374,72 @@ def test_class_labels_in_messages_are_written_as_in_the_data() -> None:
         inspect_target(pd.Series([0] * 20 + [1] * 20 + [2] * 4), None)
     with pytest.raises(DatasetError, match=r"single class \(3\)"):
         inspect_target(pd.Series([3] * 30), None)
+
+
+# --- user-given splits -------------------------------------------------------------------------
+
+
+def prepare_with_split(
+    frame: pd.DataFrame, directory: Path, split: SplitSource, seed: int = 0
+) -> PreparedData:
+    frame.to_csv(directory / "data.csv", index=False)
+    return prepare_dataset(
+        resolve_reference("data.csv", [directory]), ("label",), None, seed, split
+    )
+
+
+def test_a_split_column_decides_every_row(tmp_path: Path) -> None:
+    frame = classification_frame(200)
+    frame["fold"] = ["Train"] * 110 + ["validation"] * 30 + ["TEST"] * 60
+    data = prepare_with_split(frame, tmp_path, SplitSource(column="fold"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (110, 30, 60)
+    assert data.n_features == prepare_frame(classification_frame(200), tmp_path).n_features
+    # Rows keep their order inside each split, so the test split is exactly the last 60 rows.
+    np.testing.assert_array_equal(data.test.y_true, frame["label"].to_numpy()[140:])
+    assert data.summary["split"] == "by column 'fold'"
+    # The same split whatever the seed: the user chose it.
+    again = prepare_with_split(frame, tmp_path, SplitSource(column="fold"), seed=7)
+    np.testing.assert_array_equal(again.test.X, data.test.X)
+
+
+def test_without_validation_rows_validation_is_carved_from_train(tmp_path: Path) -> None:
+    frame = classification_frame(200)
+    frame["fold"] = ["train"] * 160 + ["test"] * 40
+    data = prepare_with_split(frame, tmp_path, SplitSource(column="fold"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (120, 40, 40)
+    np.testing.assert_array_equal(data.test.y_true, frame["label"].to_numpy()[160:])
+
+
+@pytest.mark.parametrize(
+    ("labels", "fragment"),
+    [
+        (["train"] * 150 + ["holdout"] * 50, "'holdout'"),
+        (["train"] * 150 + ["validation"] * 50, "marks no test rows"),
+        (["test"] * 200, "marks no train rows"),
+        (["train"] * 150 + [None] * 50, "empty cells"),
+    ],
+)
+def test_a_split_column_must_say_train_validation_or_test(
+    tmp_path: Path, labels: list[str | None], fragment: str
+) -> None:
+    frame = classification_frame(200)
+    frame["fold"] = labels
+    with pytest.raises(DatasetError, match=fragment):
+        prepare_with_split(frame, tmp_path, SplitSource(column="fold"))
+
+
+def test_a_separate_test_file_supplies_the_test_rows(tmp_path: Path) -> None:
+    train_frame, test_frame = classification_frame(200, seed=1), classification_frame(50, seed=2)
+    test_frame.to_csv(tmp_path / "holdout.csv", index=False)
+    test_reference = resolve_reference("holdout.csv", [tmp_path])
+    data = prepare_with_split(train_frame, tmp_path, SplitSource(test=test_reference))
+    assert (len(data.train), len(data.validation), len(data.test)) == (150, 50, 50)
+    np.testing.assert_array_equal(data.test.y_true, test_frame["label"].to_numpy())
+    assert data.summary["split"] == "test rows from holdout.csv"
+
+
+def test_a_test_file_must_have_the_dataset_columns(tmp_path: Path) -> None:
+    classification_frame(50).drop(columns=["skewed"]).to_csv(tmp_path / "holdout.csv", index=False)
+    test_reference = resolve_reference("holdout.csv", [tmp_path])
+    with pytest.raises(DatasetError, match="lacks 1 of the dataset's columns"):
+        prepare_with_split(classification_frame(200), tmp_path, SplitSource(test=test_reference))

@@ -11,6 +11,7 @@ import optuna
 import pandas as pd
 import pytest
 from optuna.trial import TrialState
+from sklearn.datasets import load_breast_cancer
 
 from workers.engine.errors import NoCompletedTrials
 from workers.engine.search import SearchContext, SearchOutcome, run_search
@@ -185,3 +186,17 @@ def test_a_stop_request_returns_stopped_before_any_trial_runs(tmp_path: Path) ->
     outcome = run_search(SPEC, context(storage, should_stop=lambda: True))
     assert outcome == SearchOutcome(stopped=True)
     assert all(t.state is TrialState.WAITING for t in load_trials(storage))
+
+
+def test_a_separate_test_file_is_what_the_result_is_tested_on(tmp_path: Path) -> None:
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.iloc[:469].to_csv(tmp_path / "fit.csv", index=False)
+    frame.iloc[469:].to_csv(tmp_path / "holdout.csv", index=False)
+    spec = replace(SPEC, dataset="fit.csv", test_dataset="holdout.csv", n_trials=2)
+    storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
+    outcome = run_search(spec, context(storage, data_roots=[tmp_path]))
+    assert outcome.result is not None
+    dataset = outcome.result["dataset"]
+    assert dataset["split"] == "test rows from holdout.csv"
+    assert dataset["split_rows"]["test"] == 100
+    assert dataset["split_rows"]["train"] + dataset["split_rows"]["validation"] == 469

@@ -23,7 +23,12 @@ import torch
 
 from workers.engine.budget import StudyBudget, TrialBudget
 from workers.engine.confirmation import ConfirmationPlan
-from workers.engine.datasets import check_target_for_metric, prepare_dataset, resolve_reference
+from workers.engine.datasets import (
+    SplitSource,
+    check_target_for_metric,
+    prepare_dataset,
+    resolve_reference,
+)
 from workers.engine.evaluation import Evaluator
 from workers.engine.finalize import finalize
 from workers.engine.metrics import check_metric_fits, get_metric
@@ -100,7 +105,13 @@ class Search:
         self.spec, self.context = spec, context
         metric = get_metric(spec.metric.name)
         reference = resolve_reference(spec.dataset, context.data_roots)
-        self.data = prepare_dataset(reference, spec.target, spec.task, spec.seed)
+        split = SplitSource(
+            column=spec.split_column,
+            test=resolve_reference(spec.test_dataset, context.data_roots)
+            if spec.test_dataset
+            else None,
+        )
+        self.data = prepare_dataset(reference, spec.target, spec.task, spec.seed, split)
         if self.data.task is Task.REGRESSION:
             splits = (self.data.train, self.data.validation, self.data.test)
             check_target_for_metric(metric.name, np.concatenate([s.y_true for s in splits]))

@@ -53,6 +53,8 @@ class SearchSpec:
     population_size: int | None = None  # None: chosen from the model, data and memory
     confirmation_top_k: int = 3
     confirmation_seeds: int = 5
+    split_column: str | None = None  # a column of train / validation / test labels
+    test_dataset: str | None = None  # a reference to a separate file of test rows
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, stored on the job row."""
@@ -81,4 +83,6 @@ class SearchSpec:
             population_size=data.get("population_size"),
             confirmation_top_k=int(data.get("confirmation_top_k", 3)),
             confirmation_seeds=int(data.get("confirmation_seeds", 5)),
+            split_column=data.get("split_column"),
+            test_dataset=data.get("test_dataset"),
         )

@@ -17,6 +17,7 @@ from workers.engine.datasets.references import (
     FileReference,
     resolve_reference,
 )
+from workers.engine.datasets.splitting import SplitSource, assignments_from_column
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -25,7 +26,9 @@ __all__ = [
     "FileReference",
     "PreparedData",
     "Split",
+    "SplitSource",
     "TargetInfo",
+    "assignments_from_column",
     "check_target_columns",
     "check_target_for_metric",
     "expand_target",

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
@@ -21,12 +20,17 @@ from workers.engine.datasets.inspection import (
 )
 from workers.engine.datasets.loading import read_frame
 from workers.engine.datasets.references import DatasetReference
+from workers.engine.datasets.splitting import (
+    TEST,
+    UNASSIGNED,
+    SplitSource,
+    assignments_from_column,
+    split_rows,
+)
 from workers.engine.errors import DatasetError
 from workers.engine.spec import Task
 
-TEST_FRACTION = 0.2
 MIN_STRATUM = 5
-VALIDATION_FRACTION = 0.2
 MAX_ONE_HOT_CATEGORIES = 32
 
 
@@ -94,33 +98,36 @@ class PreparedData:
 
 
 def prepare_dataset(
-    reference: DatasetReference, target: tuple[str, ...], task: Task | None, seed: int
+    reference: DatasetReference,
+    target: tuple[str, ...],
+    task: Task | None,
+    seed: int,
+    split: SplitSource | None = None,
 ) -> PreparedData:
-    """Load, check, split (stratified where the task allows) and preprocess a dataset."""
-    frame = read_frame(reference)
+    """Load, check, split and preprocess a dataset.
+
+    The split is seeded and stratified where the task allows, unless ``split`` names a column
+    of train / validation / test labels or a separate test file. Preprocessing is fitted on the
+    training rows only.
+    """
+    split = split or SplitSource()
+    frame, assigned = _read_with_assignments(reference, split)
     columns = [str(c) for c in frame.columns]
     target = expand_target(columns, target)
     check_target_columns(columns, target)
+    if split.column is not None and split.column in target:
+        raise DatasetError(f"the split column {split.column!r} cannot also be a target column")
     info = inspect_targets(frame[list(target)], task)
-    frame = frame[frame[list(target)].notna().all(axis=1)].reset_index(drop=True)
-    features = frame.drop(columns=list(target))
+    keep = frame[list(target)].notna().all(axis=1).to_numpy()
+    frame, assigned = frame[keep].reset_index(drop=True), assigned[keep]
+    features = frame.drop(columns=[*target, *([split.column] if split.column else [])])
     bool_columns = [c for c in features.columns if pd.api.types.is_bool_dtype(features[c])]
     features = features.astype(dict.fromkeys(bool_columns, np.float64))
     _check_finite(features)
     y = _encode_target(frame[list(target)], info)
 
-    stratify = _strata(y, info.task)
-    index = np.arange(len(frame))
-    rest, test_idx = train_test_split(
-        index, test_size=TEST_FRACTION, random_state=seed, stratify=stratify
-    )
-    val_size = VALIDATION_FRACTION / (1.0 - TEST_FRACTION)
-    train_idx, val_idx = train_test_split(
-        rest,
-        test_size=val_size,
-        random_state=seed,
-        stratify=None if stratify is None else stratify[rest],
-    )
+    rows = split_rows(assigned, _strata(y, info.task), seed)
+    train_idx, val_idx, test_idx = rows.train, rows.validation, rows.test
     transformer = _feature_transformer(features)
     X_train = _to_float32(transformer.fit_transform(features.iloc[train_idx]))
     X_val = _to_float32(transformer.transform(features.iloc[val_idx]))
@@ -144,8 +151,37 @@ def prepare_dataset(
         target_mean=mean,
         target_std=std,
         target_scale=scale,
-        summary=_summary(features, info, X_train.shape[1], (train_idx, val_idx, test_idx)),
+        summary={
+            **_summary(features, info, X_train.shape[1], (train_idx, val_idx, test_idx)),
+            "split": split.describe(),
+        },
     )
+
+
+def _read_with_assignments(
+    reference: DatasetReference, split: SplitSource
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows to work on and, per row, the split it was assigned to (if any)."""
+    frame = read_frame(reference)
+    if split.column is not None:
+        if split.column not in frame.columns:
+            raise DatasetError(f"the split column {split.column!r} is not in the dataset")
+        return frame, assignments_from_column(frame[split.column], split.column)
+    assigned = np.full(len(frame), UNASSIGNED, dtype=np.int64)
+    if split.test is None:
+        return frame, assigned
+    test = read_frame(split.test)
+    missing = [c for c in frame.columns if c not in test.columns]
+    if missing:
+        shown = ", ".join(repr(str(c)) for c in missing[:5])
+        raise DatasetError(
+            f"the test dataset lacks {len(missing)} of the dataset's columns ({shown}); it must "
+            "have the same columns"
+        )
+    if len(test) == 0:
+        raise DatasetError("the test dataset has no rows")
+    combined = pd.concat([frame, test[list(frame.columns)]], ignore_index=True)
+    return combined, np.concatenate([assigned, np.full(len(test), TEST, dtype=np.int64)])
 
 
 def _encode_target(targets: pd.DataFrame, info: TargetInfo) -> np.ndarray:

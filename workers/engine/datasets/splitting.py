@@ -1,0 +1,121 @@
+"""Which rows train, which validate, which test: seeded and stratified, or given by the user.
+
+Three ways to split, one code path: every row carries an assignment (train, validation, test or
+not yet assigned). A random split assigns nothing up front; a split column assigns what it says;
+a separate test file assigns its own rows to test. Whatever is left unassigned is divided at
+random, stratified where the task allows, with the job's seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from workers.engine.datasets.references import BuiltinReference, DatasetReference, FileReference
+from workers.engine.errors import DatasetError
+
+TEST_FRACTION = 0.2
+VALIDATION_FRACTION = 0.2
+
+UNASSIGNED, TRAIN, VALIDATION, TEST = -1, 0, 1, 2
+SPLIT_LABELS = {
+    "train": TRAIN,
+    "training": TRAIN,
+    "validation": VALIDATION,
+    "valid": VALIDATION,
+    "val": VALIDATION,
+    "test": TEST,
+}
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """Where the split comes from: a column of the dataset, a separate test file, or neither."""
+
+    column: str | None = None
+    test: DatasetReference | None = None
+
+    def describe(self) -> str:
+        """A short, user-facing description for the dataset summary."""
+        if self.column is not None:
+            return f"by column {self.column!r}"
+        if isinstance(self.test, FileReference):
+            return f"test rows from {self.test.path.name}"
+        if isinstance(self.test, BuiltinReference):
+            return f"test rows from builtin:{self.test.name}"
+        return "random, seeded, stratified where the task allows"
+
+
+@dataclass(frozen=True)
+class SplitIndices:
+    """Row positions of each split."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def assignments_from_column(values: pd.Series, column: str) -> np.ndarray:
+    """Per-row split codes from a column of train / validation / test labels.
+
+    Labels are matched case-insensitively (``val``, ``valid``, ``training`` are accepted too). The
+    column must name test rows and training rows; validation rows, if none are named, are carved
+    from the training rows.
+    """
+    text = values.astype("string").str.strip().str.lower()
+    if text.isna().any():
+        raise DatasetError(
+            f"split column {column!r} has {int(text.isna().sum())} empty cells; every row must "
+            "say train, validation or test"
+        )
+    unknown = sorted(set(text.unique()) - set(SPLIT_LABELS))
+    if unknown:
+        shown = ", ".join(repr(v) for v in unknown[:5])
+        raise DatasetError(
+            f"split column {column!r} holds {shown}; its values must be train, validation or test"
+        )
+    codes = text.map(SPLIT_LABELS).to_numpy(dtype=np.int64)
+    for code, name in ((TRAIN, "train"), (TEST, "test")):
+        if not np.any(codes == code):
+            raise DatasetError(f"split column {column!r} marks no {name} rows")
+    return codes
+
+
+def split_rows(assigned: np.ndarray, strata: np.ndarray | None, seed: int) -> SplitIndices:
+    """Divide the rows, honouring every assignment and splitting the unassigned ones at random.
+
+    With nothing assigned this is the default split: 20% test, then 20% of all rows validation,
+    both stratified on ``strata`` when given.
+    """
+    index = np.arange(len(assigned))
+    test = index[assigned == TEST]
+    rest = index[assigned != TEST]
+    if len(test) == 0:
+        rest, test = train_test_split(
+            rest, test_size=TEST_FRACTION, random_state=seed, stratify=_on(strata, rest)
+        )
+        rest = np.asarray(rest)
+    validation = rest[assigned[rest] == VALIDATION]
+    if len(validation) == 0:
+        # The validation share of what is left, so a random split keeps its 60/20/20 shape.
+        share = VALIDATION_FRACTION / (1.0 - TEST_FRACTION)
+        train, validation = train_test_split(
+            rest, test_size=share, random_state=seed, stratify=_on(strata, rest)
+        )
+    else:
+        train = rest[assigned[rest] != VALIDATION]
+    if len(train) == 0:
+        raise DatasetError("no rows are left to train on after the validation and test splits")
+    return SplitIndices(np.asarray(train), np.asarray(validation), np.asarray(test))
+
+
+def _on(strata: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """Stratify on ``strata[rows]`` when every stratum has at least two rows to share out."""
+    if strata is None:
+        return None
+    subset = strata[rows]
+    _, counts = np.unique(subset, return_counts=True)
+    return subset if counts.min() >= 2 else None
