@@ -72,6 +72,8 @@ def job_out(row: JobRow, shards: list[ShardRow], trials: list[FrozenTrial]) -> J
             "self": f"/v1/jobs/{row.id}",
             "trials": f"/v1/jobs/{row.id}/trials",
             "best": f"/v1/jobs/{row.id}/best",
+            "report": f"/v1/jobs/{row.id}/report",
+            "report_html": f"/v1/jobs/{row.id}/report.html",
             "cancel": f"/v1/jobs/{row.id}/cancel",
         },
     )
