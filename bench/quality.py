@@ -153,6 +153,11 @@ def render(results: list[dict[str, Any]]) -> str:
     for r in results:
         best, baseline, comparison = r["best"], r["baseline"] or {}, r["comparison"]
         same = best.get("trial_number") == baseline.get("trial_number")
+        leader = comparison.get("leader") or {}
+        winning = f"{best['loss']} ({best['family']})"
+        if same and leader and leader.get("trial_number") != best.get("trial_number"):
+            # The validation gate turned the leader down: say who it was.
+            winning += f"; leader {leader['loss']} not reliably better on validation"
         rows.append(
             [
                 r["case"],
@@ -162,7 +167,7 @@ def render(results: list[dict[str, Any]]) -> str:
                 _with_interval(best["test"], best["test_interval"]),
                 _lift(comparison),
                 f"{comparison.get('probability_better', float('nan')):.2f}",
-                f"{best['loss']} ({best['family']})",
+                winning,
                 verdict(comparison, same),
                 f"{r['seconds']:.0f}",
             ]

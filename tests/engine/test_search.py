@@ -126,8 +126,20 @@ def test_the_result_reports_best_and_baseline_on_validation_and_test(searched: S
     assert sum(f["winner"] for f in finalists) == 1
     winner = next(f for f in finalists if f["winner"])
     assert winner["trial_number"] == best["trial_number"]
-    assert winner["validation_mean"] == max(f["validation_mean"] for f in finalists)
+    # The leader (best mean validation) wins only if reliably better than the baseline on
+    # validation; otherwise the baseline is returned.
+    leader = max(finalists, key=lambda f: f["validation_mean"])
+    assert confirmation["leader_trial_number"] == leader["trial_number"]
     comparison = result["comparison"]
+    assert comparison["leader"]["trial_number"] == leader["trial_number"]
+    if leader["trial_number"] == baseline["trial_number"]:
+        assert winner is leader
+    elif winner is leader:
+        assert comparison["validation_lift_interval"][0] > 0
+    else:
+        assert best["trial_number"] == baseline["trial_number"]
+        assert comparison["validation_lift_interval"][0] <= 0
+        assert comparison["test_lift"] == 0.0
     assert comparison["summary"]
     assert "test_lift" in comparison
     assert result["trial_counts"] == {"complete": N_TRIALS}

@@ -2,8 +2,10 @@
 
 The ``top_k`` best setups of the search (by their trial's validation metric) and the baseline
 (the best trial of the plain proxy loss) are each retrained on ``seeds`` fresh seeds, all in one
-population. The winner is the setup with the best *mean validation* metric over those seeds;
-test data is used only afterwards, to report the winner and the baseline.
+population. The leader is the setup with the best *mean validation* metric over those seeds; it
+is returned only if it is also reliably better than the baseline on validation (see
+:mod:`workers.engine.finalize`). Test data is used only afterwards, to report the winner and the
+baseline.
 """
 
 from __future__ import annotations
@@ -41,11 +43,16 @@ class Run:
 
     seed: int
     result: MemberResult
+    validation_outputs: np.ndarray | None
     test_outputs: np.ndarray | None
 
     @property
     def ok(self) -> bool:
-        return self.result.outcome is not Outcome.FAILED and self.test_outputs is not None
+        return (
+            self.result.outcome is not Outcome.FAILED
+            and self.validation_outputs is not None
+            and self.test_outputs is not None
+        )
 
 
 @dataclass
@@ -112,11 +119,12 @@ def run_confirmation(
     for finalist in finalists:
         for seed in seeds:
             result = next(results)
-            outputs = None
+            validation = test = None
             if result.outcome is not Outcome.FAILED and result.state is not None:
-                outputs = predict(result.state, device_data.x_test)
+                validation = predict(result.state, device_data.x_validation)
+                test = predict(result.state, device_data.x_test)
             result.state = None  # the weights are not kept past this point
-            finalist.runs.append(Run(seed, result, outputs))
+            finalist.runs.append(Run(seed, result, validation, test))
 
 
 def choose_winner(finalists: list[Finalist], evaluator: Evaluator) -> Finalist:

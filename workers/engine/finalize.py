@@ -1,16 +1,21 @@
 """After the search: confirm the finalists on fresh seeds, pick the winner, compare with baseline.
 
-The winner is chosen by mean validation metric over the confirmation seeds (see
-:mod:`workers.engine.confirmation`). Only then are the winner and the baseline scored on the test
-split, with each run's threshold chosen on validation, and compared with a paired bootstrap
-(:mod:`workers.engine.statistics`). Nothing on the test split feeds back into any choice.
+The leader is the finalist with the best mean validation metric over the confirmation seeds (see
+:mod:`workers.engine.confirmation`). It becomes the winner only if a paired bootstrap over the
+*validation* rows puts its lift over the baseline reliably above zero (the lower end of the 95%
+interval); otherwise the baseline is returned. The best of several noisy setups on one
+validation set is biased upwards (thresholds and epochs were chosen on it too), and this gate is
+what keeps such a lucky leader from being returned as a win. Only then are the winner and the
+baseline scored on the test split, with each run's threshold chosen on validation, and compared
+with a paired bootstrap (:mod:`workers.engine.statistics`). Nothing on the test split feeds back
+into any choice.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import platform
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -59,15 +64,20 @@ def finalize(
     seeds = confirmation_seeds(job_seed, confirmation.seeds)
     run_confirmation(finalists, evaluator, device_data, plan, seeds)
     try:
-        winner = choose_winner(finalists, evaluator)
+        leader = choose_winner(finalists, evaluator)
     except ValueError:
         raise NoCompletedTrials(
             "every finalist failed when retrained on fresh seeds: the search's results do not "
             "reproduce"
         ) from None
+    winner, gate = leader, None
+    if baseline is not None and baseline.completed and leader is not baseline:
+        gate = _compare(leader, baseline, evaluator, device_data, confirmation, job_seed, "val")
+        if not gate.lift.low > 0:
+            winner = baseline
     # With no usable baseline the winner is compared with itself: that still gives its interval.
     reference = baseline if baseline is not None and baseline.completed else winner
-    comparison = _compare(winner, reference, evaluator, device_data, confirmation, job_seed)
+    comparison = _compare(winner, reference, evaluator, device_data, confirmation, job_seed, "test")
     describe = _Describer(evaluator, device_data, plan)
     metric = evaluator.metric
     return {
@@ -80,12 +90,13 @@ def finalize(
         "baseline": describe.setup(baseline, comparison.baseline if reference is baseline else None)
         if baseline is not None
         else None,
-        "comparison": _verdict(winner, baseline, comparison, evaluator),
+        "comparison": _verdict(winner, baseline, comparison, evaluator, leader, gate),
         "confirmation": {
             "top_k": confirmation.top_k,
             "seeds": len(seeds),
             "bootstrap_resamples": confirmation.resamples,
             "finalists": [describe.finalist(f, f is winner) for f in finalists],
+            "leader_trial_number": leader.trial.number,
         },
         "network": network_shape(
             device_data.data.n_features, device_data.data.n_outputs
@@ -138,8 +149,10 @@ def _compare(
     device_data: DeviceData,
     confirmation: ConfirmationPlan,
     job_seed: int,
+    on: Literal["val", "test"],
 ) -> PairedComparison:
-    test = device_data.data.test
+    """Paired bootstrap of two finalists' runs over the rows of the validation or test split."""
+    split = device_data.data.validation if on == "val" else device_data.data.test
     cache: dict[int, list[Any]] = {}
 
     def scorers(finalist: Finalist) -> list[Any]:
@@ -149,15 +162,22 @@ def _compare(
     def _scorers(finalist: Finalist) -> list[Any]:
         link = link_of(finalist)
         return [
-            evaluator.scorer(test, run.test_outputs, run.result.score.threshold, link)
+            evaluator.scorer(
+                split,
+                run.validation_outputs if on == "val" else run.test_outputs,
+                run.result.score.threshold,
+                link,
+            )
             for run in finalist.completed
-            if run.result.score is not None and run.test_outputs is not None
+            if run.result.score is not None
+            and run.validation_outputs is not None
+            and run.test_outputs is not None
         ]
 
     return paired_bootstrap(
         scorers(winner),
         scorers(baseline),
-        len(test),
+        len(split),
         evaluator.metric.greater_is_better,
         confirmation.resamples,
         seed=job_seed,
@@ -233,8 +253,14 @@ def _verdict(
     baseline: Finalist | None,
     comparison: PairedComparison,
     evaluator: Evaluator,
+    leader: Finalist,
+    gate: PairedComparison | None,
 ) -> dict[str, Any]:
-    """The comparison in numbers and in one plain sentence."""
+    """The comparison in numbers and in one plain sentence.
+
+    ``leader`` had the best mean validation metric; ``gate`` is its paired comparison with the
+    baseline on validation (None when the leader is the baseline or there is no baseline).
+    """
     name = evaluator.metric.name
     if baseline is None or not baseline.completed:
         return {
@@ -242,15 +268,35 @@ def _verdict(
             "summary": "The baseline did not complete on the confirmation seeds, so there is no "
             "comparison.",
         }
+    on_validation: dict[str, Any] = {
+        "validation_lift": _validation_lift(leader, baseline, evaluator)
+    }
+    if gate is not None:
+        on_validation["validation_lift_interval"] = [gate.lift.low, gate.lift.high]
     if winner is baseline:
+        if leader is baseline:
+            summary = (
+                f"No loss beat the plain baseline ({baseline.loss}) on validation over the "
+                "confirmation seeds: keep the baseline loss. That is a useful answer, not a "
+                "failure."
+            )
+        else:
+            assert gate is not None
+            summary = (
+                f"{leader.loss} had the best mean validation {name}, but its lift over the "
+                f"baseline on validation ({gate.lift.mean:+.4g}, 95% interval "
+                f"[{gate.lift.low:+.4g}, {gate.lift.high:+.4g}]) is not reliably above zero, so "
+                f"the baseline ({baseline.loss}) is returned: keep it. That is a useful answer, "
+                "not a failure."
+            )
         return {
             "test_lift": 0.0,
             "test_lift_interval": [0.0, 0.0],
             "probability_better": 0.0,
             "significant": False,
-            "validation_lift": 0.0,
-            "summary": f"No loss beat the plain baseline ({baseline.loss}) on validation over the "
-            "confirmation seeds: keep the baseline loss. That is a useful answer, not a failure.",
+            **on_validation,
+            "leader": {"trial_number": leader.trial.number, "loss": leader.loss},
+            "summary": summary,
         }
     lift = comparison.lift
     interval = f"95% interval [{lift.low:+.4g}, {lift.high:+.4g}]"
@@ -262,21 +308,22 @@ def _verdict(
         )
     elif lift.high < 0:
         summary = (
-            f"{winner.loss} won on validation but is worse than the baseline on test {name} "
-            f"(lift {lift.mean:+.4g}, {interval}): keep the baseline."
+            f"{winner.loss} was reliably better on validation but is worse than the baseline on "
+            f"test {name} (lift {lift.mean:+.4g}, {interval}): keep the baseline."
         )
     else:
         summary = (
-            f"The search found nothing reliably better than the baseline: {winner.loss} won on "
-            f"validation, but its test {name} lift ({lift.mean:+.4g}, {interval}) is not "
-            "distinguishable from zero. Keep the baseline unless you have other reasons."
+            f"The search found nothing reliably better than the baseline: {winner.loss} was "
+            f"better on validation, but its test {name} lift ({lift.mean:+.4g}, {interval}) is "
+            "not distinguishable from zero. Keep the baseline unless you have other reasons."
         )
     return {
         "test_lift": lift.mean,
         "test_lift_interval": [lift.low, lift.high],
         "probability_better": comparison.probability_better,
         "significant": bool(lift.low > 0 or lift.high < 0),
-        "validation_lift": _validation_lift(winner, baseline, evaluator),
+        **on_validation,
+        "leader": {"trial_number": leader.trial.number, "loss": leader.loss},
         "summary": summary,
     }
 
