@@ -230,7 +230,12 @@ class _Describer:
             "failed_runs": len(finalist.runs) - len(finalist.completed),
             "output_link": spec.link,
             "code": render_snippet(
-                spec.name, self.context.task, dict(config.loss_params), self.context, spec.reference
+                spec.name,
+                self.context.task,
+                dict(config.loss_params),
+                self.context,
+                spec.reference,
+                spec.link,
             ),
         }
 

@@ -88,3 +88,11 @@ def test_a_rendered_snippet_states_the_setup_it_reproduces() -> None:
     assert source.startswith("# Loss found by loss-search: focal for a binary task.")
     assert "# Reference: Lin 2017" in source
     assert source.rstrip().endswith("loss_fn = make_loss(task='binary', gamma=2.0, alpha=0.25)")
+
+
+def test_a_regression_snippet_says_how_targets_and_predictions_are_scaled() -> None:
+    ctx = context(Task.REGRESSION, target_mean=5.5, target_std=0.75, target_scale=5.6)
+    source = render_snippet("mae", Task.REGRESSION, {}, ctx)
+    assert "# Targets: (y - 5.5) / 0.75; predictions: outputs * 0.75 + 5.5." in source
+    log_link = render_snippet("poisson_nll", Task.REGRESSION, {}, ctx, link="log")
+    assert "(log link: exp(outputs) * 5.6)." in log_link

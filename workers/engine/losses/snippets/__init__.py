@@ -33,7 +33,7 @@ _SHAPES = {
     Task.MULTICLASS: "logits (batch, classes) and integer class targets (batch,)",
     Task.MULTILABEL: "logits (batch, labels) and 0/1 float targets (batch, labels)",
     Task.REGRESSION: "outputs (batch,) and targets (batch,) standardised with the training "
-    "mean and standard deviation below",
+    "mean and standard deviation (below)",
 }
 
 
@@ -58,8 +58,13 @@ def render_snippet(
     params: Mapping[str, float],
     context: LossContext,
     reference: str = "",
+    link: str = "identity",
 ) -> str:
-    """A runnable snippet for one setup: the loss's code and the call with its values."""
+    """A runnable snippet for one setup: the loss's code and the call with its values.
+
+    ``link`` is the loss's output link; for regression the header says how to standardise
+    targets and how to turn outputs back into predictions.
+    """
     source = snippet_source(name)
     values: dict[str, object] = {"task": task.value, **context.snippet_values(), **params}
     if name.startswith(MIXTURE_PREFIX):
@@ -75,6 +80,13 @@ def render_snippet(
         f"# loss_fn takes {_SHAPES[task]}",
         "# and returns a scalar to minimise. Needs only PyTorch.",
     ]
+    if task is Task.REGRESSION:
+        # The model's outputs live in the same standardised units; undo it to predict.
+        header += [
+            f"# Targets: (y - {context.target_mean!r}) / {context.target_std!r}; predictions: "
+            f"outputs * {context.target_std!r} + {context.target_mean!r}"
+            + (f" (log link: exp(outputs) * {context.target_scale!r})." if link == "log" else "."),
+        ]
     return "\n".join(header) + "\n\n" + source.strip() + f"\n\n\nloss_fn = make_loss({call})\n"
 
 
