@@ -18,6 +18,7 @@ from scipy.special import expit, softmax
 
 from workers.engine.datasets import PreparedData, Split
 from workers.engine.metrics import Metric, Needs, ParamValue
+from workers.engine.resampled_scores import resampled_scorer
 from workers.engine.spec import Task
 from workers.engine.thresholds import (
     tune_label_thresholds,
@@ -126,6 +127,9 @@ class Evaluator:
         """The metric on any subset of a split's rows (for resampling), inputs computed once."""
         inputs = self.metric_input(outputs, threshold, link)
         y_true = split.y_true
+        fast = resampled_scorer(self.data.task, self.metric.name, self.params, y_true, inputs)
+        if fast is not None:
+            return fast
 
         def score(rows: np.ndarray) -> float:
             try:

@@ -1,0 +1,74 @@
+"""The bootstrap's fast metric path agrees with scikit-learn on every subset it is given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workers.engine.metrics import get_metric
+from workers.engine.resampled_scores import resampled_scorer
+from workers.engine.spec import Task
+
+# scikit-learn warns on subsets holding one class; that is the case under test.
+pytestmark = pytest.mark.filterwarnings("ignore:A single label was found")
+
+PARAMS = {"beta": 0.5, "min_precision": 0.9, "min_recall": 0.8}
+
+
+def subsets(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Bootstrap draws, tiny draws (often missing a class) and the whole split."""
+    draws = [rng.integers(0, n, size=n) for _ in range(30)]
+    draws += [rng.integers(0, n, size=3) for _ in range(30)]
+    return [*draws, np.arange(n)]
+
+
+def check(task: Task, name: str, y_true: np.ndarray, inputs: np.ndarray) -> None:
+    metric = get_metric(name)
+    params = {key: PARAMS[key] for key in (p.name for p in metric.params) if key in PARAMS}
+    fast = resampled_scorer(task, name, params, y_true, inputs)
+    assert fast is not None, f"{name} should have a fast path for {task}"
+    for rows in subsets(len(y_true), np.random.default_rng(1)):
+        expected = metric.score(y_true[rows], inputs[rows], params)
+        assert fast(rows) == pytest.approx(expected, abs=1e-12), (name, rows)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "precision",
+        "recall",
+        "f1",
+        "fbeta",
+        "accuracy",
+        "mcc",
+        "recall_at_precision",
+        "precision_at_recall",
+    ],
+)
+def test_binary_label_metrics_match_scikit_learn(name: str) -> None:
+    rng = np.random.default_rng(0)
+    y_true = (rng.random(200) < 0.1).astype(np.int64)  # rare positives: subsets often have none
+    labels = ((y_true + (rng.random(200) < 0.15)) % 2).astype(np.int64)
+    check(Task.BINARY, name, y_true, labels)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "macro_f1", "weighted_f1"])
+def test_multiclass_label_metrics_match_scikit_learn(name: str) -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.choice(5, size=300, p=[0.5, 0.3, 0.15, 0.04, 0.01])
+    labels = np.where(rng.random(300) < 0.7, y_true, rng.integers(0, 5, size=300))
+    check(Task.MULTICLASS, name, y_true, labels)
+
+
+@pytest.mark.parametrize("name", ["mae", "mse", "rmse", "mape"])
+def test_regression_metrics_match_scikit_learn(name: str) -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(5.0, 2.0, size=200)
+    values = y_true + rng.normal(0.0, 0.5, size=200)
+    check(Task.REGRESSION, name, y_true, values)
+
+
+def test_metrics_without_a_fast_path_are_left_to_scikit_learn() -> None:
+    y = np.array([0, 1, 1, 0])
+    assert resampled_scorer(Task.BINARY, "pr_auc", {}, y, y.astype(float)) is None
+    assert resampled_scorer(Task.BINARY, "balanced_accuracy", {}, y, y) is None
