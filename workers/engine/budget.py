@@ -38,26 +38,28 @@ class TrialBudget(Protocol):
 
 
 class StudyBudget:
-    """The budget as ``n_trials`` minus the trials the study already counts (one process)."""
+    """The budget as ``n_trials`` minus the trials the study already counts (one process).
+
+    The study is counted once, on the first :meth:`take`; after that every started trial is
+    one this process took a slot for, so counting locally is exact and spares a read of every
+    trial per take (which grew with the study).
+    """
 
     def __init__(self, study: optuna.Study, n_trials: int) -> None:
         self._study = study
         self._n_trials = n_trials
-        self._pending = 0  # slots taken whose trial is not asked for yet
+        self._used: int | None = None  # trials counted at the first take, plus slots taken
 
     def take(self) -> bool:
-        used = trials_used(self._study.get_trials(deepcopy=False))
-        if used + self._pending >= self._n_trials:
+        if self._used is None:
+            self._used = trials_used(self._study.get_trials(deepcopy=False))
+        if self._used >= self._n_trials:
             return False
-        self._pending += 1
+        self._used += 1
         return True
 
-    def asked(self) -> None:
-        """The trial for a taken slot now exists in the study (and is counted there)."""
-        self._pending = max(0, self._pending - 1)
-
     def give_back(self) -> None:
-        # Lost trials are already excluded from trials_used, so there is nothing to return.
+        # One process loses no trial to another worker; nothing to return.
         return None
 
     def claim(self, trial_number: int) -> bool:

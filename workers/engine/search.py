@@ -198,8 +198,6 @@ class Search:
         trials: list[optuna.Trial] = []
         while len(trials) < size and self.budget.take():
             trial = ask(self.study, self.context.storage)
-            if isinstance(self.budget, StudyBudget):
-                self.budget.asked()
             if not self.budget.claim(trial.number):
                 # Another process popped the same queued trial first and runs it.
                 logger.info("trial %d is run by another worker", trial.number)
