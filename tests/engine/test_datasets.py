@@ -443,3 +443,11 @@ def test_a_test_file_must_have_the_dataset_columns(tmp_path: Path) -> None:
     test_reference = resolve_reference("holdout.csv", [tmp_path])
     with pytest.raises(DatasetError, match="lacks 1 of the dataset's columns"):
         prepare_with_split(classification_frame(200), tmp_path, SplitSource(test=test_reference))
+
+
+def test_a_split_that_leaves_a_class_out_of_training_is_refused(tmp_path: Path) -> None:
+    frame = classification_frame(200)
+    frame["label"] = [0] * 150 + [1] * 50
+    frame["fold"] = ["train"] * 120 + ["validation"] * 30 + ["test"] * 50
+    with pytest.raises(DatasetError, match="no example of class '1'"):
+        prepare_with_split(frame, tmp_path, SplitSource(column="fold"))

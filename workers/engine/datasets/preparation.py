@@ -25,6 +25,7 @@ from workers.engine.datasets.splitting import (
     UNASSIGNED,
     SplitSource,
     assignments_from_column,
+    check_training_classes,
     split_rows,
 )
 from workers.engine.errors import DatasetError
@@ -127,6 +128,7 @@ def prepare_dataset(
     y = _encode_target(frame[list(target)], info)
 
     rows = split_rows(assigned, _strata(y, info.task), seed)
+    check_training_classes(info.task, y, rows.train, info.classes)
     train_idx, val_idx, test_idx = rows.train, rows.validation, rows.test
     transformer = _feature_transformer(features)
     X_train = _to_float32(transformer.fit_transform(features.iloc[train_idx]))

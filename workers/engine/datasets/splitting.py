@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from workers.engine.datasets.references import BuiltinReference, DatasetReference, FileReference
 from workers.engine.errors import DatasetError
+from workers.engine.spec import Task
 
 TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.2
@@ -119,3 +120,29 @@ def _on(strata: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
     subset = strata[rows]
     _, counts = np.unique(subset, return_counts=True)
     return subset if counts.min() >= 2 else None
+
+
+def check_training_classes(
+    task: Task, y: np.ndarray, train: np.ndarray, classes: list[str]
+) -> None:
+    """Every class (binary, multiclass) or label (multilabel) must occur among the training rows.
+
+    A random split is stratified so this holds; a split column or a separate test file can
+    break it, and a model cannot learn a class it never sees (class weights would divide by a
+    zero count).
+    """
+    if task is Task.REGRESSION:
+        return
+    if task is Task.MULTILABEL:
+        missing = [classes[j] for j in np.flatnonzero(y[train].sum(axis=0) == 0)]
+        what = "positive example of label"
+    else:
+        counts = np.bincount(y[train].astype(np.int64), minlength=len(classes))
+        missing = [classes[c] for c in np.flatnonzero(counts == 0)]
+        what = "example of class"
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:5])
+        raise DatasetError(
+            f"the training rows have no {what} {shown}; a model cannot learn what it never "
+            "sees: put some of those rows in the training split"
+        )
