@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from service.errors import invalid
 from service.schemas import JobCreate
 from workers.engine.datasets import (
+    TRAIN,
     TargetInfo,
     assignments_from_column,
     check_target_columns,
     check_target_for_metric,
+    check_training_classes,
     expand_target,
     inspect_targets,
     read_columns,
@@ -30,7 +33,7 @@ def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:
     """The engine's spec for ``request``, or an :class:`ApiError` (422) saying what to fix."""
     metric_ref = _metric_ref(request)
     target, info = _inspect_dataset(request, data_roots, metric_ref.name)
-    _check_split(request, data_roots, target)
+    _check_split(request, data_roots, target, info.task)
     try:
         resolved_params = check_metric_fits(metric_ref, info.task)
     except SpecError as exc:
@@ -104,8 +107,12 @@ def _inspect_dataset(
     return target, info
 
 
-def _check_split(request: JobCreate, data_roots: list[Path], target: tuple[str, ...]) -> None:
-    """The split column has usable labels, or the test file exists with the same columns."""
+def _check_split(
+    request: JobCreate, data_roots: list[Path], target: tuple[str, ...], task: Task
+) -> None:
+    """The split column has usable labels, or the test file exists with the same columns; either
+    way every class keeps training rows (a necessary check: validation may still be carved out).
+    """
     if request.split_column is not None and request.test_dataset is not None:
         raise invalid(
             "give either split_column or test_dataset, not both: a split column already says "
@@ -119,8 +126,10 @@ def _check_split(request: JobCreate, data_roots: list[Path], target: tuple[str, 
             raise invalid(f"the split column {column!r} is also a target column", "split_column")
         if column not in read_columns(reference):
             raise invalid(f"the split column {column!r} is not in the dataset", "split_column")
+        frame = read_frame(reference, columns=[column, *target]).dropna(subset=list(target))
         try:
-            assignments_from_column(read_frame(reference, columns=[column])[column], column)
+            codes = assignments_from_column(frame[column], column)
+            check_training_classes(task, frame[list(target)], codes == TRAIN)
         except DatasetError as exc:
             raise invalid(str(exc), "split_column") from None
     if request.test_dataset is not None:
@@ -136,3 +145,12 @@ def _check_split(request: JobCreate, data_roots: list[Path], target: tuple[str, 
                 "must have the same columns",
                 "test_dataset",
             )
+        own = read_frame(reference, columns=list(target))
+        test = read_frame(resolve_reference(request.test_dataset, data_roots), columns=list(target))
+        # One frame, so both files' values share a dtype before they are compared.
+        both = pd.concat([own, test], ignore_index=True)
+        training = np.arange(len(both)) < len(own)
+        try:
+            check_training_classes(task, both, training)
+        except DatasetError as exc:
+            raise invalid(str(exc), "test_dataset") from None

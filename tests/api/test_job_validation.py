@@ -273,3 +273,20 @@ def test_a_valid_split_column_is_accepted_and_kept_on_the_job(
     response = client.post("/v1/jobs", json=body)
     assert response.status_code == 202, response.text
     assert response.json()["spec"]["split_column"] == "fold"
+
+
+def test_a_split_must_leave_every_class_some_training_rows(
+    client: TestClient, data_root: Path
+) -> None:
+    rows = [f"{i},{int(i >= 40)},{'train' if i < 40 else 'test'}" for i in range(60)]
+    (data_root / "folds.csv").write_text("x,label,fold\n" + "\n".join(rows) + "\n")
+    body = {"dataset": "folds.csv", "target": "label", "metric": "f1", "split_column": "fold"}
+    error = assert_refused(client, body, "no example of class '1'")
+    assert error["details"][0]["loc"] == ["body", "split_column"]
+
+    rows = [f"{i},{i % 2}" for i in range(60)]
+    (data_root / "two.csv").write_text("x,label\n" + "\n".join(rows) + "\n")
+    (data_root / "three.csv").write_text("x,label\n" + "\n".join(f"{i},{i % 3}" for i in range(9)))
+    body = {"dataset": "two.csv", "target": "label", "metric": "macro_f1", "task": "multiclass"}
+    error = assert_refused(client, {**body, "test_dataset": "three.csv"}, "class '2'")
+    assert error["details"][0]["loc"] == ["body", "test_dataset"]

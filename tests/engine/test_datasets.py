@@ -14,6 +14,7 @@ from workers.engine.datasets import (
     FileReference,
     PreparedData,
     SplitSource,
+    check_training_classes,
     inspect_target,
     prepare_dataset,
     resolve_reference,
@@ -451,3 +452,12 @@ def test_a_split_that_leaves_a_class_out_of_training_is_refused(tmp_path: Path) 
     frame["fold"] = ["train"] * 120 + ["validation"] * 30 + ["test"] * 50
     with pytest.raises(DatasetError, match="no example of class '1'"):
         prepare_with_split(frame, tmp_path, SplitSource(column="fold"))
+
+
+def test_every_label_needs_a_positive_among_the_training_rows() -> None:
+    targets = pd.DataFrame({"label_a": [1, 0, 1, 0], "label_b": [0, 0, 0, 1]})
+    training = np.array([True, True, True, False])
+    with pytest.raises(DatasetError, match="no positive example of label 'label_b'"):
+        check_training_classes(Task.MULTILABEL, targets, training)
+    check_training_classes(Task.MULTILABEL, targets, np.ones(4, dtype=bool))  # all present
+    check_training_classes(Task.REGRESSION, targets, training)  # nothing to check

@@ -17,10 +17,16 @@ from workers.engine.datasets.references import (
     FileReference,
     resolve_reference,
 )
-from workers.engine.datasets.splitting import SplitSource, assignments_from_column
+from workers.engine.datasets.splitting import (
+    TRAIN,
+    SplitSource,
+    assignments_from_column,
+    check_training_classes,
+)
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "TRAIN",
     "BuiltinReference",
     "DatasetReference",
     "FileReference",
@@ -31,6 +37,7 @@ __all__ = [
     "assignments_from_column",
     "check_target_columns",
     "check_target_for_metric",
+    "check_training_classes",
     "expand_target",
     "inspect_target",
     "inspect_targets",

@@ -128,7 +128,9 @@ def prepare_dataset(
     y = _encode_target(frame[list(target)], info)
 
     rows = split_rows(assigned, _strata(y, info.task), seed)
-    check_training_classes(info.task, y, rows.train, info.classes)
+    training = np.zeros(len(frame), dtype=bool)
+    training[rows.train] = True
+    check_training_classes(info.task, frame[list(target)], training)
     train_idx, val_idx, test_idx = rows.train, rows.validation, rows.test
     transformer = _feature_transformer(features)
     X_train = _to_float32(transformer.fit_transform(features.iloc[train_idx]))

@@ -122,23 +122,28 @@ def _on(strata: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
     return subset if counts.min() >= 2 else None
 
 
-def check_training_classes(
-    task: Task, y: np.ndarray, train: np.ndarray, classes: list[str]
-) -> None:
+def check_training_classes(task: Task, targets: pd.DataFrame, training: np.ndarray) -> None:
     """Every class (binary, multiclass) or label (multilabel) must occur among the training rows.
 
-    A random split is stratified so this holds; a split column or a separate test file can
-    break it, and a model cannot learn a class it never sees (class weights would divide by a
-    zero count).
+    ``targets`` holds the raw target column(s) of every row, ``training`` marks the training rows
+    (a boolean mask). A random split is stratified so this holds; a split column or a separate
+    test file can break it, and a model cannot learn a class it never sees (class weights would
+    divide by a zero count).
     """
     if task is Task.REGRESSION:
         return
     if task is Task.MULTILABEL:
-        missing = [classes[j] for j in np.flatnonzero(y[train].sum(axis=0) == 0)]
+        positives = targets.fillna(0).astype(float) > 0
+        missing = [
+            str(label)
+            for label in targets.columns
+            if positives[label].any() and not positives[label][training].any()
+        ]
         what = "positive example of label"
     else:
-        counts = np.bincount(y[train].astype(np.int64), minlength=len(classes))
-        missing = [classes[c] for c in np.flatnonzero(counts == 0)]
+        values = targets.iloc[:, 0]
+        seen = set(values[training].dropna())
+        missing = [str(v) for v in sorted(set(values.dropna()) - seen)]
         what = "example of class"
     if missing:
         shown = ", ".join(repr(c) for c in missing[:5])
