@@ -13,8 +13,10 @@ from workers.engine.datasets import (
     TRAIN,
     TargetInfo,
     assignments_from_column,
+    check_split_column,
     check_target_columns,
     check_target_for_metric,
+    check_test_columns,
     check_training_classes,
     expand_target,
     inspect_targets,
@@ -120,37 +122,24 @@ def _check_split(
             "split_column",
         )
     reference = resolve_reference(request.dataset, data_roots)
+    columns = read_columns(reference)
     if request.split_column is not None:
         column = request.split_column
-        if column in target:
-            raise invalid(f"the split column {column!r} is also a target column", "split_column")
-        if column not in read_columns(reference):
-            raise invalid(f"the split column {column!r} is not in the dataset", "split_column")
-        frame = read_frame(reference, columns=[column, *target]).dropna(subset=list(target))
         try:
+            check_split_column(column, columns, target)
+            frame = read_frame(reference, columns=[column, *target]).dropna(subset=list(target))
             codes = assignments_from_column(frame[column], column)
             check_training_classes(task, frame[list(target)], codes == TRAIN)
         except DatasetError as exc:
             raise invalid(str(exc), "split_column") from None
     if request.test_dataset is not None:
         try:
-            test_columns = set(read_columns(resolve_reference(request.test_dataset, data_roots)))
-        except DatasetError as exc:
-            raise invalid(str(exc), "test_dataset") from None
-        missing = [c for c in read_columns(reference) if c not in test_columns]
-        if missing:
-            shown = ", ".join(repr(c) for c in missing[:5])
-            raise invalid(
-                f"the test dataset lacks {len(missing)} of the dataset's columns ({shown}); it "
-                "must have the same columns",
-                "test_dataset",
-            )
-        own = read_frame(reference, columns=list(target))
-        test = read_frame(resolve_reference(request.test_dataset, data_roots), columns=list(target))
-        # One frame, so both files' values share a dtype before they are compared.
-        both = pd.concat([own, test], ignore_index=True)
-        training = np.arange(len(both)) < len(own)
-        try:
-            check_training_classes(task, both, training)
+            test_reference = resolve_reference(request.test_dataset, data_roots)
+            check_test_columns(columns, read_columns(test_reference))
+            own = read_frame(reference, columns=list(target))
+            test = read_frame(test_reference, columns=list(target))
+            # One frame, so both files' values share a dtype before they are compared.
+            both = pd.concat([own, test], ignore_index=True)
+            check_training_classes(task, both, np.arange(len(both)) < len(own))
         except DatasetError as exc:
             raise invalid(str(exc), "test_dataset") from None

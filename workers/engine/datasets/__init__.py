@@ -21,6 +21,8 @@ from workers.engine.datasets.splitting import (
     TRAIN,
     SplitSource,
     assignments_from_column,
+    check_split_column,
+    check_test_columns,
     check_training_classes,
 )
 
@@ -35,8 +37,10 @@ __all__ = [
     "SplitSource",
     "TargetInfo",
     "assignments_from_column",
+    "check_split_column",
     "check_target_columns",
     "check_target_for_metric",
+    "check_test_columns",
     "check_training_classes",
     "expand_target",
     "inspect_target",

@@ -25,6 +25,8 @@ from workers.engine.datasets.splitting import (
     UNASSIGNED,
     SplitSource,
     assignments_from_column,
+    check_split_column,
+    check_test_columns,
     check_training_classes,
     split_rows,
 )
@@ -116,8 +118,8 @@ def prepare_dataset(
     columns = [str(c) for c in frame.columns]
     target = expand_target(columns, target)
     check_target_columns(columns, target)
-    if split.column is not None and split.column in target:
-        raise DatasetError(f"the split column {split.column!r} cannot also be a target column")
+    if split.column is not None:
+        check_split_column(split.column, columns, target)
     info = inspect_targets(frame[list(target)], task)
     keep = frame[list(target)].notna().all(axis=1).to_numpy()
     frame, assigned = frame[keep].reset_index(drop=True), assigned[keep]
@@ -168,20 +170,13 @@ def _read_with_assignments(
     """The rows to work on and, per row, the split it was assigned to (if any)."""
     frame = read_frame(reference)
     if split.column is not None:
-        if split.column not in frame.columns:
-            raise DatasetError(f"the split column {split.column!r} is not in the dataset")
+        check_split_column(split.column, [str(c) for c in frame.columns], ())
         return frame, assignments_from_column(frame[split.column], split.column)
     assigned = np.full(len(frame), UNASSIGNED, dtype=np.int64)
     if split.test is None:
         return frame, assigned
     test = read_frame(split.test)
-    missing = [c for c in frame.columns if c not in test.columns]
-    if missing:
-        shown = ", ".join(repr(str(c)) for c in missing[:5])
-        raise DatasetError(
-            f"the test dataset lacks {len(missing)} of the dataset's columns ({shown}); it must "
-            "have the same columns"
-        )
+    check_test_columns([str(c) for c in frame.columns], [str(c) for c in test.columns])
     if len(test) == 0:
         raise DatasetError("the test dataset has no rows")
     combined = pd.concat([frame, test[list(frame.columns)]], ignore_index=True)

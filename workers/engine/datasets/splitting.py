@@ -59,6 +59,26 @@ class SplitIndices:
     test: np.ndarray
 
 
+def check_split_column(column: str, columns: list[str], target: tuple[str, ...]) -> None:
+    """The split column exists and is not one of the targets."""
+    if column in target:
+        raise DatasetError(f"the split column {column!r} is also a target column")
+    if column not in columns:
+        raise DatasetError(f"the split column {column!r} is not in the dataset")
+
+
+def check_test_columns(columns: list[str], test_columns: list[str]) -> None:
+    """A separate test file has every column of the dataset."""
+    present = set(test_columns)
+    missing = [c for c in columns if c not in present]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:5])
+        raise DatasetError(
+            f"the test dataset lacks {len(missing)} of the dataset's columns ({shown}); it must "
+            "have the same columns"
+        )
+
+
 def assignments_from_column(values: pd.Series, column: str) -> np.ndarray:
     """Per-row split codes from a column of train / validation / test labels.
 
