@@ -54,7 +54,8 @@ def run_job(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             population_size=args.population,
         )
         with session_scope(settings.resolved_database_url) as session:
-            job_id = jobs_repo.create_job(session=session, spec=spec.to_dict(), shards=workers).id
+            created, _ = jobs_repo.create_job(session=session, spec=spec.to_dict(), shards=workers)
+            job_id = created.id
         started = time.perf_counter()
         processes = [
             subprocess.Popen(

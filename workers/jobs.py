@@ -10,19 +10,26 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 
 import torch
+from optuna.trial import FrozenTrial
+from sqlalchemy.exc import DBAPIError
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
+from service.db import trials as trials_repo
 from service.db.models import JobStatus
 from service.db.session import session_scope
 from service.settings import Settings
 from workers.engine.errors import EngineError
+from workers.engine.metrics import get_metric
 from workers.engine.search import Search, SearchContext
 from workers.engine.spec import SearchSpec
 from workers.engine.studies import make_storage
+from workers.engine.trial_records import TrialRecord, record_of
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +64,40 @@ class JobBudget:
         with session_scope(self._url) as session:
             return shards_repo.claim_trial(
                 session=session, job_id=self._job_id, trial_number=trial_number, worker=self._worker
+            )
+
+
+class JobTrialLog:
+    """The engine's trial log for a job: writes trial records and the job's progress.
+
+    A database blip is retried for a few seconds; if it lasts longer the records are dropped
+    with a warning, and the next full record of the study (at the end of every run) repairs
+    them. Recording must never stop the search.
+    """
+
+    def __init__(self, url: str, job_id: str, maximize: bool) -> None:
+        self._url, self._job_id, self._maximize = url, job_id, maximize
+
+    def record(self, records: Sequence[TrialRecord]) -> None:
+        try:
+            self._write(records)
+        except Exception:
+            logger.warning("could not record %d trials of %s", len(records), self._job_id)
+
+    def record_lost(self, trial: FrozenTrial) -> None:
+        """Record a trial failed because its worker died (it was queued again)."""
+        self.record([record_of(trial, lost=True)])
+
+    @retry(
+        retry=retry_if_exception_type(DBAPIError),
+        stop=stop_after_delay(10),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
+    def _write(self, records: Sequence[TrialRecord]) -> None:
+        with session_scope(self._url) as session:
+            trials_repo.record_trials(
+                session=session, job_id=self._job_id, records=records, maximize=self._maximize
             )
 
 
@@ -126,12 +167,18 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
         return None
     spec = SearchSpec.from_dict(claim.spec)
     budget = JobBudget(url, job_id, worker)
+    trial_log = JobTrialLog(url, job_id, get_metric(spec.metric.name).greater_is_better)
+
+    def lost(trial: FrozenTrial) -> None:
+        budget.give_back()
+        trial_log.record_lost(trial)
+
     storage = make_storage(
         url,
         heartbeat_s=settings.trial_heartbeat_s,
         grace_s=settings.trial_grace_s,
         max_retry=settings.max_trial_retries,
-        on_lost_trial=budget.give_back,
+        on_lost_trial=lost,
     )
     deadline = claim.started_at_timestamp + spec.timeout_s if spec.timeout_s else None
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
@@ -150,6 +197,7 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
                 # With one shard, the shard's lease makes its worker the study's only writer.
                 exclusive=claim.shards == 1,
                 budget=budget,
+                trial_log=trial_log,
             )
             return _run(Search.open(spec, context), heartbeat, url, job_id, shard, worker)
     except EngineError as exc:

@@ -7,21 +7,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
-from optuna.trial import TrialState
 from sqlalchemy.orm import Session
 
 from service.api.deps import SessionDep, SettingsDep
-from service.api.presenters import final_best, job_out, provisional_best
+from service.api.presenters import final_best, job_out, provisional_best, trial_out
 from service.db import jobs as repo
+from service.db import trials as trials_repo
 from service.db.models import JobRow, JobStatus
 from service.db.session import session_scope
 from service.errors import ApiError, not_found
-from service.queue import enqueue_job
+from service.queue import send_shards
 from service.reports import build_report, render_report
 from service.schemas import BestOut, ErrorResponse, JobCreate, JobOut, Page, TrialOut
 from service.settings import Settings
-from service.trials import load_trials, trial_views
 from service.validation import build_spec
+from workers.engine.losses import BASELINE_LOSS
 from workers.engine.metrics import get_metric
 from workers.engine.spec import SearchSpec
 
@@ -42,58 +42,56 @@ Offset = Annotated[int, Query(ge=0)]
     responses={**_ERRORS, 503: {"model": ErrorResponse}},
 )
 def create_job(request: JobCreate, response: Response, settings: SettingsDep) -> JobOut:
-    """Validate a job, store it, then queue it for the workers."""
+    """Validate a job, store it, then queue it for the workers.
+
+    Once the job is committed it is accepted (202) whatever happens next: if the broker cannot
+    take its messages now, the workers' sweeper sends them later. Any error before the commit
+    leaves nothing behind.
+    """
     spec = build_spec(request, settings.resolved_data_roots)
-    url = settings.resolved_database_url
-    with session_scope(url) as session:
-        shards = request.parallelism.shards or settings.default_shards
-        row = repo.create_job(session=session, spec=spec.to_dict(), shards=shards)
+    shards = request.parallelism.shards or settings.default_shards
+    with session_scope(settings.resolved_database_url) as session:
+        row, shard_rows = repo.create_job(session=session, spec=spec.to_dict(), shards=shards)
+        job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
     # Enqueue only after the commit: a worker must find the row it is sent.
-    try:
-        enqueue_job(row.id, row.shards, settings)
-    except Exception as exc:
-        logger.exception("could not enqueue job %s", row.id)
-        with session_scope(url) as session:
-            repo.finish_job(
-                session=session,
-                job_id=row.id,
-                status=JobStatus.FAILED,
-                error="the job could not be queued: the broker is unreachable "
-                f"({type(exc).__name__})",
-            )
-        raise ApiError(
-            503, "broker_unavailable", "the job queue is unreachable; try again"
-        ) from exc
+    if send_shards(row.id, range(shards), settings):
+        _mark_sent(settings, row.id, shards)
     response.headers["Location"] = f"/v1/jobs/{row.id}"
-    with session_scope(url) as session:
-        return _view(session, settings, repo.get_job(session=session, job_id=row.id) or row)
+    return job
+
+
+def _mark_sent(settings: Settings, job_id: str, shards: int) -> None:
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            repo.mark_sent(session=session, job_id=job_id, shards=range(shards))
+    except Exception:  # the job is committed and sent; at worst the sweeper sends it twice
+        logger.warning("could not record that job %s was sent", job_id, exc_info=True)
 
 
 @router.get("")
 def list_jobs(
     session: SessionDep,
-    settings: SettingsDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[JobOut]:
     """Jobs, newest first, optionally with one status."""
     rows, total = repo.list_jobs(session=session, status=status_filter, limit=limit, offset=offset)
-    items = [_view(session, settings, row) for row in rows]
+    shards = repo.get_shards_of(session=session, job_ids=[row.id for row in rows])
+    items = [job_out(row, shards.get(row.id, [])) for row in rows]
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", responses=_ERRORS)
-def get_job(job_id: str, session: SessionDep, settings: SettingsDep) -> JobOut:
+def get_job(job_id: str, session: SessionDep) -> JobOut:
     """Status, progress, best so far, timing and error of one job."""
-    return _view(session, settings, _job(session, job_id))
+    return _view(session, _job(session, job_id))
 
 
 @router.get("/{job_id}/trials", responses=_ERRORS)
 def list_trials(
     job_id: str,
     session: SessionDep,
-    settings: SettingsDep,
     sort: Literal["number", "value"] = "number",
     order: Literal["asc", "desc"] | None = None,
     limit: Limit = 100,
@@ -105,45 +103,41 @@ def list_trials(
     value come last.
     """
     row = _job(session, job_id)
-    trials = trial_views(load_trials(settings.resolved_database_url, row.study_name))
-    if sort == "value":
-        maximize = get_metric(SearchSpec.from_dict(row.spec).metric.name).greater_is_better
-        descending = (order or ("desc" if maximize else "asc")) == "desc"
-        with_value = sorted(
-            (t for t in trials if t.value is not None),
-            key=lambda t: (t.value, -t.number),
-            reverse=descending,
-        )
-        trials = with_value + [t for t in trials if t.value is None]
-    elif order == "desc":
-        trials = trials[::-1]
-    return Page[TrialOut](
-        items=trials[offset : offset + limit], total=len(trials), limit=limit, offset=offset
+    by_value = sort == "value"
+    default_order = "desc" if by_value and _maximize(row) else "asc"
+    rows, total = trials_repo.page_trials(
+        session=session,
+        job_id=job_id,
+        by_value=by_value,
+        descending=(order or default_order) == "desc",
+        limit=limit,
+        offset=offset,
     )
+    items = [trial_out(trial) for trial in rows]
+    return Page[TrialOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}/best", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_best(job_id: str, session: SessionDep, settings: SettingsDep) -> BestOut:
+def get_best(job_id: str, session: SessionDep) -> BestOut:
     """The best loss setup with its baseline comparison (provisional while the search runs)."""
     row = _job(session, job_id)
     if row.status == JobStatus.SUCCEEDED.value and row.result:
         return final_best(row)
-    best = provisional_best(row, load_trials(settings.resolved_database_url, row.study_name))
+    maximize = _maximize(row)
+    best = trials_repo.best_trial(session=session, job_id=job_id, maximize=maximize)
     if best is None:
-        detail = f" ({row.error})" if row.error else ""
-        raise ApiError(
-            409,
-            "no_result_yet",
-            f"job {job_id} is {row.status} and no trial has completed yet{detail}; "
-            "poll GET /v1/jobs/{id} for progress",
-        )
-    return best
+        raise _no_result_yet(row)
+    baseline_name = BASELINE_LOSS[SearchSpec.from_dict(row.spec).task]
+    baseline = trials_repo.best_trial(
+        session=session, job_id=job_id, maximize=maximize, loss=baseline_name
+    )
+    return provisional_best(row, best, baseline)
 
 
 @router.get("/{job_id}/report", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_report(job_id: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def get_report(job_id: str, session: SessionDep) -> dict[str, Any]:
     """Everything about the search and its result, as JSON (final once the job succeeded)."""
-    return _report(session, settings, job_id)
+    return _report(session, job_id)
 
 
 @router.get(
@@ -151,22 +145,27 @@ def get_report(job_id: str, session: SessionDep, settings: SettingsDep) -> dict[
     response_class=HTMLResponse,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-def get_report_html(job_id: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def get_report_html(job_id: str, session: SessionDep) -> HTMLResponse:
     """The report for a person, with figures."""
-    return HTMLResponse(render_report(_report(session, settings, job_id)))
+    return HTMLResponse(render_report(_report(session, job_id)))
 
 
-def _report(session: Session, settings: Settings, job_id: str) -> dict[str, Any]:
+def _report(session: Session, job_id: str) -> dict[str, Any]:
     row = _job(session, job_id)
-    trials = load_trials(settings.resolved_database_url, row.study_name)
-    if not any(t.state == TrialState.COMPLETE for t in trials) and not row.result:
-        raise ApiError(
-            409,
-            "no_result_yet",
-            f"job {job_id} is {row.status} and no trial has completed yet"
-            + (f" ({row.error})" if row.error else ""),
-        )
+    trials = trials_repo.all_trials(session=session, job_id=job_id)
+    if not any(t.state == "complete" for t in trials) and not row.result:
+        raise _no_result_yet(row)
     return build_report(row, repo.get_shards(session=session, job_id=job_id), trials)
+
+
+def _no_result_yet(row: JobRow) -> ApiError:
+    detail = f" ({row.error})" if row.error else ""
+    return ApiError(
+        409,
+        "no_result_yet",
+        f"job {row.id} is {row.status} and no trial has completed yet{detail}; "
+        "poll GET /v1/jobs/{id} for progress",
+    )
 
 
 @router.post(
@@ -174,22 +173,25 @@ def _report(session: Session, settings: Settings, job_id: str) -> dict[str, Any]
     status_code=status.HTTP_202_ACCEPTED,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-def cancel_job(job_id: str, session: SessionDep, settings: SettingsDep) -> JobOut:
+def cancel_job(job_id: str, session: SessionDep) -> JobOut:
     """Cancel a job: at once if queued, at the next trial boundary if running."""
     row = _job(session, job_id)
     if not repo.request_cancel(session=session, job_id=job_id):
         raise ApiError(409, "already_finished", f"job {job_id} has already finished ({row.status})")
     session.commit()
     session.refresh(row)
-    return _view(session, settings, row)
+    return _view(session, row)
 
 
-def _view(session: Session, settings: Settings, row: JobRow) -> JobOut:
-    shards = repo.get_shards(session=session, job_id=row.id)
-    return job_out(row, shards, load_trials(settings.resolved_database_url, row.study_name))
+def _view(session: Session, row: JobRow) -> JobOut:
+    return job_out(row, repo.get_shards(session=session, job_id=row.id))
 
 
-def _job(session: SessionDep, job_id: str) -> JobRow:
+def _maximize(row: JobRow) -> bool:
+    return get_metric(SearchSpec.from_dict(row.spec).metric.name).greater_is_better
+
+
+def _job(session: Session, job_id: str) -> JobRow:
     row = repo.get_job(session=session, job_id=job_id)
     if row is None:
         raise not_found("job", job_id)

@@ -1,18 +1,25 @@
-"""Turning job rows and Optuna trials into response models."""
+"""Turning job, shard and trial rows into response models."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from optuna.trial import FrozenTrial, TrialState
-
-from service.db.models import JobRow, JobStatus, ShardRow, utcnow
-from service.schemas import BestOut, JobOut, JobSpecOut, MetricOut, SetupOut, ShardOut
-from service.trials import best_so_far, best_summary, progress
-from workers.engine.losses import baseline_loss
+from service.db.models import JobRow, JobStatus, ShardRow, TrialRow, utcnow
+from service.schemas import (
+    BestOut,
+    BestSoFar,
+    JobOut,
+    JobSpecOut,
+    MetricOut,
+    Progress,
+    SetupOut,
+    ShardOut,
+    TrialOut,
+)
 from workers.engine.metrics import get_metric
 from workers.engine.spec import SearchSpec
+from workers.engine.trial_records import TRIAL_STATES
 
 
 def spec_out(spec: SearchSpec) -> JobSpecOut:
@@ -43,9 +50,9 @@ def metric_out(spec: SearchSpec) -> MetricOut:
     )
 
 
-def job_out(row: JobRow, shards: list[ShardRow], trials: list[FrozenTrial]) -> JobOut:
+def job_out(row: JobRow, shards: list[ShardRow]) -> JobOut:
+    """A job as the API shows it, from its row (progress included) and its shard rows."""
     spec = SearchSpec.from_dict(row.spec)
-    maximize = get_metric(spec.metric.name).greater_is_better
     return JobOut(
         id=row.id,
         status=JobStatus(row.status),
@@ -54,8 +61,8 @@ def job_out(row: JobRow, shards: list[ShardRow], trials: list[FrozenTrial]) -> J
         finished_at=row.finished_at,
         elapsed_s=_elapsed(row.started_at, row.finished_at),
         spec=spec_out(spec),
-        progress=progress(trials, spec.n_trials),
-        best=best_summary(best_so_far(trials, maximize)),
+        progress=progress_out(row),
+        best=_best_so_far(row),
         error=row.error,
         attempts=sum(s.attempts for s in shards),
         shards=[
@@ -68,14 +75,77 @@ def job_out(row: JobRow, shards: list[ShardRow], trials: list[FrozenTrial]) -> J
             )
             for s in shards
         ],
-        links={
-            "self": f"/v1/jobs/{row.id}",
-            "trials": f"/v1/jobs/{row.id}/trials",
-            "best": f"/v1/jobs/{row.id}/best",
-            "report": f"/v1/jobs/{row.id}/report",
-            "report_html": f"/v1/jobs/{row.id}/report.html",
-            "cancel": f"/v1/jobs/{row.id}/cancel",
-        },
+        links=job_links(row.id),
+    )
+
+
+def job_links(job_id: str) -> dict[str, str]:
+    """Where to follow a job."""
+    base = f"/v1/jobs/{job_id}"
+    return {
+        "self": base,
+        "trials": f"{base}/trials",
+        "best": f"{base}/best",
+        "report": f"{base}/report",
+        "report_html": f"{base}/report.html",
+        "cancel": f"{base}/cancel",
+    }
+
+
+def progress_out(row: JobRow) -> Progress:
+    """The job's progress as its row keeps it."""
+    finished = row.trials_complete + row.trials_pruned + row.trials_failed
+    planned = row.trial_budget
+    return Progress(
+        planned=planned,
+        finished=finished,
+        complete=row.trials_complete,
+        pruned=row.trials_pruned,
+        failed=row.trials_failed,
+        running=row.trials_running,
+        waiting=row.trials_waiting,
+        lost=row.trials_lost,
+        fraction=min(1.0, finished / planned) if planned else 1.0,
+        updated_at=row.progress_at,
+    )
+
+
+def trial_counts(row: JobRow) -> dict[str, int]:
+    """Trials by state (only the states that occur), in the vocabulary of every response."""
+    counts = {state: int(getattr(row, f"trials_{state}")) for state in TRIAL_STATES}
+    return {state: count for state, count in counts.items() if count}
+
+
+def _best_so_far(row: JobRow) -> BestSoFar | None:
+    if row.best_trial_number is None or row.best_value is None:
+        return None
+    return BestSoFar(
+        trial_number=row.best_trial_number,
+        value=row.best_value,
+        family=row.best_family,
+        loss=row.best_loss,
+    )
+
+
+def trial_out(row: TrialRow) -> TrialOut:
+    """One trial record as the API shows it."""
+    duration = None
+    if row.started_at is not None and row.finished_at is not None:
+        duration = (row.finished_at - row.started_at).total_seconds()
+    return TrialOut(
+        number=row.number,
+        state=row.state,  # written from TrialStateName only
+        arm=row.arm,
+        family=row.family,
+        loss=row.loss,
+        loss_params=row.loss_params or {},
+        training=row.training or {},
+        value=row.value,
+        threshold=row.threshold,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_s=duration,
+        failure_reason=row.failure_reason,
     )
 
 
@@ -91,24 +161,12 @@ def final_best(row: JobRow) -> BestOut:
     return BestOut(job_id=row.id, final=True, **result)
 
 
-def provisional_best(row: JobRow, trials: list[FrozenTrial]) -> BestOut | None:
-    """Best and baseline so far from the trials, validation only; None before any completes."""
-    spec = SearchSpec.from_dict(row.spec)
-    maximize = get_metric(spec.metric.name).greater_is_better
-    best = best_so_far(trials, maximize)
-    if best is None:
-        return None
-    baseline_name = baseline_loss(spec.task).name
-    baseline = best_so_far(
-        [t for t in trials if t.user_attrs.get("loss") == baseline_name], maximize
-    )
-    counts: dict[str, int] = {}
-    for trial in trials:
-        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+def provisional_best(row: JobRow, best: TrialRow, baseline: TrialRow | None) -> BestOut:
+    """Best and baseline so far, validation only, from the job's best trial records."""
     return BestOut(
         job_id=row.id,
         final=False,
-        metric=metric_out(spec),
+        metric=metric_out(SearchSpec.from_dict(row.spec)),
         best=_setup(best),
         baseline=_setup(baseline) if baseline is not None else None,
         comparison={
@@ -116,22 +174,19 @@ def provisional_best(row: JobRow, trials: list[FrozenTrial]) -> BestOut | None:
             "summary": "The search has not finished: test metrics are computed for the final "
             "best setup and the baseline when it does.",
         },
-        trial_counts=counts,
+        trial_counts=trial_counts(row),
     )
 
 
-def _setup(trial: FrozenTrial) -> SetupOut:
-    attrs = trial.user_attrs
-    threshold = attrs.get("threshold")
-    assert trial.state == TrialState.COMPLETE
+def _setup(trial: TrialRow) -> SetupOut:
     return SetupOut(
         trial_number=trial.number,
-        arm=attrs.get("arm"),
-        family=attrs.get("family", ""),
-        loss=attrs.get("loss", ""),
-        loss_params=attrs.get("loss_params") or {},
-        training={k: attrs[k] for k in ("learning_rate", "seed", "best_epoch") if k in attrs},
-        threshold={"logit": threshold} if threshold is not None else None,
+        arm=trial.arm,
+        family=trial.family or "",
+        loss=trial.loss or "",
+        loss_params=trial.loss_params or {},
+        training=dict(trial.training or {}),
+        threshold={"logit": trial.threshold} if trial.threshold is not None else None,
         trial_validation=trial.value,
         validation=trial.value,
     )

@@ -8,42 +8,74 @@ never reopened.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, utcnow
+from workers.engine.trial_records import TRIAL_STATES
 
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-def create_job(*, session: Session, spec: dict[str, Any], shards: int = 1) -> JobRow:
+def create_job(
+    *, session: Session, spec: dict[str, Any], shards: int = 1
+) -> tuple[JobRow, list[ShardRow]]:
     """Insert a queued job for ``spec`` with ``shards`` queued shards; the caller commits, then
-    enqueues one message per shard."""
+    enqueues one message per shard (and :func:`mark_sent`)."""
     job_id = str(uuid.uuid4())
+    # Every column is set here, so the rows can be shown without reading them back.
     row = JobRow(
         id=job_id,
         status=JobStatus.QUEUED.value,
         spec=spec,
         study_name=f"job-{job_id}",
+        created_at=utcnow(),
+        cancel_requested=False,
         shards=shards,
         trial_budget=int(spec["n_trials"]),
         trials_reserved=0,
+        **{f"trials_{state}": 0 for state in TRIAL_STATES},
     )
-    session.add(row)
-    session.add_all(
-        ShardRow(job_id=job_id, shard=index, status=ShardStatus.QUEUED.value, attempts=0)
+    shard_rows = [
+        ShardRow(job_id=job_id, shard=index, status=ShardStatus.QUEUED.value, attempts=0, sends=0)
         for index in range(shards)
-    )
+    ]
+    session.add(row)
+    session.add_all(shard_rows)
     session.flush()
-    return row
+    return row, shard_rows
+
+
+def mark_sent(*, session: Session, job_id: str, shards: Sequence[int]) -> None:
+    """Record that the shards' messages were handed to the broker just now."""
+    session.execute(
+        update(ShardRow)
+        .where(ShardRow.job_id == job_id, ShardRow.shard.in_(shards))
+        .values(sent_at=utcnow(), sends=ShardRow.sends + 1)
+    )
 
 
 def get_shards(*, session: Session, job_id: str) -> list[ShardRow]:
     """The job's shards, in order."""
-    query = select(ShardRow).where(ShardRow.job_id == job_id).order_by(ShardRow.shard)
-    return list(session.scalars(query).all())
+    return get_shards_of(session=session, job_ids=[job_id]).get(job_id, [])
+
+
+def get_shards_of(*, session: Session, job_ids: Sequence[str]) -> dict[str, list[ShardRow]]:
+    """The shards of several jobs in one query, by job id, each list in shard order."""
+    if not job_ids:
+        return {}
+    query = (
+        select(ShardRow)
+        .where(ShardRow.job_id.in_(job_ids))
+        .order_by(ShardRow.job_id, ShardRow.shard)
+    )
+    grouped: dict[str, list[ShardRow]] = {}
+    for shard in session.scalars(query):
+        grouped.setdefault(shard.job_id, []).append(shard)
+    return grouped
 
 
 def get_job(*, session: Session, job_id: str) -> JobRow | None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -64,6 +64,9 @@ class JobRow(Base):
     ``trials_reserved`` is the trial-budget ledger shared by the job's shards: a shard takes a
     slot (compare-and-set) before it starts a trial. ``finalizer_shard`` is the shard that won the
     right to compute the final result once every shard is done.
+
+    The ``trials_*`` counts and ``best_*`` columns are the job's progress, recomputed from its
+    :class:`TrialRow` records in the transaction that writes them, so a poll reads one row.
     """
 
     __tablename__ = "jobs"
@@ -83,6 +86,17 @@ class JobRow(Base):
     trial_budget: Mapped[int] = mapped_column(Integer, default=0)
     trials_reserved: Mapped[int] = mapped_column(Integer, default=0)
     finalizer_shard: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trials_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    trials_running: Mapped[int] = mapped_column(Integer, default=0)
+    trials_complete: Mapped[int] = mapped_column(Integer, default=0)
+    trials_pruned: Mapped[int] = mapped_column(Integer, default=0)
+    trials_failed: Mapped[int] = mapped_column(Integer, default=0)
+    trials_lost: Mapped[int] = mapped_column(Integer, default=0)
+    best_trial_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    best_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    best_family: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    best_loss: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ShardRow(Base):
@@ -101,6 +115,40 @@ class ShardRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the shard's message was last handed to the broker (None: never), and how often.
+    # A queued shard whose message may be lost is sent again (see workers/sweeper.py).
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TrialRow(Base):
+    """A trial of a job's search as the API reports it (the worker writes it as trials change).
+
+    Optuna's tables remain the search's own record; this one is shaped for reading: one row
+    per trial, indexed for paging by number and by value.
+    """
+
+    __tablename__ = "job_trials"
+    __table_args__ = (
+        Index("ix_job_trials_job_value", "job_id", "value"),
+        Index("ix_job_trials_job_state", "job_id", "state"),
+    )
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    arm: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    family: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    loss: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    loss_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    training: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TrialClaimRow(Base):

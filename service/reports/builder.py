@@ -5,29 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from optuna.trial import FrozenTrial, TrialState
-
 from service.api.presenters import job_out
-from service.db.models import JobRow, JobStatus, ShardRow
+from service.db.models import JobRow, JobStatus, ShardRow, TrialRow
 from workers.engine.metrics import get_metric
 from workers.engine.spec import SearchSpec
 
-_STATES = {
-    TrialState.COMPLETE: "complete",
-    TrialState.PRUNED: "pruned",
-    TrialState.FAIL: "failed",
-    TrialState.RUNNING: "running",
-    TrialState.WAITING: "waiting",
-}
 
-
-def build_report(row: JobRow, shards: list[ShardRow], trials: list[FrozenTrial]) -> dict[str, Any]:
+def build_report(row: JobRow, shards: list[ShardRow], trials: list[TrialRow]) -> dict[str, Any]:
     """Everything about a job's search and its result (``final`` once the job succeeded)."""
     spec = SearchSpec.from_dict(row.spec)
     metric = get_metric(spec.metric.name)
     result = row.result or {}
     final = row.status == JobStatus.SUCCEEDED.value and bool(result)
-    job = job_out(row, shards, trials)
+    job = job_out(row, shards)
     return {
         "job": {
             "id": row.id,
@@ -51,7 +41,7 @@ def build_report(row: JobRow, shards: list[ShardRow], trials: list[FrozenTrial])
         "comparison": result.get("comparison"),
         "confirmation": result.get("confirmation"),
         "trials": {
-            "by_state": dict(Counter(_STATES[t.state] for t in trials)),
+            "by_state": dict(Counter(t.state for t in trials)),
             "by_family": _by_family(trials),
             "best_per_family": _best_per_family(trials, metric.greater_is_better),
             "history": _history(trials, metric.greater_is_better),
@@ -90,54 +80,58 @@ def _summary(row: JobRow, result: dict[str, Any], final: bool) -> str:
     return "The search is still running: the winner and the test comparison come at the end."
 
 
-def _family(trial: FrozenTrial) -> str:
-    return str(trial.user_attrs.get("family", "unknown"))
+def _family(trial: TrialRow) -> str:
+    return trial.family or "unknown"
 
 
-def _by_family(trials: list[FrozenTrial]) -> dict[str, dict[str, int]]:
+def _by_family(trials: list[TrialRow]) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter[str]] = {}
     for trial in trials:
-        counts.setdefault(_family(trial), Counter())[_STATES[trial.state]] += 1
+        counts.setdefault(_family(trial), Counter())[trial.state] += 1
     return {family: dict(states) for family, states in sorted(counts.items())}
 
 
-def _best_per_family(trials: list[FrozenTrial], maximize: bool) -> dict[str, dict[str, Any]]:
-    best: dict[str, FrozenTrial] = {}
+def _completed_value(trial: TrialRow) -> float | None:
+    return trial.value if trial.state == "complete" else None
+
+
+def _best_per_family(trials: list[TrialRow], maximize: bool) -> dict[str, dict[str, Any]]:
+    best: dict[str, TrialRow] = {}
     sign = 1.0 if maximize else -1.0
     for trial in trials:
-        if trial.state != TrialState.COMPLETE or trial.value is None:
+        value = _completed_value(trial)
+        if value is None:
             continue
-        family = _family(trial)
-        current = best.get(family)
-        if current is None or sign * trial.value > sign * float(current.value or 0.0):
-            best[family] = trial
+        current = best.get(_family(trial))
+        if current is None or sign * value > sign * float(current.value or 0.0):
+            best[_family(trial)] = trial
     return {
         family: {
             "trial_number": trial.number,
-            "loss": trial.user_attrs.get("loss"),
-            "loss_params": trial.user_attrs.get("loss_params") or {},
-            "learning_rate": trial.user_attrs.get("learning_rate"),
+            "loss": trial.loss,
+            "loss_params": trial.loss_params or {},
+            "learning_rate": (trial.training or {}).get("learning_rate"),
             "validation": trial.value,
         }
         for family, trial in sorted(best.items())
     }
 
 
-def _history(trials: list[FrozenTrial], maximize: bool) -> list[dict[str, Any]]:
+def _history(trials: list[TrialRow], maximize: bool) -> list[dict[str, Any]]:
     """Each trial in order, with the best validation value reached so far."""
     history = []
     best: float | None = None
     for trial in sorted(trials, key=lambda t: t.number):
-        value = trial.value if trial.state == TrialState.COMPLETE else None
+        value = _completed_value(trial)
         if value is not None and (best is None or (value > best if maximize else value < best)):
             best = value
         history.append(
             {
                 "number": trial.number,
-                "state": _STATES[trial.state],
+                "state": trial.state,
                 "family": _family(trial),
-                "loss": trial.user_attrs.get("loss"),
-                "loss_params": trial.user_attrs.get("loss_params") or {},
+                "loss": trial.loss,
+                "loss_params": trial.loss_params or {},
                 "value": value,
                 "best_so_far": best,
             }

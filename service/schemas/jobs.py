@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.db.models import JobStatus
 from workers.engine.spec import Family, Task
+from workers.engine.trial_records import TrialStateName
 
 T = TypeVar("T")
 
@@ -39,13 +40,21 @@ class JobSpecOut(BaseModel):
 
 
 class Progress(BaseModel):
+    """Where the search stands, counted from the trial records as the workers write them."""
+
     planned: int = Field(description="The trial budget.")
     finished: int = Field(description="Trials that completed, were pruned or failed.")
     complete: int
     pruned: int
     failed: int
     running: int
+    waiting: int = Field(description="Trials queued to run (the baseline, re-queued trials).")
+    lost: int = Field(
+        description="Trials whose worker died; each was queued again with the same parameters "
+        "and seed, so they do not count against the budget."
+    )
     fraction: float = Field(description="finished / planned, capped at 1.")
+    updated_at: datetime | None = Field(description="When a trial of the job last changed.")
 
 
 class BestSoFar(BaseModel):
@@ -83,7 +92,7 @@ class JobOut(BaseModel):
 
 class TrialOut(BaseModel):
     number: int
-    state: Literal["running", "waiting", "complete", "pruned", "failed"]
+    state: TrialStateName
     arm: str | None
     family: str | None
     loss: str | None

@@ -35,7 +35,10 @@ def test_a_submitted_job_is_queued_with_its_resolved_spec(client: TestClient) ->
         "pruned": 0,
         "failed": 0,
         "running": 0,
+        "waiting": 0,
+        "lost": 0,
         "fraction": 0.0,
+        "updated_at": None,
     }
     assert client.get(f"/v1/jobs/{job['id']}").json()["id"] == job["id"]
     for name, path in job["links"].items():

@@ -30,7 +30,8 @@ def finished_job(settings: Settings) -> str:
         confirmation_seeds=2,
     )
     with session_scope(settings.resolved_database_url) as session:
-        job_id = jobs_repo.create_job(session=session, spec=spec.to_dict()).id
+        row, _ = jobs_repo.create_job(session=session, spec=spec.to_dict())
+        job_id = row.id
     run_shard(job_id, 0, settings)
     return job_id
 

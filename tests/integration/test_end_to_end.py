@@ -140,10 +140,12 @@ def test_a_job_survives_the_death_of_its_worker(service: Service) -> None:
         assert job["progress"]["finished"] == 14  # the budget holds: lost trials are not counted
 
         trials = client.get(f"/v1/jobs/{job_id}/trials", params={"limit": 500}).json()["items"]
-        lost = [t for t in trials if t["state"] == "failed"]
+        lost = [t for t in trials if t["state"] == "lost"]
         for trial in lost:
             assert "worker running this trial was lost" in trial["failure_reason"]
+        assert job["progress"]["lost"] == len(lost)
         assert len(trials) == 14 + len(lost)
+        assert not [t for t in trials if t["state"] in ("running", "waiting")]
         assert client.get(f"/v1/jobs/{job_id}/best").json()["final"] is True
 
 

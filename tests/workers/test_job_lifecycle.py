@@ -10,10 +10,10 @@ from sqlalchemy import update
 
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
-from service.db.models import JobRow, JobStatus, ShardRow, utcnow
+from service.db import trials as trials_repo
+from service.db.models import JobRow, JobStatus, ShardRow, TrialRow, utcnow
 from service.db.session import session_scope
 from service.settings import Settings
-from service.trials import load_trials
 from tests.integration.harness import wait_for
 from workers.engine.spec import Family, MetricRef, SearchSpec, Task
 from workers.jobs import ShardHeartbeat, run_shard
@@ -35,7 +35,14 @@ def make_job(settings: Settings, shards: int = 1, **overrides: object) -> str:
     )
     data = {**spec.to_dict(), **overrides}
     with session_scope(settings.resolved_database_url) as session:
-        return jobs_repo.create_job(session=session, spec=data, shards=shards).id
+        row, _ = jobs_repo.create_job(session=session, spec=data, shards=shards)
+        return row.id
+
+
+def trials(settings: Settings, job_id: str) -> list[TrialRow]:
+    """The job's trial records, as the API reads them."""
+    with session_scope(settings.resolved_database_url) as session:
+        return trials_repo.all_trials(session=session, job_id=job_id)
 
 
 def job(settings: Settings, job_id: str) -> JobRow:
@@ -183,7 +190,11 @@ def test_run_shard_searches_and_records_the_best_setup(settings: Settings) -> No
     assert row.result is not None
     assert row.result["baseline"]["loss"] == "cross_entropy"
     assert 0.5 < row.result["best"]["test"] <= 1.0
-    assert len(load_trials(settings.resolved_database_url, row.study_name)) == 3
+    records = trials(settings, job_id)
+    assert len(records) == 3
+    assert {t.state for t in records} <= {"complete", "pruned"}
+    assert row.trials_complete + row.trials_pruned == 3
+    assert row.best_trial_number is not None
     assert row.trials_reserved == 3
     assert [s.status for s in shard_rows(settings, job_id)] == ["done"]
     assert run_shard(job_id, 0, settings) is None  # a second delivery does nothing
@@ -202,9 +213,10 @@ def test_two_shards_share_one_budget_and_one_result(settings: Settings) -> None:
         worker.join(timeout=300)
     assert sorted(outcomes.values(), key=str) == [None, JobStatus.SUCCEEDED]
     row = job(settings, job_id)
-    trials = load_trials(settings.resolved_database_url, row.study_name)
-    assert len(trials) == 6  # never more than the budget, whoever ran them
-    assert len({t.number for t in trials}) == 6
+    records = trials(settings, job_id)
+    assert len(records) == 6  # never more than the budget, whoever ran them
+    assert len({t.number for t in records}) == 6
+    assert row.trials_complete + row.trials_pruned == 6
     assert row.result is not None
     assert [s.status for s in shard_rows(settings, job_id)] == ["done", "done"]
 
@@ -215,14 +227,14 @@ def test_run_shard_stops_at_a_trial_boundary_when_cancelled(settings: Settings) 
     outcome: list[JobStatus | None] = []
     worker = threading.Thread(target=lambda: outcome.append(run_shard(job_id, 0, fast)))
     worker.start()
-    study = f"job-{job_id}"
-    wait_for(lambda: len(load_trials(settings.resolved_database_url, study)) >= 2, 60, "trials")
+    wait_for(lambda: len(trials(settings, job_id)) >= 2, 60, "trials")
     with session_scope(settings.resolved_database_url) as session:
         assert jobs_repo.request_cancel(session=session, job_id=job_id)
     worker.join(timeout=60)
     assert outcome == [JobStatus.CANCELLED]
-    trials = load_trials(settings.resolved_database_url, study)
-    assert 2 <= len(trials) < 200
+    records = trials(settings, job_id)
+    assert 2 <= len(records) < 200
+    assert "running" not in {t.state for t in records}
     assert job(settings, job_id).status == JobStatus.CANCELLED.value
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
@@ -39,8 +40,9 @@ from workers.engine.losses.snippets import render_snippet
 from workers.engine.networks import network_shape
 from workers.engine.space import SearchSpace
 from workers.engine.statistics import PairedComparison, paired_bootstrap
-from workers.engine.studies import failure_summary
+from workers.engine.studies import failure_summary, retried_trial_numbers
 from workers.engine.training import DeviceData, TrainingPlan
+from workers.engine.trial_records import records_of
 
 
 def finalize(
@@ -368,7 +370,6 @@ def _threshold(logit: Threshold | None) -> dict[str, Any] | None:
 
 
 def _counts(trials: list[FrozenTrial]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for trial in trials:
-        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
-    return counts
+    """Trials by state, in the vocabulary of every response (lost trials are not failures)."""
+    records = records_of(trials, retried_trial_numbers(trials))
+    return dict(Counter(record.state for record in records))

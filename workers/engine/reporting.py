@@ -93,34 +93,40 @@ class _Trials:
         return self._trials
 
 
-def abandon(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    """End a trial that will not finish (its job was cancelled) as failed, with the reason."""
+def abandon(study: optuna.Study, trial: optuna.Trial, reason: str) -> FrozenTrial | None:
+    """End a trial that will not finish (its job was cancelled) as failed, with the reason.
+
+    Returns the ended trial, or None if it had already ended elsewhere.
+    """
     try:
         trial.set_user_attr("failure_reason", reason)
-        study.tell(trial, state=TrialState.FAIL)
+        return study.tell(trial, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
-        pass
+        return None
 
 
-def tell(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> None:
-    """Store a member's result on its trial and end the trial in the matching state."""
+def tell(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> FrozenTrial | None:
+    """Store a member's result on its trial and end the trial in the matching state.
+
+    Returns the ended trial, or None if another worker had already ended it.
+    """
     try:
-        _record(study, trial, result)
+        return _record(study, trial, result)
     except optuna.exceptions.UpdateFinishedTrialError:
         # Another worker declared this trial lost (our heartbeat stalled) and re-queued it.
         logger.warning("trial %d was already ended elsewhere; dropping this result", trial.number)
+        return None
 
 
-def _record(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> None:
+def _record(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> FrozenTrial:
     trial.set_user_attr("epochs_trained", result.epochs_trained)
     trial.set_user_attr("best_epoch", result.best_epoch)
     if result.score is not None and result.score.threshold is not None:
         trial.set_user_attr("threshold", result.score.threshold)
     if result.outcome is Outcome.FAILED:
         trial.set_user_attr("failure_reason", result.reason)
-        study.tell(trial, state=TrialState.FAIL)
-    elif result.outcome is Outcome.PRUNED:
-        study.tell(trial, state=TrialState.PRUNED)
-    else:
-        assert result.score is not None
-        study.tell(trial, result.score.value)
+        return study.tell(trial, state=TrialState.FAIL)
+    if result.outcome is Outcome.PRUNED:
+        return study.tell(trial, state=TrialState.PRUNED)
+    assert result.score is not None
+    return study.tell(trial, result.score.value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,17 @@ from workers.engine.studies import (
     fail_orphaned_trials,
     fail_stale_trials,
     open_study,
+    retried_trial_numbers,
 )
 from workers.engine.trainer import PopulationTrainer
 from workers.engine.training import DeviceData, Outcome, TrainingPlan, plan_training
+from workers.engine.trial_records import (
+    TrialLog,
+    TrialRecord,
+    record_of,
+    records_of,
+    running_record,
+)
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_POPULATION = 32
@@ -75,6 +83,7 @@ class SearchContext:
     # start are orphans of a lost worker (fail and re-queue them at once).
     exclusive: bool = False
     budget: TrialBudget | None = None
+    trial_log: TrialLog | None = None  # receives trial records as trials change
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,14 @@ class Search:
         context = self.context
         if context.exclusive:
             fail_orphaned_trials(self.study)
+        self.record_study()
+        try:
+            return self._run_populations()
+        finally:
+            self.record_study()
+
+    def _run_populations(self) -> bool:
+        context = self.context
         in_flight: dict[Hashable, optuna.Trial] = {}
         monitor = OptunaMonitor(self.study, in_flight)
         trainer = PopulationTrainer(self.device_data, self.evaluator, self.plan, monitor)
@@ -171,8 +188,11 @@ class Search:
         with Heartbeat(context.storage, context.heartbeat_s) as heartbeat:
             while True:
                 if context.should_stop():
-                    for number in trainer.abandon():
+                    abandoned = [
                         abandon(self.study, in_flight.pop(number), CANCELLED)
+                        for number in trainer.abandon()
+                    ]
+                    self._log([record_of(t) for t in abandoned if t is not None])
                     return True
                 if context.deadline is not None and time.time() >= context.deadline:
                     if admitting:
@@ -187,11 +207,27 @@ class Search:
                         trainer.add(trial.number, member)
                 if trainer.size == 0:
                     return False
+                told: list[TrialRecord] = []
                 for number, result in trainer.run_epoch():
                     trial = in_flight.pop(number)
                     monitor.forget(number, completed=result.outcome is Outcome.COMPLETE)
-                    tell(self.study, trial, result)
+                    frozen = tell(self.study, trial, result)
                     heartbeat.remove(trial._trial_id)
+                    if frozen is not None:
+                        told.append(record_of(frozen))
+                self._log(told)
+
+    def record_study(self) -> None:
+        """Hand the log a record of every trial of the study (repairs anything left unrecorded
+        by a worker that died between a trial's end and its record)."""
+        if self.context.trial_log is None:
+            return
+        trials = self.study.get_trials(deepcopy=False)
+        self._log(records_of(trials, retried_trial_numbers(trials)))
+
+    def _log(self, records: Sequence[TrialRecord]) -> None:
+        if records and self.context.trial_log is not None:
+            self.context.trial_log.record(records)
 
     def _acquire(self, heartbeat: Heartbeat, size: int) -> list[optuna.Trial]:
         """Up to ``size`` trials, each taking a budget slot before it is asked for."""
@@ -208,7 +244,10 @@ class Search:
         return trials
 
     def _members(self, trials: list[optuna.Trial]) -> list[tuple[optuna.Trial, MemberConfig]]:
-        """Draw the trials' configurations, record them on the trials, describe the members."""
+        """Draw the trials' configurations, record them on the trials, describe the members.
+
+        The trial log hears of each trial as it starts, with its setup.
+        """
         if not trials:
             return []
         fresh = [trial for trial in trials if is_fresh(trial)]
@@ -216,15 +255,19 @@ class Search:
         ready = [trial for trial in trials if trial not in fresh]
         ready += presample(self.study, fresh, self.space, seed)
         members = []
+        started = []
         for trial in ready:
             config = self.space.suggest(trial)
             seed = int(trial.user_attrs.get("seed", trial_seed(self.spec.seed, trial.number)))
-            for key, value in {**config.as_attrs(), "seed": seed}.items():
+            attrs = {**config.as_attrs(), "seed": seed}
+            for key, value in attrs.items():
                 trial.set_user_attr(key, value)
             member = MemberConfig(
                 config.loss, config.loss_params, config.learning_rate, seed, config.batch_size
             )
             members.append((trial, member))
+            started.append(running_record(trial.number, attrs))
+        self._log(started)
         return members
 
     def finalize(self) -> dict[str, Any]:
@@ -232,7 +275,7 @@ class Search:
         plan = ConfirmationPlan(
             top_k=self.spec.confirmation_top_k, seeds=self.spec.confirmation_seeds
         )
-        return finalize(
+        result = finalize(
             self.study,
             self.space,
             self.evaluator,
@@ -241,3 +284,5 @@ class Search:
             self.spec.seed,
             plan,
         )
+        self.record_study()
+        return result

@@ -40,12 +40,12 @@ def make_storage(
     heartbeat_s: int = 10,
     grace_s: int = 60,
     max_retry: int = 2,
-    on_lost_trial: Callable[[], None] | None = None,
+    on_lost_trial: Callable[[FrozenTrial], None] | None = None,
 ) -> RDBStorage:
     """Optuna RDB storage on ``url`` with heartbeats and retry of lost trials.
 
-    ``on_lost_trial`` is called once for every trial failed because its worker was lost (after
-    it has been re-queued), e.g. to give its trial-budget slot back.
+    ``on_lost_trial`` is called with every trial failed because its worker was lost (after it
+    has been re-queued), e.g. to give its trial-budget slot back and record it as lost.
     """
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
@@ -79,7 +79,7 @@ class _WalConnection(sqlite3.Connection):
 class _LostTrial:
     """Re-queue a lost trial with its parameters (Optuna's retry callback), then notify."""
 
-    def __init__(self, max_retry: int, on_lost: Callable[[], None] | None) -> None:
+    def __init__(self, max_retry: int, on_lost: Callable[[FrozenTrial], None] | None) -> None:
         with quiet_experimental():
             self._retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
         self._on_lost = on_lost
@@ -88,7 +88,7 @@ class _LostTrial:
         with quiet_experimental():
             self._retry(study, trial)
         if self._on_lost is not None:
-            self._on_lost()
+            self._on_lost(trial)
 
 
 def open_study(
