@@ -47,7 +47,7 @@ def worker_command(settings: Settings, name: str = "worker") -> list[str]:
 
 
 def api_command(settings: Settings) -> list[str]:
-    """The command line of the API server."""
+    """The command line of the API server (``api_workers`` processes on one port)."""
     return [
         sys.executable,
         "-m",
@@ -58,6 +58,8 @@ def api_command(settings: Settings) -> list[str]:
         settings.api_host,
         "--port",
         str(settings.api_port),
+        "--workers",
+        str(settings.api_workers),
     ]
 
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.schemas import ErrorBody, ErrorDetail, ErrorResponse
@@ -51,6 +53,15 @@ def _response(
     )
 
 
+def unavailable(type_: str, message: str, retry_after_s: int = 5) -> JSONResponse:
+    """A 503 with ``Retry-After``: the request was fine, a dependency was not; nothing was done."""
+    return _response(
+        503,
+        ErrorBody(type=type_, message=message),
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the shared shape."""
 
@@ -84,6 +95,19 @@ def install_error_handlers(app: FastAPI) -> None:
             ErrorBody(type=kind, message=str(exc.detail)),
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        outage = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+        if not outage:  # an integrity or programming error is ours, not the database's
+            return await _unexpected(request, exc)
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable("database_unavailable", "the database is unavailable; try again")
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _busy(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        logger.warning("no database connection free for %s %s", request.method, request.url.path)
+        return unavailable("busy", "the service is at capacity; try again", retry_after_s=1)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

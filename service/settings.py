@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.db.session import PoolOptions
+
 DEFAULT_DATA_ROOTS = (Path("data"), Path("bench/datasets"))
 
 
@@ -43,6 +45,20 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="uvicorn worker processes serving the API."
+    )
+    db_pool_size: int = Field(
+        default=10, ge=1, description="Database connections each process keeps open."
+    )
+    db_max_overflow: int = Field(
+        default=20, ge=0, description="Extra connections a process may open under load."
+    )
+    db_pool_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request waits for a free connection before it answers 503.",
+    )
     queue_name: str = "loss-search"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int | None = Field(
@@ -57,7 +73,16 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A running job silent this long is queued again."
     )
     reaper_interval_s: float = Field(
-        default=15.0, gt=0, description="How often workers look for them."
+        default=15.0, gt=0, description="How often workers sweep for lost shards and messages."
+    )
+    resend_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A queued shard no worker has claimed this long is sent again (the wait "
+        "doubles with every resend).",
+    )
+    resend_max_backoff_s: float = Field(
+        default=3600.0, gt=0, description="The longest wait between two resends of a shard."
     )
     max_population_size: int = Field(
         default=32, ge=1, description="Most trials a worker trains at once (memory permitting)."
@@ -101,6 +126,11 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"sqla+sqlite:///{self.resolved_data_dir / 'broker.db'}"
+
+    @property
+    def database_pool(self) -> PoolOptions:
+        """Connection-pool options for this process's database engine."""
+        return PoolOptions(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout_s)
 
     @property
     def resolved_data_roots(self) -> list[Path]:

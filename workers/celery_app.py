@@ -6,23 +6,23 @@ process per slot.
 
 Delivery is at-least-once: a task is acknowledged only after it returns (``acks_late``) and a
 worker takes one task at a time (prefetch 1). If a worker dies mid-job, its unacknowledged
-message goes back to the broker, and a reaper thread in every worker also puts jobs whose worker
-stopped sending heartbeats back on the queue; that covers brokers that lose unacknowledged
-messages with their consumer (kombu's SQLAlchemy transport) and Redis's long visibility timeout.
+message goes back to the broker, and a sweeper thread in every worker (:mod:`workers.sweeper`)
+also puts shards whose worker stopped sending heartbeats back on the queue, and sends again
+queued shards whose message was never sent or was lost; that covers brokers that lose messages
+(kombu's SQLAlchemy transport with its consumer, Redis on restart) and Redis's long visibility
+timeout.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from celery import Celery, signals
 
-from service.db import shards as shards_repo
-from service.db.session import session_scope
 from service.queue import RUN_JOB_TASK
 from service.settings import get_settings
+from workers.sweeper import Sweeper
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -44,39 +44,22 @@ if settings.resolved_broker_url.startswith(("redis", "rediss")):
     app.conf.broker_transport_options = {"visibility_timeout": settings.redis_visibility_timeout_s}
 
 
-def requeue_stale_shards() -> list[tuple[str, int]]:
-    """Send shards whose worker went silent back to the queue; return them."""
-    with session_scope(settings.resolved_database_url) as session:
-        stale = shards_repo.requeue_stale_shards(
-            session=session, stale_after_s=settings.job_stale_after_s
-        )
-    for job_id, shard in stale:
-        logger.warning("job %s shard %d lost its worker; queueing it again", job_id, shard)
-        app.send_task(RUN_JOB_TASK, args=[job_id, shard], queue=settings.queue_name)
-    return stale
+def send_shard(job_id: str, shard: int) -> None:
+    """Send one shard of a job to the queue (the sweeper's way of sending)."""
+    app.send_task(RUN_JOB_TASK, args=[job_id, shard], queue=settings.queue_name)
 
 
-def _reap_forever(stop: threading.Event) -> None:
-    while not stop.wait(settings.reaper_interval_s):
-        try:
-            requeue_stale_shards()
-        except Exception:  # keep reaping even if the database blinks
-            logger.warning("stale-job reaper failed", exc_info=True)
-
-
-_reaper_stop = threading.Event()
+_sweeper = Sweeper(settings, send_shard)
 
 
 @signals.worker_ready.connect
-def _start_reaper(**_: Any) -> None:
-    threading.Thread(
-        target=_reap_forever, args=(_reaper_stop,), name="job-reaper", daemon=True
-    ).start()
+def _start_sweeper(**_: Any) -> None:
+    _sweeper.start()
 
 
 @signals.worker_shutdown.connect
-def _stop_reaper(**_: Any) -> None:
-    _reaper_stop.set()
+def _stop_sweeper(**_: Any) -> None:
+    _sweeper.stop()
 
 
 @signals.worker_init.connect

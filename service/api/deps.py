@@ -23,7 +23,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
     """A session committed when the request succeeds."""
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, settings.database_pool) as session:
         yield session
 
 

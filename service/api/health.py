@@ -10,6 +10,7 @@ from service.db.session import get_engine
 from service.errors import ApiError
 from service.queue import broker_reachable
 from service.schemas import ErrorDetail, ErrorResponse
+from service.settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +25,7 @@ def healthz() -> dict[str, str]:
 def readyz(settings: SettingsDep) -> dict[str, object]:
     """The database and the broker are reachable."""
     checks = {
-        "database": _database_ok(settings.resolved_database_url),
+        "database": _database_ok(settings),
         "broker": broker_reachable(settings),
     }
     down = [name for name, ok in checks.items() if not ok]
@@ -38,9 +39,11 @@ def readyz(settings: SettingsDep) -> dict[str, object]:
     return {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
 
 
-def _database_ok(url: str) -> bool:
+def _database_ok(settings: Settings) -> bool:
     try:
-        with get_engine(url).connect() as connection:
+        with get_engine(
+            settings.resolved_database_url, settings.database_pool
+        ).connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
     except Exception:  # any driver error means "not ready"

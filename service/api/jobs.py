@@ -50,7 +50,7 @@ def create_job(request: JobCreate, response: Response, settings: SettingsDep) ->
     """
     spec = build_spec(request, settings.resolved_data_roots)
     shards = request.parallelism.shards or settings.default_shards
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, settings.database_pool) as session:
         row, shard_rows = repo.create_job(session=session, spec=spec.to_dict(), shards=shards)
         job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
     # Enqueue only after the commit: a worker must find the row it is sent.
@@ -62,7 +62,7 @@ def create_job(request: JobCreate, response: Response, settings: SettingsDep) ->
 
 def _mark_sent(settings: Settings, job_id: str, shards: int) -> None:
     try:
-        with session_scope(settings.resolved_database_url) as session:
+        with session_scope(settings.resolved_database_url, settings.database_pool) as session:
             repo.mark_sent(session=session, job_id=job_id, shards=range(shards))
     except Exception:  # the job is committed and sent; at worst the sweeper sends it twice
         logger.warning("could not record that job %s was sent", job_id, exc_info=True)

@@ -1,9 +1,10 @@
-"""Engines and sessions, one engine per database URL and process."""
+"""Engines and sessions, one engine per database URL (and pool size) and process."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -11,10 +12,31 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
+@dataclass(frozen=True)
+class PoolOptions:
+    """How many connections a process keeps and how long a caller waits for one.
+
+    ``pool_pre_ping`` is always on: a connection that died with a database restart is replaced
+    before it is handed out, so the first request after an outage does not fail.
+    """
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout_s: float = 30.0
+
+
+DEFAULT_POOL = PoolOptions()
+
+
 @lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
+def get_engine(url: str, pool: PoolOptions = DEFAULT_POOL) -> Engine:
     """A pooled engine for ``url``; SQLite connections wait on locks and use WAL journaling."""
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": pool.size,
+        "max_overflow": pool.max_overflow,
+        "pool_timeout": pool.timeout_s,
+    }
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
     engine = create_engine(url, **kwargs)
@@ -32,14 +54,14 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 @lru_cache(maxsize=8)
-def _session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def _session_factory(url: str, pool: PoolOptions) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url, pool), expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
+def session_scope(url: str, pool: PoolOptions = DEFAULT_POOL) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    session = _session_factory(url)()
+    session = _session_factory(url, pool)()
     try:
         yield session
         session.commit()

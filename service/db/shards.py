@@ -10,9 +10,9 @@ row that shards take slots from atomically, so racing shards never start more tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -166,7 +166,8 @@ def claim_finalization(*, session: Session, job_id: str, shard: int, worker: str
 def requeue_stale_shards(*, session: Session, stale_after_s: float) -> list[tuple[str, int]]:
     """Put running shards whose worker went silent back to queued; return them.
 
-    The caller sends them to the broker again. Each shard is moved by exactly one caller.
+    The caller sends them to the broker again (they count as sent now: if that send fails,
+    :func:`claim_resends` picks them up). Each shard is moved by exactly one caller.
     """
     stale = utcnow() - timedelta(seconds=stale_after_s)
     silent = and_(ShardRow.status == ShardStatus.RUNNING.value, ShardRow.heartbeat_at < stale)
@@ -180,11 +181,60 @@ def requeue_stale_shards(*, session: Session, stale_after_s: float) -> list[tupl
         result = session.execute(
             update(ShardRow)
             .where(ShardRow.job_id == job_id, ShardRow.shard == shard, silent)
-            .values(status=ShardStatus.QUEUED.value)
+            .values(status=ShardStatus.QUEUED.value, sent_at=utcnow(), sends=ShardRow.sends + 1)
         )
         if result.rowcount:  # type: ignore[attr-defined]
             moved.append((job_id, shard))
     return moved
+
+
+def claim_resends(
+    *, session: Session, resend_after_s: float, max_backoff_s: float
+) -> list[tuple[str, int]]:
+    """Queued shards whose message may have been lost, claimed for sending again.
+
+    A queued shard of an active job whose message was never sent (the broker was down when the
+    job was accepted) or was sent long ago without a worker claiming it (the message was lost
+    in a broker restart, or is still waiting behind other jobs) is due after ``resend_after_s``,
+    doubling with every resend up to ``max_backoff_s``; a duplicate message is harmless
+    (claiming the shard is compare-and-set). Each due shard is claimed by exactly one caller,
+    which must send it.
+    """
+    now = utcnow()
+    last_sent = func.coalesce(ShardRow.sent_at, JobRow.created_at)
+    candidates = session.execute(
+        select(ShardRow.job_id, ShardRow.shard, ShardRow.sent_at, ShardRow.sends, last_sent)
+        .join(JobRow, JobRow.id == ShardRow.job_id)
+        .where(
+            ShardRow.status == ShardStatus.QUEUED.value,
+            JobRow.status.in_(ACTIVE),
+            last_sent < now - timedelta(seconds=resend_after_s),
+        )
+    ).all()
+    claimed: list[tuple[str, int]] = []
+    for job_id, shard, sent_at, sends, since in candidates:
+        wait = min(max_backoff_s, resend_after_s * 2 ** max(0, sends - 1))
+        if _aware(since) > now - timedelta(seconds=wait):
+            continue
+        same_send = ShardRow.sent_at.is_(None) if sent_at is None else ShardRow.sent_at == sent_at
+        taken = session.execute(
+            update(ShardRow)
+            .where(
+                ShardRow.job_id == job_id,
+                ShardRow.shard == shard,
+                ShardRow.status == ShardStatus.QUEUED.value,
+                same_send,
+            )
+            .values(sent_at=now, sends=ShardRow.sends + 1)
+        )
+        if taken.rowcount:  # type: ignore[attr-defined]
+            claimed.append((job_id, shard))
+    return claimed
+
+
+def _aware(moment: datetime) -> datetime:
+    # A raw column expression (coalesce) comes back without the UTC type's conversion.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def take_trial_slot(*, session: Session, job_id: str) -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.db import jobs as jobs_repo
 from service.db import shards
 from service.db.models import JobStatus
 from service.db.session import session_scope
@@ -131,19 +132,21 @@ def test_cancelling_a_running_job_asks_its_worker_to_stop(
     assert lease.cancel_requested
 
 
-def test_a_job_whose_message_cannot_be_sent_fails_with_503(
-    settings: Settings, tmp_path: Any
+def test_a_job_accepted_while_the_broker_is_down_stays_queued_for_the_sweeper(
+    settings: Settings,
 ) -> None:
     from service.main import create_app
 
     unreachable = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
     with TestClient(create_app(unreachable)) as client:
         response = client.post("/v1/jobs", json=JOB)
-        assert response.status_code == 503
-        assert response.json()["error"]["type"] == "broker_unavailable"
-        jobs = client.get("/v1/jobs").json()["items"]
-        assert [job["status"] for job in jobs] == [JobStatus.FAILED.value]
-        assert "could not be queued" in jobs[0]["error"]
+        assert response.status_code == 202  # committed: the job is accepted, not lost
+        job = client.get(f"/v1/jobs/{response.json()['id']}").json()
+    assert job["status"] == JobStatus.QUEUED.value
+    with session_scope(settings.resolved_database_url) as session:
+        shards = jobs_repo.get_shards(session=session, job_id=job["id"])
+    # Never sent: the sweeper sends it once the broker is back (tests/workers/test_sweeper.py).
+    assert [(s.status, s.sent_at, s.sends) for s in shards] == [("queued", None, 0)]
 
 
 def test_a_multilabel_job_expands_its_target_pattern(client: TestClient, data_root: Any) -> None:
