@@ -40,7 +40,8 @@ from workers.engine.networks import network_shape
 from workers.engine.space import SearchSpace
 from workers.engine.statistics import PairedComparison, paired_bootstrap
 from workers.engine.studies import failure_summary
-from workers.engine.training import DeviceData, TrainingPlan
+from workers.engine.training import DeviceData
+from workers.engine.training_plan import TrainingPlan
 
 
 def finalize(

@@ -46,7 +46,8 @@ from workers.engine.studies import (
     open_study,
 )
 from workers.engine.trainer import PopulationTrainer
-from workers.engine.training import DeviceData, Outcome, TrainingPlan, plan_training
+from workers.engine.training import DeviceData, Outcome
+from workers.engine.training_plan import TrainingPlan, plan_training
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_POPULATION = 32
