@@ -28,7 +28,7 @@ from workers.engine.errors import DatasetError, SpecError
 from workers.engine.metrics import check_metric_fits, get_metric
 from workers.engine.space import SearchSpace
 from workers.engine.spec import Family, MetricRef, SearchSpec, Task
-from workers.engine.training import plan_training
+from workers.engine.training_plan import plan_training
 
 
 def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:

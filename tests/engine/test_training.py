@@ -23,10 +23,10 @@ from workers.engine.training import (
     MemberResult,
     Monitor,
     Outcome,
-    TrainingPlan,
     predict,
     train_population,
 )
+from workers.engine.training_plan import TrainingPlan
 
 PLAN = TrainingPlan(batch_size=64, max_epochs=6, eval_every=2, patience=3)
 

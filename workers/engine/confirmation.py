@@ -22,10 +22,10 @@ from workers.engine.training import (
     DeviceData,
     MemberResult,
     Outcome,
-    TrainingPlan,
     predict,
     train_population,
 )
+from workers.engine.training_plan import TrainingPlan
 
 
 @dataclass(frozen=True)

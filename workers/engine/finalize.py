@@ -41,7 +41,8 @@ from workers.engine.networks import network_shape
 from workers.engine.space import SearchSpace
 from workers.engine.statistics import PairedComparison, paired_bootstrap
 from workers.engine.studies import failure_summary, retried_trial_numbers
-from workers.engine.training import DeviceData, TrainingPlan
+from workers.engine.training import DeviceData
+from workers.engine.training_plan import TrainingPlan
 from workers.engine.trial_records import records_of
 
 

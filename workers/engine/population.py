@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from workers.engine.losses import Loss, LossContext, get_loss
+from workers.engine.losses import get_loss
+from workers.engine.losses.base import Loss, LossContext
+from workers.engine.losses.build import build_loss
 from workers.engine.networks import NetworkShape, forward, init_parameters
 from workers.engine.optim import PopulationAdamW
 
@@ -117,7 +119,7 @@ class Population:
             p.name: torch.tensor([float(c.loss_params[p.name]) for c in configs], device=device)
             for p in spec.params_for(self.context.task)
         }
-        return spec.build(params, self.context).to(device)
+        return build_loss(spec, params, self.context).to(device)
 
     def outputs(self, inputs: Tensor) -> Tensor:
         """Every member's outputs for per-member batches ``(M, B, d)`` or shared rows ``(N, d)``."""

@@ -47,7 +47,8 @@ from workers.engine.studies import (
     retried_trial_numbers,
 )
 from workers.engine.trainer import PopulationTrainer
-from workers.engine.training import DeviceData, Outcome, TrainingPlan, plan_training
+from workers.engine.training import DeviceData, Outcome
+from workers.engine.training_plan import TrainingPlan, plan_training
 from workers.engine.trial_records import (
     TrialLog,
     TrialRecord,

@@ -23,7 +23,8 @@ from torch import Tensor
 from workers.engine.evaluation import SINGLE_CLASS, Evaluator, Score
 from workers.engine.losses import get_loss
 from workers.engine.population import MemberConfig, Population
-from workers.engine.training import DeviceData, MemberResult, Monitor, Outcome, TrainingPlan
+from workers.engine.training import DeviceData, MemberResult, Monitor, Outcome
+from workers.engine.training_plan import TrainingPlan
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from workers.engine.losses import LOSSES, Loss, LossContext, get_loss
+from workers.engine.losses import LOSSES, get_loss
+from workers.engine.losses.base import Loss, LossContext
+from workers.engine.losses.build import build_loss
 from workers.engine.spec import Task
 
 LN2, LN3, LN4 = math.log(2.0), math.log(3.0), math.log(4.0)
@@ -77,7 +79,7 @@ def build(
 ) -> Loss:
     """Build a loss through the catalogue, as the trainer does."""
     tensors = {key: torch.tensor(list(values)) for key, values in (params or {}).items()}
-    return get_loss(name).build(tensors, context(task, **context_overrides))  # type: ignore[arg-type]
+    return build_loss(get_loss(name), tensors, context(task, **context_overrides))  # type: ignore[arg-type]
 
 
 def spread_params(name: str, task: Task, n_members: int) -> dict[str, list[float]]:

@@ -17,7 +17,8 @@ from tests.engine.losses.harness import (
     random_batch,
     t,
 )
-from workers.engine.losses import Loss, get_loss
+from workers.engine.losses import get_loss
+from workers.engine.losses.base import Loss
 from workers.engine.spec import Task
 
 

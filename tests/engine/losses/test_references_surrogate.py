@@ -23,7 +23,7 @@ from tests.engine.losses.references import (
     smp_losses,
     torchmetrics_functional,
 )
-from workers.engine.losses import Loss
+from workers.engine.losses.base import Loss
 from workers.engine.spec import Task
 
 BATCH, MEMBERS = 32, 3

@@ -21,6 +21,7 @@ from tests.engine.losses.harness import (
     random_batch,
 )
 from workers.engine.losses import get_loss
+from workers.engine.losses.build import build_loss
 from workers.engine.losses.snippets import render_snippet
 from workers.engine.spec import Task
 
@@ -58,7 +59,7 @@ def test_the_snippet_reproduces_the_library_loss(name: str, task: Task) -> None:
     spec = get_loss(name)
     params = setup_params(name, task)
     ctx = context(task, target_mean=3.0, target_std=2.0, target_scale=3.5)
-    library = spec.build({k: torch.tensor([v]) for k, v in params.items()}, ctx)
+    library = build_loss(spec, {k: torch.tensor([v]) for k, v in params.items()}, ctx)
     snippet = run_snippet(render_snippet(name, task, params, ctx, spec.reference))
 
     for step, epoch in enumerate((1, 1, 2, 3, MAX_EPOCHS)):

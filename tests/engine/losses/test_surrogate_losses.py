@@ -12,7 +12,7 @@ import pytest
 
 from tests.engine.losses.harness import LN2, LN3, build, t
 from workers.engine.losses import LOSSES, get_loss
-from workers.engine.losses.surrogate import SURROGATE_LOSSES
+from workers.engine.losses.catalogue.surrogate import SURROGATE_LOSSES
 from workers.engine.metrics import METRICS
 from workers.engine.spec import Family, Task
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from tests.engine.losses.harness import LN3, build, t
-from workers.engine.losses import Loss
+from workers.engine.losses.base import Loss
 from workers.engine.spec import Task
 
 # The harness's binary class counts are (40, 20), so AUC-M's prior p is 1/3.

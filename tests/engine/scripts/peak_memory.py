@@ -17,7 +17,8 @@ from workers.engine.evaluation import Evaluator
 from workers.engine.metrics import get_metric
 from workers.engine.population import MemberConfig
 from workers.engine.sizing import choose_population_size
-from workers.engine.training import DeviceData, TrainingPlan, train_population
+from workers.engine.training import DeviceData, train_population
+from workers.engine.training_plan import TrainingPlan
 
 
 def peak_rss_bytes() -> int:

@@ -1,6 +1,13 @@
-"""The loss catalogue: proxy, weighted and surrogate losses for populations of models."""
+"""The loss catalogue: proxy, weighted and surrogate losses, and which fit a task and a metric.
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec
+This package's surface is torch-free, so the API can list the catalogue and check job specs
+without loading torch. The torch side is imported from its own modules by the code that
+trains: :class:`~workers.engine.losses.base.Loss` and
+:class:`~workers.engine.losses.base.LossContext` from :mod:`workers.engine.losses.base`, and
+:func:`~workers.engine.losses.build.build_loss` (a catalogue entry's loss module) from
+:mod:`workers.engine.losses.build`.
+"""
+
 from workers.engine.losses.catalogue import (
     BASELINE_LOSS,
     LOSSES,
@@ -8,12 +15,11 @@ from workers.engine.losses.catalogue import (
     get_loss,
     losses_for,
 )
+from workers.engine.losses.catalogue.entry import LossSpec, ParamSpec
 
 __all__ = [
     "BASELINE_LOSS",
     "LOSSES",
-    "Loss",
-    "LossContext",
     "LossSpec",
     "ParamSpec",
     "baseline_loss",

@@ -1,4 +1,4 @@
-"""The extension point for losses: a catalogue entry (:class:`LossSpec`) builds a :class:`Loss`.
+"""The extension point for losses: the :class:`Loss` module a catalogue entry's builder makes.
 
 Losses are written for a *population* of models trained together. A loss module serves every
 member that uses it, with that member's own parameter values:
@@ -12,8 +12,10 @@ member that uses it, with that member's own parameter values:
 - the result has shape ``(M,)``: member ``m``'s loss depends on member ``m``'s rows only, so the
   sum over members back-propagates each member's own gradient.
 
-A single model is a population of one. Every loss also ships a self-contained snippet (torch only)
-in ``losses/snippets/<name>.py`` that reproduces it for one model; see
+Each catalogue entry (:mod:`workers.engine.losses.catalogue`) has one :data:`LossBuilder`,
+registered under its name in :mod:`workers.engine.losses.build`. A single model is a population
+of one. Every loss also ships a self-contained snippet (torch only) in
+``losses/snippets/<name>.py`` that reproduces it for one model; see
 :mod:`workers.engine.losses.snippets`.
 """
 
@@ -25,29 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from workers.engine.spec import Family, Task
-
-IDENTITY_LINK, LOG_LINK = "identity", "log"
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A searched loss parameter and the range the literature supports.
-
-    Integer parameters are searched over integers; ``log`` samples on a log scale.
-    """
-
-    name: str
-    low: float
-    high: float
-    default: float
-    description: str
-    log: bool = False
-    integer: bool = False
-    tasks: frozenset[Task] | None = None  # None: the parameter applies to every task of the loss
-
-    def applies_to(self, task: Task) -> bool:
-        return self.tasks is None or task in self.tasks
+from workers.engine.spec import Task
 
 
 @dataclass(frozen=True)
@@ -163,45 +143,9 @@ class Loss(nn.Module):
                 mine.extend(their_child)
 
 
+# Makes the loss module of one catalogue entry for a group of members: per-member parameters
+# (each of shape (M,)) and the job's context.
 LossBuilder = Callable[[Mapping[str, Tensor], LossContext], Loss]
-
-
-@dataclass(frozen=True)
-class LossSpec:
-    """A catalogue entry: what the loss is, where it comes from, what it searches, how to build it.
-
-    Attributes:
-        name: unique identifier used in job specs and results.
-        family: proxy, weighted or surrogate.
-        tasks: the tasks the loss is defined for.
-        summary: one line for people.
-        reference: the paper or document that defines it.
-        build: makes the loss module for a group of members.
-        params: searched parameters with their ranges.
-        serves: metric names this loss targets; ``None`` means any metric of its tasks.
-        batch_level: the loss is a statistic of the whole batch (soft-F1, AUC, Lovász...), so
-            the batch size is searched with it.
-        link: ``identity``, or ``log`` when the model's output is the log of the prediction
-            (regression losses such as Poisson NLL).
-    """
-
-    name: str
-    family: Family
-    tasks: frozenset[Task]
-    summary: str
-    reference: str
-    build: LossBuilder
-    params: tuple[ParamSpec, ...] = field(default=())
-    serves: frozenset[str] | None = None
-    batch_level: bool = False
-    link: str = IDENTITY_LINK
-
-    def params_for(self, task: Task) -> tuple[ParamSpec, ...]:
-        """The parameters searched when the loss is used for ``task``."""
-        return tuple(p for p in self.params if p.applies_to(task))
-
-    def serves_metric(self, metric: str) -> bool:
-        return self.serves is None or metric in self.serves
 
 
 def member_param(params: Mapping[str, Tensor], name: str) -> Tensor:

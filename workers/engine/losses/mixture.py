@@ -1,28 +1,21 @@
-"""Combinations: ``lam * proxy + (1 - lam) * surrogate``, after a warm-up on the proxy alone.
+"""Combinations: ``(1 - s) * proxy + s * surrogate``, the proxy alone during a warm-up.
 
-Direct surrogates trained from scratch are often unstable (their gradients vanish or point
-nowhere useful while the model is still random), so each surrogate also enters the search
-mixed with the plain proxy (cross-entropy, or MSE for regression) and with a warm-up: for the
-first ``round(warmup * max_epochs)`` epochs only the proxy trains. Both ``lam`` and ``warmup``
-are searched; ``lam = 0`` is the pure surrogate after a warm-up.
+The catalogue entries ``mixed_<surrogate>`` and the reasons for them are in
+:mod:`workers.engine.losses.catalogue.mixture`; here every surrogate's builder gets its mixed
+counterpart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
+from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
+from workers.engine.losses.catalogue.mixture import MIXTURE_PREFIX
 from workers.engine.losses.proxy import CrossEntropy, SquaredError
 from workers.engine.spec import Task
-
-LAM = ParamSpec("lam", 0.0, 0.95, 0.5, "weight of the proxy loss after the warm-up")
-WARMUP = ParamSpec(
-    "warmup", 0.0, 0.5, 0.1, "fraction of the epoch cap trained on the proxy alone first"
-)
 
 
 class Mixture(Loss):
@@ -58,18 +51,17 @@ def proxy_for(task: Task) -> Loss:
     return SquaredError() if task is Task.REGRESSION else CrossEntropy(task)
 
 
-def mixture_of(surrogate: LossSpec) -> LossSpec:
-    """The catalogue entry ``mixed_<surrogate>``: its parameters plus ``lam`` and ``warmup``."""
+def mixed(surrogate: LossBuilder) -> LossBuilder:
+    """The builder of ``mixed_<surrogate>``: the surrogate's parameters plus ``lam``, ``warmup``."""
 
     def build(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-        inner = surrogate.build(params, ctx)
+        inner = surrogate(params, ctx)
         warmup = torch.round(member_param(params, "warmup") * ctx.max_epochs)
         return Mixture(proxy_for(ctx.task), inner, member_param(params, "lam"), warmup)
 
-    return replace(
-        surrogate,
-        name=f"mixed_{surrogate.name}",
-        summary=f"lam * proxy + (1 - lam) * {surrogate.name}, after a proxy-only warm-up.",
-        build=build,
-        params=(*surrogate.params, LAM, WARMUP),
-    )
+    return build
+
+
+def mixture_builders(surrogates: Mapping[str, LossBuilder]) -> dict[str, LossBuilder]:
+    """``mixed_<name>`` for every surrogate builder, as the catalogue declares one per surrogate."""
+    return {f"{MIXTURE_PREFIX}{name}": mixed(build) for name, build in surrogates.items()}

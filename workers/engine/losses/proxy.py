@@ -2,7 +2,8 @@
 
 Cross-entropy, MSE, MAE and Huber live here; margin and square losses for classification in
 :mod:`~workers.engine.losses.proxy_margin`, the other regression proxies in
-:mod:`~workers.engine.losses.proxy_regression`. :data:`PROXY_LOSSES` gathers them all.
+:mod:`~workers.engine.losses.proxy_regression`. Their catalogue entries are in
+:mod:`workers.engine.losses.catalogue.proxy`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ from torch import Tensor
 
 from workers.engine.losses.base import (
     Loss,
+    LossBuilder,
     LossContext,
-    LossSpec,
-    ParamSpec,
     member_mean,
     member_param,
 )
-from workers.engine.losses.proxy_margin import MARGIN_LOSSES
-from workers.engine.losses.proxy_regression import REGRESSION_PROXY_LOSSES
-from workers.engine.spec import Family, Task
+from workers.engine.spec import Task
 
 
 def per_example_cross_entropy(outputs: Tensor, targets: Tensor, task: Task) -> Tensor:
@@ -85,10 +83,6 @@ class Huber(Loss):
         return torch.where(residual <= delta, quadratic, linear).mean(dim=-1)
 
 
-_CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
-_REGRESSION = frozenset({Task.REGRESSION})
-
-
 def _cross_entropy(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return CrossEntropy(ctx.task)
 
@@ -97,45 +91,9 @@ def _huber(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return Huber(member_param(params, "delta"))
 
 
-_STANDARD_LOSSES = (
-    LossSpec(
-        name="cross_entropy",
-        family=Family.PROXY,
-        tasks=_CLASSIFICATION,
-        summary="Binary cross-entropy on one logit, or softmax cross-entropy; the baseline.",
-        reference="Maximum-likelihood training objective; Goodfellow et al., Deep Learning, "
-        "2016, §6.2.",
-        build=_cross_entropy,
-    ),
-    LossSpec(
-        name="mse",
-        family=Family.PROXY,
-        tasks=_REGRESSION,
-        summary="Mean squared error on the standardised target; the regression baseline.",
-        reference="Least squares (Legendre 1805; Gauss 1809).",
-        build=lambda params, ctx: SquaredError(),
-    ),
-    LossSpec(
-        name="mae",
-        family=Family.PROXY,
-        tasks=_REGRESSION,
-        summary="Mean absolute error: consistent for the conditional median.",
-        reference="Least absolute deviations (Boscovich 1757; Laplace 1788).",
-        build=lambda params, ctx: AbsoluteError(),
-    ),
-    LossSpec(
-        name="huber",
-        family=Family.PROXY,
-        tasks=_REGRESSION,
-        summary="Quadratic near zero, linear beyond delta (in standard deviations of the target).",
-        reference="Huber, Robust Estimation of a Location Parameter, Ann. Math. Statist. 1964.",
-        build=_huber,
-        params=(
-            ParamSpec(
-                "delta", 0.1, 3.0, 1.0, "switch point, in target standard deviations", log=True
-            ),
-        ),
-    ),
-)
-
-PROXY_LOSSES = (*_STANDARD_LOSSES, *MARGIN_LOSSES, *REGRESSION_PROXY_LOSSES)
+PROXY_BUILDERS: dict[str, LossBuilder] = {
+    "cross_entropy": _cross_entropy,
+    "mse": lambda params, ctx: SquaredError(),
+    "mae": lambda params, ctx: AbsoluteError(),
+    "huber": _huber,
+}

@@ -2,9 +2,9 @@
 targets.
 
 None of them models probabilities: the outputs are scores whose sign (binary, multilabel) or
-arg-max (multiclass) is the decision, so sigmoid or softmax of them is not calibrated. They serve
-every metric of their tasks except those that score calibrated probabilities
-(:data:`CALIBRATION_METRICS`).
+arg-max (multiclass) is the decision, so sigmoid or softmax of them is not calibrated. Their
+catalogue entries (:mod:`workers.engine.losses.catalogue.proxy`) serve every metric of their
+tasks except those that score calibrated probabilities.
 """
 
 from __future__ import annotations
@@ -17,29 +17,13 @@ from torch import Tensor
 
 from workers.engine.losses.base import (
     Loss,
+    LossBuilder,
     LossContext,
-    LossSpec,
-    ParamSpec,
     member_mean,
     member_param,
     per_member,
 )
-from workers.engine.metrics import METRICS
-from workers.engine.spec import Family, Task
-
-CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
-
-# Metrics that score the predicted probabilities themselves rather than their order or arg-max.
-CALIBRATION_METRICS = frozenset({"log_loss", "brier"})
-
-
-def metrics_without_calibration(tasks: frozenset[Task]) -> frozenset[str]:
-    """Every metric of ``tasks`` except those that need calibrated probabilities."""
-    return frozenset(
-        name
-        for name, metric in METRICS.items()
-        if metric.tasks & tasks and name not in CALIBRATION_METRICS
-    )
+from workers.engine.spec import Task
 
 
 def signed_targets(targets: Tensor) -> Tensor:
@@ -101,56 +85,15 @@ class SquareLossOneHot(Loss):
         return member_mean((outputs - goal).pow(2))
 
 
-def _hinge(power: int) -> LossSpec:
-    name = "hinge" if power == 1 else "squared_hinge"
-
+def _hinge(power: int) -> LossBuilder:
     def build(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
         return Hinge(ctx.task, member_param(params, "margin"), power)
 
-    reference = (
-        "Cortes & Vapnik, Support-Vector Networks, Machine Learning 1995; Crammer & Singer, On "
-        "the Algorithmic Implementation of Multiclass Kernel-based Vector Machines, JMLR 2001"
-    )
-    if power == 1:
-        summary = "Hinge loss max(0, margin - s z) on the logits"
-    else:
-        summary = "Squared hinge loss max(0, margin - s z)^2 on the logits"
-        reference += "; Tang, Deep Learning using Linear Support Vector Machines, 2013"
-    return LossSpec(
-        name=name,
-        family=Family.PROXY,
-        tasks=CLASSIFICATION,
-        summary=f"{summary} (multi_margin_loss for multiclass); a margin classifier, "
-        "not calibrated.",
-        reference=f"{reference}.",
-        build=build,
-        params=(
-            ParamSpec(
-                "margin",
-                0.25,
-                4.0,
-                1.0,
-                "required logit margin (1 in the SVM literature; with unnormalised logits it "
-                "sets the logit scale)",
-                log=True,
-            ),
-        ),
-        serves=metrics_without_calibration(CLASSIFICATION),
-    )
+    return build
 
 
-MARGIN_LOSSES = (
-    _hinge(1),
-    _hinge(2),
-    LossSpec(
-        name="mse_onehot",
-        family=Family.PROXY,
-        tasks=CLASSIFICATION,
-        summary="Square loss of the logits against one-hot (multiclass) or ±1 (binary, "
-        "per label) targets, without softmax; not calibrated.",
-        reference="Hui & Belkin, Evaluation of Neural Architectures Trained with Square Loss vs "
-        "Cross-Entropy in Classification Tasks, ICLR 2021.",
-        build=lambda params, ctx: SquareLossOneHot(ctx.task),
-        serves=metrics_without_calibration(CLASSIFICATION),
-    ),
-)
+MARGIN_BUILDERS: dict[str, LossBuilder] = {
+    "hinge": _hinge(1),
+    "squared_hinge": _hinge(2),
+    "mse_onehot": lambda params, ctx: SquareLossOneHot(ctx.task),
+}

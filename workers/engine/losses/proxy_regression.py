@@ -16,17 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from workers.engine.losses.base import (
-    LOG_LINK,
     Loss,
+    LossBuilder,
     LossContext,
-    LossSpec,
-    ParamSpec,
     member_param,
     per_member,
 )
-from workers.engine.spec import Family, Task
 
-REGRESSION = frozenset({Task.REGRESSION})
 LN2 = math.log(2.0)
 
 
@@ -102,35 +98,8 @@ def _poisson(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return PoissonNLL(ctx.target_mean, ctx.target_std, ctx.target_scale)
 
 
-REGRESSION_PROXY_LOSSES = (
-    LossSpec(
-        name="log_cosh",
-        family=Family.PROXY,
-        tasks=REGRESSION,
-        summary="log(cosh(residual)): quadratic near zero, linear for large residuals, smooth.",
-        reference="Chen et al., Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder, "
-        "2019; Saleh & Saleh, Statistical Properties of the log-cosh Loss Function Used in "
-        "Machine Learning, 2022.",
-        build=lambda params, ctx: LogCosh(),
-    ),
-    LossSpec(
-        name="pinball",
-        family=Family.PROXY,
-        tasks=REGRESSION,
-        summary="Pinball (quantile) loss: consistent for the conditional tau-quantile.",
-        reference="Koenker & Bassett, Regression Quantiles, Econometrica 1978.",
-        build=_pinball,
-        params=(ParamSpec("tau", 0.05, 0.95, 0.5, "quantile level the prediction targets"),),
-    ),
-    LossSpec(
-        name="poisson_nll",
-        family=Family.PROXY,
-        tasks=REGRESSION,
-        summary="Poisson negative log-likelihood with a log link, for non-negative targets.",
-        reference="McCullagh & Nelder, Generalized Linear Models, 2nd ed., 1989, §6.2; "
-        "torch.nn.functional.poisson_nll_loss.",
-        build=_poisson,
-        serves=frozenset({"poisson_deviance"}),
-        link=LOG_LINK,
-    ),
-)
+REGRESSION_PROXY_BUILDERS: dict[str, LossBuilder] = {
+    "log_cosh": lambda params, ctx: LogCosh(),
+    "pinball": _pinball,
+    "poisson_nll": _poisson,
+}

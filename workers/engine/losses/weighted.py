@@ -4,7 +4,8 @@ Class weights (power and class-balanced) and focal loss live here; the margin an
 adjustments for imbalance in :mod:`~workers.engine.losses.weighted_imbalance`, the reshaped
 cross-entropies (Poly-1, label smoothing, asymmetric) in
 :mod:`~workers.engine.losses.weighted_reshaped`, and the MAPE-weighted MAE in
-:mod:`~workers.engine.losses.weighted_regression`. :data:`WEIGHTED_LOSSES` gathers them all.
+:mod:`~workers.engine.losses.weighted_regression`. Their catalogue entries are in
+:mod:`workers.engine.losses.catalogue.weighted`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ from torch import Tensor
 
 from workers.engine.losses.base import (
     Loss,
+    LossBuilder,
     LossContext,
-    LossSpec,
-    ParamSpec,
     member_mean,
     member_param,
     per_member,
 )
-from workers.engine.losses.weighted_imbalance import IMBALANCE_LOSSES
-from workers.engine.losses.weighted_regression import REGRESSION_WEIGHTED_LOSSES
-from workers.engine.losses.weighted_reshaped import RESHAPED_LOSSES
+from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
 from workers.engine.losses.weighting import (
     ClassWeightedCrossEntropy,
     effective_number_weights,
@@ -34,7 +32,7 @@ from workers.engine.losses.weighting import (
     per_task,
     power_weights,
 )
-from workers.engine.spec import Family, Task
+from workers.engine.spec import Task
 
 
 class FocalLoss(Loss):
@@ -76,10 +74,6 @@ class FocalLoss(Loss):
         return member_mean(-torch.exp(gamma * log_p_other) * log_p_true)
 
 
-_CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
-_SIGMOID_TASKS = frozenset({Task.BINARY, Task.MULTILABEL})
-
-
 def _class_weighted(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     counts = label_class_counts(ctx.task, ctx.class_counts, ctx.n_train)
     weights = power_weights(counts, member_param(params, "power"))
@@ -93,66 +87,12 @@ def _class_balanced(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
 
 
 def _focal(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    alpha = member_param(params, "alpha") if ctx.task in _SIGMOID_TASKS else None
+    alpha = member_param(params, "alpha") if ctx.task in SIGMOID_TASKS else None
     return FocalLoss(ctx.task, member_param(params, "gamma"), alpha)
 
 
-_CLASS_WEIGHTED_LOSSES = (
-    LossSpec(
-        name="class_weighted_ce",
-        family=Family.WEIGHTED,
-        tasks=_CLASSIFICATION,
-        summary="Cross-entropy with class weights n_c^-power (0: none, 1: inverse frequency).",
-        reference="King & Zeng, Logistic Regression in Rare Events Data, Political Analysis 2001; "
-        "Cui et al., Class-Balanced Loss Based on Effective Number of Samples, CVPR 2019.",
-        build=_class_weighted,
-        params=(ParamSpec("power", 0.0, 1.0, 0.5, "exponent p in w_c ∝ n_c^-p"),),
-    ),
-    LossSpec(
-        name="class_balanced",
-        family=Family.WEIGHTED,
-        tasks=_CLASSIFICATION,
-        summary="Cross-entropy with class weights (1 - beta) / (1 - beta^n_c): the inverse "
-        "effective number of samples.",
-        reference="Cui et al., Class-Balanced Loss Based on Effective Number of Samples, "
-        "CVPR 2019.",
-        build=_class_balanced,
-        params=(
-            ParamSpec(
-                "one_minus_beta",
-                1e-4,
-                0.1,
-                1e-3,
-                "1 - beta, so beta in [0.9, 0.9999]; log-uniform, because the effective number "
-                "saturates at 1 / (1 - beta) examples",
-                log=True,
-            ),
-        ),
-    ),
-    LossSpec(
-        name="focal",
-        family=Family.WEIGHTED,
-        tasks=_CLASSIFICATION,
-        summary="Down-weights well-classified examples by (1 - p_t)^gamma.",
-        reference="Lin et al., Focal Loss for Dense Object Detection, ICCV 2017.",
-        build=_focal,
-        params=(
-            ParamSpec("gamma", 0.0, 5.0, 2.0, "focusing parameter; 0 is cross-entropy"),
-            ParamSpec(
-                "alpha",
-                0.05,
-                0.95,
-                0.25,
-                "weight of the positive class",
-                tasks=_SIGMOID_TASKS,
-            ),
-        ),
-    ),
-)
-
-WEIGHTED_LOSSES = (
-    *_CLASS_WEIGHTED_LOSSES,
-    *IMBALANCE_LOSSES,
-    *RESHAPED_LOSSES,
-    *REGRESSION_WEIGHTED_LOSSES,
-)
+WEIGHTED_BUILDERS: dict[str, LossBuilder] = {
+    "class_weighted_ce": _class_weighted,
+    "class_balanced": _class_balanced,
+    "focal": _focal,
+}

@@ -17,9 +17,8 @@ from torch import Tensor
 
 from workers.engine.losses.base import (
     Loss,
+    LossBuilder,
     LossContext,
-    LossSpec,
-    ParamSpec,
     member_param,
     per_member,
 )
@@ -32,9 +31,7 @@ from workers.engine.losses.weighting import (
     per_task,
     weighted_mean,
 )
-from workers.engine.spec import Family, Task
-
-CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
+from workers.engine.spec import Task
 
 
 def log_prior_offsets(counts: Tensor, task: Task) -> Tensor:
@@ -147,43 +144,7 @@ def _ldam_drw(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     )
 
 
-IMBALANCE_LOSSES = (
-    LossSpec(
-        name="logit_adjusted",
-        family=Family.WEIGHTED,
-        tasks=CLASSIFICATION,
-        summary="Cross-entropy on logits shifted by tau * log prior: trains balanced logits.",
-        reference="Menon et al., Long-Tail Learning via Logit Adjustment, ICLR 2021.",
-        build=_logit_adjusted,
-        params=(
-            ParamSpec("tau", 0.0, 2.0, 1.0, "scale of the log-prior adjustment (1 in the paper)"),
-        ),
-    ),
-    LossSpec(
-        name="ldam_drw",
-        family=Family.WEIGHTED,
-        tasks=CLASSIFICATION,
-        summary="Cross-entropy with class margins ∝ n_c^(-1/4), class-balanced weights "
-        "switched on late in training.",
-        reference="Cao et al., Learning Imbalanced Datasets with Label-Distribution-Aware "
-        "Margin Loss, NeurIPS 2019.",
-        build=_ldam_drw,
-        params=(
-            ParamSpec(
-                "max_margin",
-                0.1,
-                4.0,
-                0.5,
-                "margin of the rarest class, in logit units (0.5 in the paper)",
-                log=True,
-            ),
-            ParamSpec(
-                "defer",
-                0.3,
-                0.9,
-                0.8,
-                "fraction of the epoch cap trained before re-weighting starts (0.8 in the paper)",
-            ),
-        ),
-    ),
-)
+IMBALANCE_BUILDERS: dict[str, LossBuilder] = {
+    "logit_adjusted": _logit_adjusted,
+    "ldam_drw": _ldam_drw,
+}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossSpec
+from workers.engine.losses.base import Loss, LossBuilder
 from workers.engine.losses.proxy_regression import original_targets
-from workers.engine.spec import Family, Task
 
 # |y| is floored at this fraction of target_scale (the training mean of |y|), capping any weight
 # at 1 / MAPE_FLOOR times that of a typical example.
@@ -36,18 +35,8 @@ class MapeWeightedAbsoluteError(Loss):
         return (weights * (outputs - targets).abs()).mean(dim=-1)
 
 
-REGRESSION_WEIGHTED_LOSSES = (
-    LossSpec(
-        name="mape_weighted_mae",
-        family=Family.WEIGHTED,
-        tasks=frozenset({Task.REGRESSION}),
-        summary="Absolute error weighted by 1 / |y| (|y| floored at 1% of its mean): "
-        "consistent for MAPE.",
-        reference="de Myttenaere et al., Mean Absolute Percentage Error for Regression Models, "
-        "Neurocomputing 2016.",
-        build=lambda params, ctx: MapeWeightedAbsoluteError(
-            ctx.target_mean, ctx.target_std, ctx.target_scale
-        ),
-        serves=frozenset({"mape"}),
+REGRESSION_WEIGHTED_BUILDERS: dict[str, LossBuilder] = {
+    "mape_weighted_mae": lambda params, ctx: MapeWeightedAbsoluteError(
+        ctx.target_mean, ctx.target_std, ctx.target_scale
     ),
-)
+}

@@ -17,17 +17,13 @@ from torch import Tensor
 
 from workers.engine.losses.base import (
     Loss,
+    LossBuilder,
     LossContext,
-    LossSpec,
-    ParamSpec,
     member_mean,
     member_param,
     per_member,
 )
-from workers.engine.spec import Family, Task
-
-CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
-SIGMOID_TASKS = frozenset({Task.BINARY, Task.MULTILABEL})
+from workers.engine.spec import Task
 
 
 def true_class_logit(outputs: Tensor, targets: Tensor) -> Tensor:
@@ -149,49 +145,8 @@ def _asymmetric(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     )
 
 
-RESHAPED_LOSSES = (
-    LossSpec(
-        name="poly1",
-        family=Family.WEIGHTED,
-        tasks=CLASSIFICATION,
-        summary="Cross-entropy plus epsilon * (1 - p_t): re-weights the leading polynomial term.",
-        reference="Leng et al., PolyLoss: A Polynomial Expansion Perspective of Classification "
-        "Loss Functions, ICLR 2022.",
-        build=_poly1,
-        params=(
-            ParamSpec(
-                "epsilon",
-                -1.0,
-                5.0,
-                1.0,
-                "coefficient of (1 - p_t); -1 is the paper's lower limit, 2 its ImageNet choice",
-            ),
-        ),
-    ),
-    LossSpec(
-        name="label_smoothing",
-        family=Family.WEIGHTED,
-        tasks=CLASSIFICATION,
-        summary="Cross-entropy against targets mixed with the uniform distribution.",
-        reference="Szegedy et al., Rethinking the Inception Architecture for Computer Vision, "
-        "CVPR 2016; Müller et al., When Does Label Smoothing Help?, NeurIPS 2019.",
-        build=_label_smoothing,
-        params=(
-            ParamSpec("epsilon", 0.0, 0.3, 0.1, "weight of the uniform distribution (0.1 usual)"),
-        ),
-    ),
-    LossSpec(
-        name="asymmetric",
-        family=Family.WEIGHTED,
-        tasks=SIGMOID_TASKS,
-        summary="Focal terms with separate exponents for positives and negatives, and easy "
-        "negatives (p < clip) discarded.",
-        reference="Ridnik et al., Asymmetric Loss For Multi-Label Classification, ICCV 2021.",
-        build=_asymmetric,
-        params=(
-            ParamSpec("gamma_pos", 0.0, 1.0, 0.0, "focusing exponent of positives (paper: 0)"),
-            ParamSpec("gamma_neg", 0.0, 6.0, 4.0, "focusing exponent of negatives (paper: 4)"),
-            ParamSpec("clip", 0.0, 0.2, 0.05, "probability shift of negatives (paper: 0.05)"),
-        ),
-    ),
-)
+RESHAPED_BUILDERS: dict[str, LossBuilder] = {
+    "poly1": _poly1,
+    "label_smoothing": _label_smoothing,
+    "asymmetric": _asymmetric,
+}

@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from workers.engine.losses.base import LossContext
+from workers.engine.losses.catalogue.mixture import MIXTURE_PREFIX
 from workers.engine.spec import Task
 
 SNIPPETS = Path(__file__).resolve().parent
-MIXTURE_PREFIX = "mixed_"
 
 _SHAPES = {
     Task.BINARY: "logits (batch,) and 0/1 float targets (batch,)",

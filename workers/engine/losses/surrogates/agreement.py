@@ -7,14 +7,9 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec
-from workers.engine.losses.surrogates.common import (
-    CLASSIFICATION,
-    MULTICLASS,
-    class_probabilities,
-    class_truth,
-)
-from workers.engine.spec import Family, Task
+from workers.engine.losses.base import Loss, LossBuilder, LossContext
+from workers.engine.losses.surrogates.common import class_probabilities, class_truth
+from workers.engine.spec import Task
 
 MCC_EPS = 1e-5  # segmentation_models_pytorch.losses.MCCLoss's eps, added to each soft count
 MCC_FLOOR = 1e-12  # multiclass: the product under the square root is floored here
@@ -101,29 +96,7 @@ def _soft_qwk(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return SoftKappa(ctx.n_classes, power)
 
 
-AGREEMENT_LOSSES = (
-    LossSpec(
-        name="soft_mcc",
-        family=Family.SURROGATE,
-        tasks=CLASSIFICATION,
-        summary="1 - Matthews correlation from soft confusion counts (R_K for multiclass).",
-        reference="Abhishek & Hamarneh, Matthews Correlation Coefficient Loss for Deep "
-        "Convolutional Networks, ISBI 2021; Gorodkin, Comparing Two K-category Assignments by a "
-        "K-category Correlation Coefficient, Comput. Biol. Chem. 2004.",
-        build=_soft_mcc,
-        serves=frozenset({"mcc"}),
-        batch_level=True,
-    ),
-    LossSpec(
-        name="soft_qwk",
-        family=Family.SURROGATE,
-        tasks=MULTICLASS,
-        summary="1 - Cohen's kappa (quadratic or linear weights, from the metric) from the soft "
-        "confusion matrix.",
-        reference="de la Torre, Puig & Valls, Weighted Kappa Loss Function for Multi-class "
-        "Classification of Ordinal Data in Deep Learning, Pattern Recognit. Lett. 2018.",
-        build=_soft_qwk,
-        serves=frozenset({"cohen_kappa"}),
-        batch_level=True,
-    ),
-)
+AGREEMENT_BUILDERS: dict[str, LossBuilder] = {
+    "soft_mcc": _soft_mcc,
+    "soft_qwk": _soft_qwk,
+}

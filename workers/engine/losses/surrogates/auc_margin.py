@@ -8,9 +8,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
-from workers.engine.losses.surrogates.common import BINARY, loss_variable, take_step
-from workers.engine.spec import Family
+from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
+from workers.engine.losses.surrogates.common import loss_variable, take_step
 
 
 class AUCMargin(Loss):
@@ -77,28 +76,4 @@ def _auc_m(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return AUCMargin(margin, lr_scale, positive_fraction(ctx))
 
 
-AUC_MARGIN_LOSSES = (
-    LossSpec(
-        name="auc_m",
-        family=Family.SURROGATE,
-        tasks=BINARY,
-        summary="AUC-margin min-max loss on sigmoid scores, with its own a, b and dual alpha.",
-        reference="Yuan, Yan, Sonka & Yang, Large-scale Robust Deep AUC Maximization: A New "
-        "Surrogate Loss and Empirical Studies on Medical Image Classification, ICCV 2021.",
-        build=_auc_m,
-        params=(
-            # LibAUC: tune the margin in (0, 1], e.g. 0.6, 0.8, 1.0.
-            ParamSpec("margin", 0.1, 1.0, 1.0, "margin m between positive and negative scores"),
-            ParamSpec(
-                "lr_scale",
-                1.0,
-                100.0,
-                10.0,
-                "step of a, b, alpha in member learning rates",
-                log=True,
-            ),
-        ),
-        serves=frozenset({"roc_auc"}),
-        batch_level=True,
-    ),
-)
+AUC_MARGIN_BUILDERS: dict[str, LossBuilder] = {"auc_m": _auc_m}

@@ -1,5 +1,5 @@
-"""Shared pieces of the surrogate losses: metric groups, class probabilities, soft counts and the
-update of loss-owned variables.
+"""Shared pieces of the surrogate losses: class probabilities, soft counts and the update of
+loss-owned variables.
 
 Every surrogate here is computed per member from that member's rows only, and reduced to shape
 ``(M,)``. Confusion-count surrogates work on a ``(M, B, K)`` layout: ``K = 1`` for binary (the
@@ -14,16 +14,6 @@ from torch import Tensor
 
 from workers.engine.losses.base import Loss
 from workers.engine.spec import Task
-
-BINARY = frozenset({Task.BINARY})
-MULTICLASS = frozenset({Task.MULTICLASS})
-REGRESSION = frozenset({Task.REGRESSION})
-BINARY_MULTILABEL = frozenset({Task.BINARY, Task.MULTILABEL})
-CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
-
-F_METRICS = frozenset({"f1", "fbeta", "macro_f1", "micro_f1", "samples_f1", "weighted_f1"})
-OVERLAP_METRICS = F_METRICS | {"jaccard"}
-RANKING_METRICS = frozenset({"roc_auc", "pr_auc", "macro_roc_auc"})
 
 
 def class_probabilities(outputs: Tensor, task: Task) -> Tensor:

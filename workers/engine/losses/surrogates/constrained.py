@@ -8,11 +8,13 @@ from collections.abc import Mapping
 import torch.nn.functional as F
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
-from workers.engine.losses.surrogates.common import BINARY, loss_variable, take_step
-from workers.engine.spec import Family
+from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
+from workers.engine.losses.catalogue.surrogate_ranking import (
+    PRECISION_AT_RECALL,
+    RECALL_AT_PRECISION,
+)
+from workers.engine.losses.surrogates.common import loss_variable, take_step
 
-RECALL_AT_PRECISION, PRECISION_AT_RECALL = "recall_at_precision", "precision_at_recall"
 DEFAULT_LEVEL = 0.9  # the metric catalogue's default min_precision / min_recall
 
 
@@ -74,35 +76,7 @@ def _precision_at_recall(params: Mapping[str, Tensor], ctx: LossContext) -> Loss
     return EbanConstrained(PRECISION_AT_RECALL, level, member_param(params, "dual_scale"))
 
 
-_EBAN = (
-    "Eban, Schain, Mackey, Gordon, Saurous & Elidan, Scalable Learning of Non-Decomposable "
-    "Objectives, AISTATS 2017."
-)
-_DUAL_SCALE = ParamSpec(
-    "dual_scale", 1.0, 100.0, 10.0, "dual ascent step on lambda, in member learning rates", log=True
-)
-
-CONSTRAINED_LOSSES = (
-    LossSpec(
-        name="eban_recall_at_precision",
-        family=Family.SURROGATE,
-        tasks=BINARY,
-        summary="Hinge-bound Lagrangian of max recall s.t. precision >= min_precision.",
-        reference=_EBAN,
-        build=_recall_at_precision,
-        params=(_DUAL_SCALE,),
-        serves=frozenset({RECALL_AT_PRECISION}),
-        batch_level=True,
-    ),
-    LossSpec(
-        name="eban_precision_at_recall",
-        family=Family.SURROGATE,
-        tasks=BINARY,
-        summary="Hinge-bound Lagrangian of max precision s.t. recall >= min_recall.",
-        reference=_EBAN,
-        build=_precision_at_recall,
-        params=(_DUAL_SCALE,),
-        serves=frozenset({PRECISION_AT_RECALL}),
-        batch_level=True,
-    ),
-)
+CONSTRAINED_BUILDERS: dict[str, LossBuilder] = {
+    "eban_recall_at_precision": _recall_at_precision,
+    "eban_precision_at_recall": _precision_at_recall,
+}

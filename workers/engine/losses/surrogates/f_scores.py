@@ -8,16 +8,14 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
+from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
 from workers.engine.losses.surrogates.common import (
-    CLASSIFICATION,
-    F_METRICS,
     class_probabilities,
     class_truth,
     logits_layout,
     soft_counts,
 )
-from workers.engine.spec import Family, Task
+from workers.engine.spec import Task
 
 EPSILON = 1e-7
 
@@ -94,35 +92,7 @@ def _sigmoid_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return SigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset)
 
 
-_SIGMOID_F1_REF = (
-    "Bénédict, Koops, Odijk & de Rijke, sigmoidF1: A Smooth F1 Score Surrogate Loss for "
-    "Multilabel Classification, TMLR 2022."
-)
-
-F_SCORE_LOSSES = (
-    LossSpec(
-        name="soft_f1",
-        family=Family.SURROGATE,
-        tasks=CLASSIFICATION,
-        summary="1 - F-beta from probabilities (beta from an fbeta metric, else 1); macro over "
-        "classes and labels.",
-        reference=_SIGMOID_F1_REF + " (the soft F1 baseline, with S the plain sigmoid/softmax)",
-        build=_soft_f1,
-        serves=F_METRICS,
-        batch_level=True,
-    ),
-    LossSpec(
-        name="sigmoid_f1",
-        family=Family.SURROGATE,
-        tasks=CLASSIFICATION,
-        summary="1 - F-beta from sigmoid(slope * (logit + offset)); macro over classes and labels.",
-        reference=_SIGMOID_F1_REF,
-        build=_sigmoid_f1,
-        params=(
-            ParamSpec("slope", 1.0, 30.0, 1.0, "slope of the sigmoid on the logits", log=True),
-            ParamSpec("offset", -2.0, 2.0, 0.0, "shift added to the logits before the sigmoid"),
-        ),
-        serves=F_METRICS,
-        batch_level=True,
-    ),
-)
+F_SCORE_BUILDERS: dict[str, LossBuilder] = {
+    "soft_f1": _soft_f1,
+    "sigmoid_f1": _sigmoid_f1,
+}

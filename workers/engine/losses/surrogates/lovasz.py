@@ -9,15 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec
-from workers.engine.losses.surrogates.common import (
-    BINARY_MULTILABEL,
-    MULTICLASS,
-    class_truth,
-    logits_layout,
-    mean_over_present,
-)
-from workers.engine.spec import Family, Task
+from workers.engine.losses.base import Loss, LossBuilder, LossContext
+from workers.engine.losses.surrogates.common import class_truth, logits_layout, mean_over_present
+from workers.engine.spec import Task
 
 
 def lovasz_extension(errors: Tensor, truth: Tensor) -> Tensor:
@@ -76,31 +70,7 @@ def _lovasz_softmax(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return LovaszSoftmax()
 
 
-_BERMAN = (
-    "Berman, Rannen Triki & Blaschko, The Lovász-Softmax Loss: A Tractable Surrogate for the "
-    "Optimization of the Intersection-over-Union Measure in Neural Networks, CVPR 2018."
-)
-
-LOVASZ_LOSSES = (
-    LossSpec(
-        name="lovasz_hinge",
-        family=Family.SURROGATE,
-        tasks=BINARY_MULTILABEL,
-        summary="Lovász extension of the Jaccard loss at the hinge errors of the logits.",
-        reference=_BERMAN,
-        build=_lovasz_hinge,
-        serves=frozenset({"f1", "fbeta", "jaccard", "macro_f1", "micro_f1", "samples_f1"}),
-        batch_level=True,
-    ),
-    LossSpec(
-        name="lovasz_softmax",
-        family=Family.SURROGATE,
-        tasks=MULTICLASS,
-        summary="Lovász extension of each class's Jaccard loss at |y - softmax|, mean over "
-        "present classes.",
-        reference=_BERMAN,
-        build=_lovasz_softmax,
-        serves=frozenset({"macro_f1", "weighted_f1"}),
-        batch_level=True,
-    ),
-)
+LOVASZ_BUILDERS: dict[str, LossBuilder] = {
+    "lovasz_hinge": _lovasz_hinge,
+    "lovasz_softmax": _lovasz_softmax,
+}

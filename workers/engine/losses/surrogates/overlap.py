@@ -11,16 +11,14 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
+from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
 from workers.engine.losses.surrogates.common import (
-    CLASSIFICATION,
-    OVERLAP_METRICS,
     class_probabilities,
     class_truth,
     mean_over_present,
     soft_counts,
 )
-from workers.engine.spec import Family, Task
+from workers.engine.spec import Task
 
 DICE_SMOOTH = 1e-5  # MONAI DiceLoss's smooth_nr and smooth_dr
 TVERSKY_EPS = 1e-8  # kornia.losses.tversky_loss's eps
@@ -105,52 +103,8 @@ def _focal_tversky(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return Tversky(ctx.task, alpha, beta, member_param(params, "gamma"))
 
 
-# Salehi et al. search alpha + beta = 1 with alpha from 0.1 to 0.9 (best 0.3 / 0.7).
-_ALPHA = ParamSpec("alpha", 0.1, 0.9, 0.3, "weight of soft false positives")
-_BETA = ParamSpec("beta", 0.1, 0.9, 0.7, "weight of soft false negatives")
-_SALEHI = (
-    "Salehi, Erdogmus & Gholipour, Tversky Loss Function for Image Segmentation Using 3D Fully "
-    "Convolutional Deep Networks, MLMI 2017."
-)
-
-OVERLAP_LOSSES = (
-    LossSpec(
-        name="soft_dice",
-        family=Family.SURROGATE,
-        tasks=CLASSIFICATION,
-        summary="V-Net Dice loss: squared-probability denominator, 1e-5 smoothing, mean over "
-        "every class.",
-        reference="Milletari, Navab & Ahmadi, V-Net: Fully Convolutional Neural Networks for "
-        "Volumetric Medical Image Segmentation, 3DV 2016 (as in MONAI's DiceLoss, squared_pred).",
-        build=_soft_dice,
-        serves=OVERLAP_METRICS,
-        batch_level=True,
-    ),
-    LossSpec(
-        name="tversky",
-        family=Family.SURROGATE,
-        tasks=CLASSIFICATION,
-        summary="1 - Tversky index tp / (tp + alpha fp + beta fn), mean over present classes.",
-        reference=_SALEHI,
-        build=_tversky,
-        params=(_ALPHA, _BETA),
-        serves=OVERLAP_METRICS,
-        batch_level=True,
-    ),
-    LossSpec(
-        name="focal_tversky",
-        family=Family.SURROGATE,
-        tasks=CLASSIFICATION,
-        summary="(1 - Tversky index) ** (1 / gamma), mean over present classes.",
-        reference="Abraham & Khan, A Novel Focal Tversky Loss Function with Improved Attention "
-        "U-Net for Lesion Segmentation, ISBI 2019; " + _SALEHI,
-        build=_focal_tversky,
-        params=(
-            _ALPHA,
-            _BETA,
-            ParamSpec("gamma", 1.0, 3.0, 4.0 / 3.0, "focal exponent: loss (1 - TI) ** (1/gamma)"),
-        ),
-        serves=OVERLAP_METRICS,
-        batch_level=True,
-    ),
-)
+OVERLAP_BUILDERS: dict[str, LossBuilder] = {
+    "soft_dice": _soft_dice,
+    "tversky": _tversky,
+    "focal_tversky": _focal_tversky,
+}

@@ -15,14 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec, ParamSpec, member_param
-from workers.engine.losses.surrogates.common import (
-    BINARY,
-    BINARY_MULTILABEL,
-    RANKING_METRICS,
-    logits_layout,
-)
-from workers.engine.spec import Family, Task
+from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
+from workers.engine.losses.surrogates.common import logits_layout
+from workers.engine.spec import Task
 
 EXP_LINEAR_FROM = 20.0  # the exponential pair loss continues linearly below t = -20
 PairLoss = Callable[[Tensor, Tensor], Tensor]  # (t: (M, B, B, K), margin: (M, 1, 1, 1))
@@ -117,55 +112,9 @@ def _smooth_ap(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return SmoothAP(member_param(params, "temperature"))
 
 
-_GAO_ZHOU = "Gao & Zhou, On the Consistency of AUC Pairwise Optimization, IJCAI 2015."
-
-RANKING_LOSSES = (
-    LossSpec(
-        name="pairwise_auc",
-        family=Family.SURROGATE,
-        tasks=BINARY_MULTILABEL,
-        summary="Logistic loss on every positive-negative logit difference in the batch.",
-        reference=_GAO_ZHOU,
-        build=_pairwise(logistic_pairs),
-        serves=RANKING_METRICS,
-        batch_level=True,
-    ),
-    LossSpec(
-        name="pairwise_auc_exp",
-        family=Family.SURROGATE,
-        tasks=BINARY_MULTILABEL,
-        summary="Exponential loss (RankBoost) on every positive-negative logit difference.",
-        reference=_GAO_ZHOU + " Freund et al., An Efficient Boosting Algorithm for Combining "
-        "Preferences, JMLR 2003.",
-        build=_pairwise(exponential_pairs),
-        serves=RANKING_METRICS,
-        batch_level=True,
-    ),
-    LossSpec(
-        name="pairwise_auc_sqhinge",
-        family=Family.SURROGATE,
-        tasks=BINARY_MULTILABEL,
-        summary="Squared hinge max(0, margin - t)^2 on every positive-negative logit difference.",
-        reference=_GAO_ZHOU,
-        build=_pairwise(squared_hinge_pairs),
-        params=(
-            ParamSpec("margin", 0.1, 4.0, 1.0, "logit difference a pair must reach", log=True),
-        ),
-        serves=RANKING_METRICS,
-        batch_level=True,
-    ),
-    LossSpec(
-        name="smooth_ap",
-        family=Family.SURROGATE,
-        tasks=BINARY,
-        summary="1 - Smooth-AP: average precision with sigmoid-relaxed ranks of probabilities.",
-        reference="Brown, Xie, Kalogeiton & Zisserman, Smooth-AP: Smoothing the Path Towards "
-        "Large-Scale Image Retrieval, ECCV 2020.",
-        build=_smooth_ap,
-        params=(
-            ParamSpec("temperature", 1e-3, 0.1, 0.01, "sigmoid temperature of ranks", log=True),
-        ),
-        serves=frozenset({"pr_auc"}),
-        batch_level=True,
-    ),
-)
+RANKING_BUILDERS: dict[str, LossBuilder] = {
+    "pairwise_auc": _pairwise(logistic_pairs),
+    "pairwise_auc_exp": _pairwise(exponential_pairs),
+    "pairwise_auc_sqhinge": _pairwise(squared_hinge_pairs),
+    "smooth_ap": _smooth_ap,
+}

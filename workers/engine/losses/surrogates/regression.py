@@ -8,9 +8,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, LossContext, LossSpec
-from workers.engine.losses.surrogates.common import REGRESSION
-from workers.engine.spec import Family
+from workers.engine.losses.base import Loss, LossBuilder, LossContext
 
 VARIANCE_FLOOR = 1e-3  # in standardised units: 1e-3 of the training variance
 
@@ -53,26 +51,7 @@ def _median_ae(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return MedianAbsoluteError()
 
 
-REGRESSION_LOSSES = (
-    LossSpec(
-        name="r2_loss",
-        family=Family.SURROGATE,
-        tasks=REGRESSION,
-        summary="1 - R^2 of the batch: squared error relative to the batch's target variance.",
-        reference="Coefficient of determination (Wright 1921); as a batch loss, e.g. "
-        "torchmetrics.functional.r2_score.",
-        build=_r2,
-        serves=frozenset({"r2"}),
-        batch_level=True,
-    ),
-    LossSpec(
-        name="median_ae_loss",
-        family=Family.SURROGATE,
-        tasks=REGRESSION,
-        summary="Median absolute residual of the batch (least median of squares).",
-        reference="Rousseeuw, Least Median of Squares Regression, JASA 1984.",
-        build=_median_ae,
-        serves=frozenset({"median_ae"}),
-        batch_level=True,
-    ),
-)
+REGRESSION_SURROGATE_BUILDERS: dict[str, LossBuilder] = {
+    "r2_loss": _r2,
+    "median_ae_loss": _median_ae,
+}

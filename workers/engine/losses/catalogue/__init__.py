@@ -1,24 +1,41 @@
-"""Every loss the search can use, by name, and which of them fit a task and a metric."""
+"""Every loss the search can use, by name, and which of them fit a task and a metric.
+
+Torch-free: the API reads it. Each entry's implementation is found by name on the torch side
+(:func:`workers.engine.losses.build.build_loss`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from workers.engine.errors import SpecError
-from workers.engine.losses.base import LossSpec
-from workers.engine.losses.mixture import mixture_of
-from workers.engine.losses.proxy import PROXY_LOSSES
-from workers.engine.losses.surrogate import SURROGATE_LOSSES
-from workers.engine.losses.weighted import WEIGHTED_LOSSES
+from workers.engine.losses.catalogue.entry import LossSpec
+from workers.engine.losses.catalogue.mixture import mixture_of
+from workers.engine.losses.catalogue.proxy import PROXY_LOSSES
+from workers.engine.losses.catalogue.surrogate import SURROGATE_LOSSES
+from workers.engine.losses.catalogue.weighted import WEIGHTED_LOSSES
 from workers.engine.spec import Family, Task
 
-LOSSES: dict[str, LossSpec] = {
-    spec.name: spec
-    for spec in (
+
+def _by_name(specs: Iterable[LossSpec]) -> dict[str, LossSpec]:
+    # A name is the key of a loss everywhere (job specs, results, implementations): a second
+    # entry under the same name would silently replace the first.
+    index: dict[str, LossSpec] = {}
+    for spec in specs:
+        if spec.name in index:
+            raise ValueError(f"the loss catalogue declares {spec.name!r} twice")
+        index[spec.name] = spec
+    return index
+
+
+LOSSES: dict[str, LossSpec] = _by_name(
+    (
         *PROXY_LOSSES,
         *WEIGHTED_LOSSES,
         *SURROGATE_LOSSES,
         *(mixture_of(surrogate) for surrogate in SURROGATE_LOSSES),
     )
-}
+)
 
 # The plain loss every job evaluates as its baseline.
 BASELINE_LOSS = {

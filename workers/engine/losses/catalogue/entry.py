@@ -1,0 +1,80 @@
+"""What a catalogue entry says about a loss: its parameters, tasks, metrics and reference.
+
+Torch-free on purpose: the API lists the catalogue and checks job specs against it without
+loading torch. The code that builds each loss lives beside the torch modules
+(:func:`workers.engine.losses.build.build_loss` finds it by the entry's name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workers.engine.spec import Family, Task
+
+IDENTITY_LINK, LOG_LINK = "identity", "log"
+
+# Task groups the entries are declared for.
+BINARY = frozenset({Task.BINARY})
+MULTICLASS = frozenset({Task.MULTICLASS})
+REGRESSION = frozenset({Task.REGRESSION})
+SIGMOID_TASKS = frozenset({Task.BINARY, Task.MULTILABEL})  # decisions on one logit each
+CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.MULTILABEL})
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A searched loss parameter and the range the literature supports.
+
+    Integer parameters are searched over integers; ``log`` samples on a log scale.
+    """
+
+    name: str
+    low: float
+    high: float
+    default: float
+    description: str
+    log: bool = False
+    integer: bool = False
+    tasks: frozenset[Task] | None = None  # None: the parameter applies to every task of the loss
+
+    def applies_to(self, task: Task) -> bool:
+        """Whether the parameter is searched when the loss is used for ``task``."""
+        return self.tasks is None or task in self.tasks
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A catalogue entry: what the loss is, where it comes from and what it searches.
+
+    Attributes:
+        name: unique identifier used in job specs and results, and the key of the loss's
+            implementation.
+        family: proxy, weighted or surrogate.
+        tasks: the tasks the loss is defined for.
+        summary: one line for people.
+        reference: the paper or document that defines it.
+        params: searched parameters with their ranges.
+        serves: metric names this loss targets; ``None`` means any metric of its tasks.
+        batch_level: the loss is a statistic of the whole batch (soft-F1, AUC, Lovász...), so
+            the batch size is searched with it.
+        link: ``identity``, or ``log`` when the model's output is the log of the prediction
+            (regression losses such as Poisson NLL).
+    """
+
+    name: str
+    family: Family
+    tasks: frozenset[Task]
+    summary: str
+    reference: str
+    params: tuple[ParamSpec, ...] = field(default=())
+    serves: frozenset[str] | None = None
+    batch_level: bool = False
+    link: str = IDENTITY_LINK
+
+    def params_for(self, task: Task) -> tuple[ParamSpec, ...]:
+        """The parameters searched when the loss is used for ``task``."""
+        return tuple(p for p in self.params if p.applies_to(task))
+
+    def serves_metric(self, metric: str) -> bool:
+        """Whether the loss is in ``metric``'s default search space (its tasks permitting)."""
+        return self.serves is None or metric in self.serves

@@ -1,0 +1,149 @@
+"""Proxy losses: the standard, metric-agnostic training objectives.
+
+Cross-entropy and MSE (the baselines), MAE and Huber; margin and square losses for
+classification; log-cosh, pinball and Poisson NLL for regression. Implementations:
+:mod:`~workers.engine.losses.proxy`, :mod:`~workers.engine.losses.proxy_margin` and
+:mod:`~workers.engine.losses.proxy_regression`.
+"""
+
+from __future__ import annotations
+
+from workers.engine.losses.catalogue.entry import (
+    CLASSIFICATION,
+    LOG_LINK,
+    REGRESSION,
+    LossSpec,
+    ParamSpec,
+)
+from workers.engine.metrics import METRICS
+from workers.engine.spec import Family, Task
+
+# Metrics that score the predicted probabilities themselves rather than their order or arg-max.
+CALIBRATION_METRICS = frozenset({"log_loss", "brier"})
+
+
+def metrics_without_calibration(tasks: frozenset[Task]) -> frozenset[str]:
+    """Every metric of ``tasks`` except those that need calibrated probabilities."""
+    return frozenset(
+        name
+        for name, metric in METRICS.items()
+        if metric.tasks & tasks and name not in CALIBRATION_METRICS
+    )
+
+
+_STANDARD_LOSSES = (
+    LossSpec(
+        name="cross_entropy",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary="Binary cross-entropy on one logit, or softmax cross-entropy; the baseline.",
+        reference="Maximum-likelihood training objective; Goodfellow et al., Deep Learning, "
+        "2016, §6.2.",
+    ),
+    LossSpec(
+        name="mse",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Mean squared error on the standardised target; the regression baseline.",
+        reference="Least squares (Legendre 1805; Gauss 1809).",
+    ),
+    LossSpec(
+        name="mae",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Mean absolute error: consistent for the conditional median.",
+        reference="Least absolute deviations (Boscovich 1757; Laplace 1788).",
+    ),
+    LossSpec(
+        name="huber",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Quadratic near zero, linear beyond delta (in standard deviations of the target).",
+        reference="Huber, Robust Estimation of a Location Parameter, Ann. Math. Statist. 1964.",
+        params=(
+            ParamSpec(
+                "delta", 0.1, 3.0, 1.0, "switch point, in target standard deviations", log=True
+            ),
+        ),
+    ),
+)
+
+
+def _hinge(power: int) -> LossSpec:
+    reference = (
+        "Cortes & Vapnik, Support-Vector Networks, Machine Learning 1995; Crammer & Singer, On "
+        "the Algorithmic Implementation of Multiclass Kernel-based Vector Machines, JMLR 2001"
+    )
+    if power == 1:
+        summary = "Hinge loss max(0, margin - s z) on the logits"
+    else:
+        summary = "Squared hinge loss max(0, margin - s z)^2 on the logits"
+        reference += "; Tang, Deep Learning using Linear Support Vector Machines, 2013"
+    return LossSpec(
+        name="hinge" if power == 1 else "squared_hinge",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary=f"{summary} (multi_margin_loss for multiclass); a margin classifier, "
+        "not calibrated.",
+        reference=f"{reference}.",
+        params=(
+            ParamSpec(
+                "margin",
+                0.25,
+                4.0,
+                1.0,
+                "required logit margin (1 in the SVM literature; with unnormalised logits it "
+                "sets the logit scale)",
+                log=True,
+            ),
+        ),
+        serves=metrics_without_calibration(CLASSIFICATION),
+    )
+
+
+_MARGIN_LOSSES = (
+    _hinge(1),
+    _hinge(2),
+    LossSpec(
+        name="mse_onehot",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary="Square loss of the logits against one-hot (multiclass) or ±1 (binary, "
+        "per label) targets, without softmax; not calibrated.",
+        reference="Hui & Belkin, Evaluation of Neural Architectures Trained with Square Loss vs "
+        "Cross-Entropy in Classification Tasks, ICLR 2021.",
+        serves=metrics_without_calibration(CLASSIFICATION),
+    ),
+)
+
+_REGRESSION_LOSSES = (
+    LossSpec(
+        name="log_cosh",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="log(cosh(residual)): quadratic near zero, linear for large residuals, smooth.",
+        reference="Chen et al., Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder, "
+        "2019; Saleh & Saleh, Statistical Properties of the log-cosh Loss Function Used in "
+        "Machine Learning, 2022.",
+    ),
+    LossSpec(
+        name="pinball",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Pinball (quantile) loss: consistent for the conditional tau-quantile.",
+        reference="Koenker & Bassett, Regression Quantiles, Econometrica 1978.",
+        params=(ParamSpec("tau", 0.05, 0.95, 0.5, "quantile level the prediction targets"),),
+    ),
+    LossSpec(
+        name="poisson_nll",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Poisson negative log-likelihood with a log link, for non-negative targets.",
+        reference="McCullagh & Nelder, Generalized Linear Models, 2nd ed., 1989, §6.2; "
+        "torch.nn.functional.poisson_nll_loss.",
+        serves=frozenset({"poisson_deviance"}),
+        link=LOG_LINK,
+    ),
+)
+
+PROXY_LOSSES: tuple[LossSpec, ...] = (*_STANDARD_LOSSES, *_MARGIN_LOSSES, *_REGRESSION_LOSSES)
