@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api import catalogue, health, jobs
@@ -18,8 +22,18 @@ setup with its threshold, its held-out metric, and how it compares with the plai
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API; ``settings`` defaults to the environment's."""
-    app = FastAPI(title="loss-search", version="0.1.0", description=DESCRIPTION)
-    app.state.settings = settings or get_settings()
+    configured = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Routes run on a thread pool; as many threads as database connections, so a thread
+        # never waits on the pool, and no more: threads beyond that only contend for the GIL.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = configured.api_threads
+        yield
+
+    app = FastAPI(title="loss-search", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = configured
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(jobs.router)

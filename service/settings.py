@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.db.session import PoolOptions
@@ -48,11 +48,18 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         default=1, ge=1, le=64, description="uvicorn worker processes serving the API."
     )
+    api_threads: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Requests each API process works on at once; keep at most "
+        "db_pool_size + db_max_overflow.",
+    )
     db_pool_size: int = Field(
-        default=10, ge=1, description="Database connections each process keeps open."
+        default=8, ge=1, description="Database connections each process keeps open."
     )
     db_max_overflow: int = Field(
-        default=20, ge=0, description="Extra connections a process may open under load."
+        default=8, ge=0, description="Extra connections a process may open under load."
     )
     db_pool_timeout_s: float = Field(
         default=10.0,
@@ -105,6 +112,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _threads_fit_the_pool(self) -> Settings:
+        # More request threads than connections would make requests queue on the pool and
+        # time out as 503s under load instead of waiting their turn in the event loop.
+        connections = self.db_pool_size + self.db_max_overflow
+        if self.api_threads > connections:
+            raise ValueError(
+                f"api_threads ({self.api_threads}) exceeds db_pool_size + db_max_overflow "
+                f"({connections}); raise the pool or lower the threads"
+            )
+        return self
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -7,13 +7,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.reports.plots import render_all
-
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
-STATES = ("complete", "pruned", "failed", "running", "waiting")
+STATES = ("complete", "pruned", "failed", "lost", "running", "waiting")
 
 
 def _format(value: object) -> str:
@@ -32,6 +30,10 @@ def _parameters(params: dict[str, Any]) -> str:
 
 def render_report(report: dict[str, Any]) -> str:
     """The page: summary, result table, figures (embedded PNG), trials, data, code, settings."""
+    # matplotlib is imported on the first report page, not when the API starts: it costs about
+    # a second and tens of MB that pollers never need.
+    from service.reports.plots import render_all
+
     template = _TEMPLATES.get_template("report.html")
     return template.render(
         report=report,
