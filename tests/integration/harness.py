@@ -24,6 +24,7 @@ FAST_RECOVERY = {
     "LOSS_SEARCH_JOB_HEARTBEAT_S": "0.5",
     "LOSS_SEARCH_JOB_STALE_AFTER_S": "4",
     "LOSS_SEARCH_REAPER_INTERVAL_S": "1",
+    "LOSS_SEARCH_RESEND_AFTER_S": "3",
     "LOSS_SEARCH_TRIAL_HEARTBEAT_S": "1",
     "LOSS_SEARCH_TRIAL_GRACE_S": "4",
     "LOSS_SEARCH_TORCH_THREADS": "1",
@@ -56,6 +57,7 @@ class Service:
     port: int = field(default_factory=free_port)
     api: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -76,6 +78,7 @@ class Service:
             env["DATABASE_URL"] = self.backend.database_url
         if self.backend.broker_url:
             env["BROKER_URL"] = self.backend.broker_url
+        env.update(self.extra_env)
         return env
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -89,7 +92,8 @@ class Service:
             start_new_session=True,  # its own process group, so a kill takes its children too
         )
 
-    def start(self) -> None:
+    def start(self, worker: bool = True) -> None:
+        """Migrate, start the API (and one worker unless told not to), wait until ready."""
         migrate = subprocess.run(
             [sys.executable, "-m", "service.cli", "migrate"],
             env=self.env,
@@ -101,7 +105,8 @@ class Service:
         )
         assert migrate.returncode == 0, migrate.stderr
         self.api = self._spawn("api", "api")
-        self.start_worker("worker-1")
+        if worker:
+            self.start_worker("worker-1")
         wait_for(lambda: self._ready(), timeout=120, what="the API to become ready")
 
     def _ready(self) -> bool:
