@@ -2,8 +2,9 @@
 
 Every run uses one connection per wrk thread (``-t N -c N``) so that the Lua script
 (``load_wrk.lua``) can tell which requests were still unanswered when wrk stopped, and how long
-they had waited. The script prints one ``wrk-report key=value ...`` line; wrk's own ``--latency``
-summary is kept beside it in the run's log for a person to read.
+they had waited. The script prints one ``wrk-report key=value ...`` line from wrk's own latency
+histogram (with p95, which ``--latency`` does not print); the ``--latency`` summary lands in the
+same log, which an error message quotes when a run fails.
 """
 
 from __future__ import annotations
