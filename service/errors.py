@@ -45,6 +45,22 @@ def not_found(what: str, identifier: str) -> ApiError:
     return ApiError(404, "not_found", f"no {what} with id {identifier!r}")
 
 
+# Error types of the statuses Starlette raises itself (routing, body parsing, size limit).
+_HTTP_ERROR_TYPES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
+
+
+def error_response(
+    status_code: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A response in the one error shape, for code that runs outside the exception handlers."""
+    return _response(status_code, ErrorBody(type=type_, message=message), headers)
+
+
 def _response(
     status_code: int, body: ErrorBody, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -89,7 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        kind = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
         return _response(
             exc.status_code,
             ErrorBody(type=kind, message=str(exc.detail)),
