@@ -8,6 +8,7 @@ media type: the HTML report's errors are JSON too, and a generated client must k
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -15,13 +16,19 @@ from service.schemas import ErrorResponse
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
 
-# Errors any operation can answer, with why.
-COMMON_ERRORS = {
+# What each error status means here; routes that declare one get this description unless they
+# wrote their own.
+DESCRIPTIONS = {
     "400": "The request could not be read (for example a body that is not valid UTF-8).",
+    "404": "There is no such resource (no job with this id).",
+    "409": "The resource is not in a state that allows this (no result yet, already finished).",
     "413": "The request body is larger than the API accepts (LOSS_SEARCH_MAX_REQUEST_BYTES).",
+    "422": "The request is invalid; the message says what to fix and details locate it.",
     "500": "An unexpected error; the message is generic and the server log has the details.",
+    "503": "A service the API depends on (database, broker) is unreachable; try again.",
 }
-INPUT_ERROR = ("422", "The request is invalid; the message says what to fix.")
+# Errors any operation can answer; 422 too where it takes parameters or a body.
+COMMON = ("400", "413", "500")
 # FastAPI's default 422 body, which this API never sends.
 _UNUSED = ("HTTPValidationError", "ValidationError")
 
@@ -77,13 +84,17 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _document_operation(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    errors = dict(COMMON_ERRORS)
-    if operation.get("parameters") or operation.get("requestBody"):
-        errors[INPUT_ERROR[0]] = INPUT_ERROR[1]
-    for status, description in errors.items():
-        responses.setdefault(status, {"description": description})
+    takes_input = operation.get("parameters") or operation.get("requestBody")
+    for status in (*COMMON, *(["422"] if takes_input else [])):
+        responses.setdefault(status, {})
     for status, response in responses.items():
-        if status.startswith(("4", "5")):
-            response["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
-            if response.get("description") in (None, "", "Validation Error"):
-                response["description"] = errors.get(status, "An error.")
+        if not status.startswith(("4", "5")):
+            continue
+        response["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
+        # FastAPI fills in the bare reason phrase ("Not Found"); say what it means here.
+        if response.get("description") in (None, "", "Validation Error", _phrase(status)):
+            response["description"] = DESCRIPTIONS.get(status, _phrase(status))
+
+
+def _phrase(status: str) -> str:
+    return HTTPStatus(int(status)).phrase if status.isdigit() else status

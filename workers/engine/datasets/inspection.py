@@ -52,6 +52,7 @@ def check_target_columns(columns: list[str], target: tuple[str, ...]) -> None:
 
 def inspect_targets(targets: pd.DataFrame, requested: Task | None) -> TargetInfo:
     """Like :func:`inspect_target` for one or several target columns (several: multilabel)."""
+    _check_single_values(targets)
     if targets.shape[1] == 1 and requested is not Task.MULTILABEL:
         return inspect_target(targets.iloc[:, 0], requested)
     if targets.shape[1] == 1:
@@ -61,6 +62,17 @@ def inspect_targets(targets: pd.DataFrame, requested: Task | None) -> TargetInfo
             f"several target columns make a multilabel task, not {requested.value!r}"
         )
     return _multilabel_info(targets)
+
+
+def _check_single_values(targets: pd.DataFrame) -> None:
+    # A Parquet column can hold lists or records; pandas cannot even count their distinct values.
+    for name in targets.columns:
+        column = targets[name]
+        if column.dtype == object and not column.map(pd.api.types.is_scalar).all():
+            raise DatasetError(
+                f"target column {name!r} holds lists or records, not single values; a target "
+                "must hold numbers or labels"
+            )
 
 
 def _multilabel_info(targets: pd.DataFrame) -> TargetInfo:

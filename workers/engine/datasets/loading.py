@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import pandas as pd
+import pyarrow as pa
 from sklearn import datasets as sk_datasets
 
 from workers.engine.datasets.references import (
@@ -28,7 +29,7 @@ _BUILTIN_LOADERS = {
 
 # What pandas, pyarrow and the decompressors raise for a file that is not a readable table: a
 # bad delimiter, bytes that are not text, a truncated gzip stream (EOFError), a corrupt one
-# (zlib.error), a Parquet footer that is not there (pyarrow's errors derive from ValueError).
+# (zlib.error), a Parquet footer that is not there or a column type pyarrow cannot convert.
 _UNREADABLE = (
     ValueError,
     OSError,
@@ -36,6 +37,7 @@ _UNREADABLE = (
     zlib.error,
     csv.Error,
     pd.errors.ParserError,
+    pa.ArrowException,
 )
 
 
