@@ -25,7 +25,12 @@ DESCRIPTIONS = {
     "413": "The request body is larger than the API accepts (LOSS_SEARCH_MAX_REQUEST_BYTES).",
     "422": "The request is invalid; the message says what to fix and details locate it.",
     "500": "An unexpected error; the message is generic and the server log has the details.",
-    "503": "A service the API depends on (database, broker) is unreachable; try again.",
+    "503": "A service the API depends on (database, broker) is unreachable or at capacity; "
+    "try again (after Retry-After seconds, when given).",
+}
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 0},
 }
 # Errors any operation can answer; 422 too where it takes parameters or a body.
 COMMON = ("400", "413", "500")
@@ -91,6 +96,8 @@ def _document_operation(operation: dict[str, Any]) -> None:
         if not status.startswith(("4", "5")):
             continue
         response["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
+        if status == "503":
+            response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
         # FastAPI fills in the bare reason phrase ("Not Found"); say what it means here.
         if response.get("description") in (None, "", "Validation Error", _phrase(status)):
             response["description"] = DESCRIPTIONS.get(status, _phrase(status))

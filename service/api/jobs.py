@@ -31,6 +31,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},  # the database is down or every connection is busy
 }
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
@@ -70,7 +71,7 @@ def _mark_sent(settings: Settings, job_id: str, shards: int) -> None:
         logger.warning("could not record that job %s was sent", job_id, exc_info=True)
 
 
-@router.get("")
+@router.get("", responses={503: {"model": ErrorResponse}})
 def list_jobs(
     session: SessionDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
