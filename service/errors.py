@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from service.schemas import ErrorBody, ErrorDetail, ErrorResponse
 
@@ -45,6 +46,22 @@ def not_found(what: str, identifier: str) -> ApiError:
     return ApiError(404, "not_found", f"no {what} with id {identifier!r}")
 
 
+# Error types of the statuses Starlette raises itself (routing, body parsing, size limit).
+_HTTP_ERROR_TYPES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
+
+
+def error_response(
+    status_code: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A response in the one error shape, for code that runs outside the exception handlers."""
+    return _response(status_code, ErrorBody(type=type_, message=message), headers)
+
+
 def _response(
     status_code: int, body: ErrorBody, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -62,6 +79,22 @@ def unavailable(type_: str, message: str, retry_after_s: int = 5) -> JSONRespons
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the API documents at this path (HEAD too, wherever GET is).
+
+    Starlette's own ``Allow`` names only the methods of the first route whose path matched
+    (POST /v1/jobs), not those of its siblings (GET /v1/jobs).
+    """
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the shared shape."""
 
@@ -73,11 +106,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
         details = [
             ErrorDetail(
                 loc=[str(p) if not isinstance(p, int) else p for p in e["loc"]], message=e["msg"]
             )
-            for e in exc.errors()
+            for e in errors
         ]
         first = details[0] if details else None
         message = (
@@ -85,16 +119,25 @@ def install_error_handlers(app: FastAPI) -> None:
             if first
             else "invalid request"
         )
+        if errors and errors[0]["type"] == "json_invalid":
+            reason, position = errors[0].get("ctx", {}).get("error", ""), errors[0]["loc"][-1]
+            message = f"the request body is not valid JSON: {reason} (at character {position})"
         return _response(422, ErrorBody(type="validation_error", message=message, details=details))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _response(
-            exc.status_code,
-            ErrorBody(type=kind, message=str(exc.detail)),
-            headers=getattr(exc, "headers", None),
-        )
+        kind = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's "There was an error parsing the body" hides the cause (bytes that are not
+            # UTF-8, say); the cause is what a client can fix.
+            message = f"the request body could not be read: {exc.__cause__}"
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers = {**(headers or {}), "Allow": allowed}
+            message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        return _response(exc.status_code, ErrorBody(type=kind, message=message), headers=headers)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api import catalogue, health, jobs
+from service.body_limit import BodySizeLimit
 from service.errors import install_error_handlers
+from service.openapi import document_errors
 from service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -18,6 +21,16 @@ Find the training loss that best serves the metric your model is judged by.
 POST a job (dataset reference + target metric), follow its trials, and get back the best loss
 setup with its threshold, its held-out metric, and how it compares with the plain baseline.
 """
+
+
+class LossSearchAPI(FastAPI):
+    """FastAPI, with every route's error responses in its OpenAPI document."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, built once; see :mod:`service.openapi`."""
+        if self.openapi_schema is None:
+            self.openapi_schema = document_errors(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,9 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter.total_tokens = configured.api_threads
         yield
 
-    app = FastAPI(title="loss-search", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = LossSearchAPI(
+        title="loss-search", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = configured
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_request_bytes)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(catalogue.router)

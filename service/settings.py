@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     trial_heartbeat_s: int = Field(default=10, ge=1)
     trial_grace_s: int = Field(default=60, ge=2)
     max_trial_retries: int = Field(default=2, ge=0)
+    max_request_bytes: int = Field(
+        default=1 << 20,
+        ge=1,
+        description="Largest request body the API reads (bytes); a larger one is refused with 413 "
+        "before it is read whole.",
+    )
     redis_visibility_timeout_s: int = Field(
         default=12 * 3600,
         description="Redis redelivers an unacknowledged job after this long; keep it above the "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from workers.engine.datasets import (
     TRAIN,
     TargetInfo,
     assignments_from_column,
+    check_regression_target,
     check_split_column,
     check_target_columns,
     check_target_for_metric,
@@ -36,10 +39,11 @@ def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:
     metric_ref = _metric_ref(request)
     target, info = _inspect_dataset(request, data_roots, metric_ref.name)
     _check_split(request, data_roots, target, info.task)
-    try:
-        resolved_params = check_metric_fits(metric_ref, info.task)
-    except SpecError as exc:
-        raise invalid(str(exc), "metric") from None
+    # Classes bound some metric parameters (top_k_accuracy's k); labels of a multilabel task
+    # are not classes.
+    n_classes = len(info.classes) if info.task in (Task.BINARY, Task.MULTICLASS) else None
+    with _about("metric"):
+        resolved_params = check_metric_fits(metric_ref, info.task, n_classes)
 
     families = tuple(dict.fromkeys(request.families or list(Family)))
     n_train = int(info.n_rows * 0.6)
@@ -92,21 +96,28 @@ def _inspect_dataset(
 ) -> tuple[tuple[str, ...], TargetInfo]:
     """Resolve the dataset and its target column(s); infer or check the task."""
     requested = (request.target,) if isinstance(request.target, str) else tuple(request.target)
-    try:
+    with _about("dataset"):
         reference = resolve_reference(request.dataset, data_roots)
         columns = read_columns(reference)
-    except DatasetError as exc:
-        raise invalid(str(exc), "dataset") from None
-    try:
+    with _about("target"):
         target = expand_target(columns, requested)
         check_target_columns(columns, target)
+    with _about("dataset"):  # the header was readable; the rows may still not be
         values = read_frame(reference, columns=list(target))
+    with _about("target"):
         info = inspect_targets(values, request.task)
         if info.task is Task.REGRESSION:
             check_target_for_metric(metric, values.iloc[:, 0].dropna().to_numpy(dtype=np.float64))
-    except DatasetError as exc:
-        raise invalid(str(exc), "target") from None
     return target, info
+
+
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """Turn an engine error raised inside the block into a 422 about ``field``."""
+    try:
+        yield
+    except (DatasetError, SpecError) as exc:
+        raise invalid(str(exc), field) from None
 
 
 def _check_split(
@@ -141,5 +152,7 @@ def _check_split(
             # One frame, so both files' values share a dtype before they are compared.
             both = pd.concat([own, test], ignore_index=True)
             check_training_classes(task, both, np.arange(len(both)) < len(own))
+            if task is Task.REGRESSION:  # test targets are scored in the same units
+                check_regression_target(test.iloc[:, 0].dropna())
         except DatasetError as exc:
             raise invalid(str(exc), "test_dataset") from None

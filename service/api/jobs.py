@@ -16,6 +16,7 @@ from service.db import trials as trials_repo
 from service.db.models import JobRow, JobStatus
 from service.db.session import session_scope
 from service.errors import ApiError, not_found
+from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.reports import build_report, render_report
 from service.schemas import BestOut, ErrorResponse, JobCreate, JobOut, Page, TrialOut
@@ -30,16 +31,18 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},  # the database is down or every connection is busy
 }
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
+# Bounded: SQL takes 64-bit offsets at most (SQLite overflows past them); no listing is that long.
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip (at most 10⁹).")]
 
 
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**_ERRORS, 503: {"model": ErrorResponse}},
+    responses={202: JOB_CREATED, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
 def create_job(request: JobCreate, response: Response, settings: SettingsDep) -> JobOut:
     """Validate a job, store it, then queue it for the workers.
@@ -68,7 +71,7 @@ def _mark_sent(settings: Settings, job_id: str, shards: int) -> None:
         logger.warning("could not record that job %s was sent", job_id, exc_info=True)
 
 
-@router.get("")
+@router.get("", responses={503: {"model": ErrorResponse}})
 def list_jobs(
     session: SessionDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,

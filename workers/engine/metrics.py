@@ -54,6 +54,8 @@ class MetricParam:
     high: float | None = None
     choices: tuple[str, ...] | None = None
     integer: bool = False
+    # Set when the value must stay below the number of classes; says what happens otherwise.
+    below_n_classes: str | None = None
 
     def resolve(self, metric: str, value: object) -> ParamValue:
         """Check ``value`` against this parameter; return it normalised, or raise SpecError."""
@@ -77,6 +79,15 @@ class MetricParam:
                 f"[{self.low}, {self.high}]: {self.description}"
             )
         return number
+
+    def check_classes(self, metric: str, value: ParamValue, n_classes: int) -> None:
+        """Refuse a value that makes the metric meaningless for ``n_classes`` classes."""
+        if self.below_n_classes is not None and float(value) >= n_classes:
+            raise SpecError(
+                f"metric parameter {self.name}={float(value):g} of {metric!r} must be below "
+                f"the number of classes: the target has {n_classes} classes, and with "
+                f"{self.name} >= {n_classes} {self.below_n_classes}"
+            )
 
 
 # (y_true, predictions, params) -> value
@@ -152,6 +163,7 @@ _K = MetricParam(
     low=1,
     high=100,
     integer=True,
+    below_n_classes="every prediction counts, so the metric is always 1.0",
 )
 _WEIGHTS = MetricParam(
     "weights",
@@ -255,12 +267,22 @@ def metrics_for(task: Task) -> list[str]:
     return sorted(name for name, metric in METRICS.items() if task in metric.tasks)
 
 
-def check_metric_fits(ref: MetricRef, task: Task) -> dict[str, ParamValue]:
-    """Check that ``ref`` names a metric for ``task``; return its resolved parameters."""
+def check_metric_fits(
+    ref: MetricRef, task: Task, n_classes: int | None = None
+) -> dict[str, ParamValue]:
+    """Check that ``ref`` names a metric for ``task``; return its resolved parameters.
+
+    With ``n_classes`` (the target's classes, when known) parameters bounded by the number of
+    classes, such as top_k_accuracy's ``k``, are checked too.
+    """
     metric = get_metric(ref.name)
     if task not in metric.tasks:
         raise SpecError(
             f"metric {ref.name!r} does not apply to a {task.value} task; metrics for "
             f"{task.value} are: {', '.join(metrics_for(task))}"
         )
-    return metric.resolve_params(ref.params)
+    resolved = metric.resolve_params(ref.params)
+    if n_classes is not None:
+        for param in metric.params:
+            param.check_classes(metric.name, resolved[param.name], n_classes)
+    return resolved

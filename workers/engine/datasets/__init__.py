@@ -2,6 +2,7 @@
 
 from workers.engine.datasets.inspection import (
     TargetInfo,
+    check_regression_target,
     check_target_columns,
     check_target_for_metric,
     expand_target,
@@ -37,6 +38,7 @@ __all__ = [
     "SplitSource",
     "TargetInfo",
     "assignments_from_column",
+    "check_regression_target",
     "check_split_column",
     "check_target_columns",
     "check_target_for_metric",

@@ -52,6 +52,7 @@ def check_target_columns(columns: list[str], target: tuple[str, ...]) -> None:
 
 def inspect_targets(targets: pd.DataFrame, requested: Task | None) -> TargetInfo:
     """Like :func:`inspect_target` for one or several target columns (several: multilabel)."""
+    _check_single_values(targets)
     if targets.shape[1] == 1 and requested is not Task.MULTILABEL:
         return inspect_target(targets.iloc[:, 0], requested)
     if targets.shape[1] == 1:
@@ -61,6 +62,17 @@ def inspect_targets(targets: pd.DataFrame, requested: Task | None) -> TargetInfo
             f"several target columns make a multilabel task, not {requested.value!r}"
         )
     return _multilabel_info(targets)
+
+
+def _check_single_values(targets: pd.DataFrame) -> None:
+    # A Parquet column can hold lists or records; pandas cannot even count their distinct values.
+    for name in targets.columns:
+        column = targets[name]
+        if column.dtype == object and not column.map(pd.api.types.is_scalar).all():
+            raise DatasetError(
+                f"target column {name!r} holds lists or records, not single values; a target "
+                "must hold numbers or labels"
+            )
 
 
 def _multilabel_info(targets: pd.DataFrame) -> TargetInfo:
@@ -134,12 +146,37 @@ def _regression_info(values: pd.Series, n_missing: int) -> TargetInfo:
         raise DatasetError(
             f"task 'regression' needs a numeric target, but the target has type {values.dtype}"
         )
-    as_float = values.to_numpy(dtype=float)
-    if not np.all(np.isfinite(as_float)):
-        raise DatasetError("the regression target contains infinite values")
+    check_regression_target(values)
     if values.nunique() < 2:
         raise DatasetError("the target is constant: there is nothing to learn")
     return TargetInfo(task=Task.REGRESSION, n_rows=len(values), n_missing=n_missing)
+
+
+def check_regression_target(values: pd.Series) -> None:
+    """Refuse a regression target (one column, missing values dropped) that training cannot
+    standardise: infinite values, or values so large that their variance overflows."""
+    _check_standardisable(values.to_numpy(dtype=np.float64), str(values.name))
+
+
+def _check_standardisable(values: np.ndarray, column: str) -> None:
+    # Training standardises a regression target with its mean and standard deviation (and
+    # log-link losses divide by its mean magnitude): each must be a finite number, or every
+    # prediction becomes NaN.
+    infinite = int(np.sum(~np.isfinite(values)))
+    if infinite:
+        raise DatasetError(
+            f"regression target column {column!r} holds {infinite} infinite values; replace "
+            "them or drop those rows"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        moments = (values.mean(), values.std(), np.abs(values).mean())
+    if not np.all(np.isfinite(moments)):
+        largest = float(np.max(np.abs(values)))
+        raise DatasetError(
+            f"regression target column {column!r} holds values too large to standardise "
+            f"(largest magnitude {largest:.3g}): their variance overflows; rescale the column "
+            "(e.g. divide it by a power of ten)"
+        )
 
 
 def _classification_info(values: pd.Series, task: Task, n_missing: int) -> TargetInfo:
