@@ -49,11 +49,11 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64, description="uvicorn worker processes serving the API."
     )
     api_threads: int = Field(
-        default=16,
+        default=8,
         ge=1,
         le=256,
-        description="Requests each API process works on at once; keep at most "
-        "db_pool_size + db_max_overflow.",
+        description="Requests each API process works on at once (the rest wait their turn); "
+        "at most db_pool_size + db_max_overflow, best at most db_pool_size.",
     )
     db_pool_size: int = Field(
         default=8, ge=1, description="Database connections each process keeps open."

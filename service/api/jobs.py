@@ -9,18 +9,17 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import Database, DatabaseDep, SettingsDep
 from service.api.presenters import final_best, job_out, provisional_best, trial_out
 from service.db import jobs as repo
+from service.db import reads
 from service.db import trials as trials_repo
 from service.db.models import JobRow, JobStatus
-from service.db.session import session_scope
 from service.errors import ApiError, not_found
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.reports import build_report, render_report
 from service.schemas import BestOut, ErrorResponse, JobCreate, JobOut, Page, TrialOut
-from service.settings import Settings
 from service.validation import build_spec
 from workers.engine.losses import BASELINE_LOSS
 from workers.engine.metrics import get_metric
@@ -44,7 +43,9 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip (at mos
     status_code=status.HTTP_202_ACCEPTED,
     responses={202: JOB_CREATED, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
-def create_job(request: JobCreate, response: Response, settings: SettingsDep) -> JobOut:
+def create_job(
+    request: JobCreate, response: Response, settings: SettingsDep, db: DatabaseDep
+) -> JobOut:
     """Validate a job, store it, then queue it for the workers.
 
     Once the job is committed it is accepted (202) whatever happens next: if the broker cannot
@@ -53,19 +54,19 @@ def create_job(request: JobCreate, response: Response, settings: SettingsDep) ->
     """
     spec = build_spec(request, settings.resolved_data_roots)
     shards = request.parallelism.shards or settings.default_shards
-    with session_scope(settings.resolved_database_url, settings.database_pool) as session:
+    with db.session() as session:
         row, shard_rows = repo.create_job(session=session, spec=spec.to_dict(), shards=shards)
         job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
     # Enqueue only after the commit: a worker must find the row it is sent.
     if send_shards(row.id, range(shards), settings):
-        _mark_sent(settings, row.id, shards)
+        _mark_sent(db, row.id, shards)
     response.headers["Location"] = f"/v1/jobs/{row.id}"
     return job
 
 
-def _mark_sent(settings: Settings, job_id: str, shards: int) -> None:
+def _mark_sent(db: Database, job_id: str, shards: int) -> None:
     try:
-        with session_scope(settings.resolved_database_url, settings.database_pool) as session:
+        with db.session() as session:
             repo.mark_sent(session=session, job_id=job_id, shards=range(shards))
     except Exception:  # the job is committed and sent; at worst the sweeper sends it twice
         logger.warning("could not record that job %s was sent", job_id, exc_info=True)
@@ -73,28 +74,33 @@ def _mark_sent(settings: Settings, job_id: str, shards: int) -> None:
 
 @router.get("", responses={503: {"model": ErrorResponse}})
 def list_jobs(
-    session: SessionDep,
+    db: DatabaseDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[JobOut]:
     """Jobs, newest first, optionally with one status."""
-    rows, total = repo.list_jobs(session=session, status=status_filter, limit=limit, offset=offset)
-    shards = repo.get_shards_of(session=session, job_ids=[row.id for row in rows])
-    items = [job_out(row, shards.get(row.id, [])) for row in rows]
+    status = status_filter.value if status_filter is not None else None
+    with db.reads() as connection:
+        views, total = reads.job_views(connection, status=status, limit=limit, offset=offset)
+    items = [job_out(view.job, view.shards) for view in views]
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", responses=_ERRORS)
-def get_job(job_id: str, session: SessionDep) -> JobOut:
+def get_job(job_id: str, db: DatabaseDep) -> JobOut:
     """Status, progress, best so far, timing and error of one job."""
-    return _view(session, _job(session, job_id))
+    with db.reads() as connection:
+        view = reads.job_view(connection, job_id)
+    if view is None:
+        raise not_found("job", job_id)
+    return job_out(view.job, view.shards)
 
 
 @router.get("/{job_id}/trials", responses=_ERRORS)
 def list_trials(
     job_id: str,
-    session: SessionDep,
+    db: DatabaseDep,
     sort: Literal["number", "value"] = "number",
     order: Literal["asc", "desc"] | None = None,
     limit: Limit = 100,
@@ -105,42 +111,50 @@ def list_trials(
     ``sort=value`` puts the best first by default (in the metric's direction); trials without a
     value come last.
     """
-    row = _job(session, job_id)
     by_value = sort == "value"
-    default_order = "desc" if by_value and _maximize(row) else "asc"
-    rows, total = trials_repo.page_trials(
-        session=session,
-        job_id=job_id,
-        by_value=by_value,
-        descending=(order or default_order) == "desc",
-        limit=limit,
-        offset=offset,
-    )
+    with db.reads() as connection:
+        spec = reads.job_spec(connection, job_id)
+        if spec is None:
+            raise not_found("job", job_id)
+        default_order = "desc" if by_value and _maximize(spec) else "asc"
+        rows, total = reads.trial_page(
+            connection,
+            job_id,
+            by_value=by_value,
+            descending=(order or default_order) == "desc",
+            limit=limit,
+            offset=offset,
+        )
     items = [trial_out(trial) for trial in rows]
     return Page[TrialOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}/best", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_best(job_id: str, session: SessionDep) -> BestOut:
+def get_best(job_id: str, db: DatabaseDep) -> BestOut:
     """The best loss setup with its baseline comparison (provisional while the search runs)."""
-    row = _job(session, job_id)
+    with db.session() as session:
+        return _best(session, _job(session, job_id))
+
+
+def _best(session: Session, row: JobRow) -> BestOut:
     if row.status == JobStatus.SUCCEEDED.value and row.result:
         return final_best(row)
-    maximize = _maximize(row)
-    best = trials_repo.best_trial(session=session, job_id=job_id, maximize=maximize)
+    maximize = _maximize(row.spec)
+    best = trials_repo.best_trial(session=session, job_id=row.id, maximize=maximize)
     if best is None:
         raise _no_result_yet(row)
     baseline_name = BASELINE_LOSS[SearchSpec.from_dict(row.spec).task]
     baseline = trials_repo.best_trial(
-        session=session, job_id=job_id, maximize=maximize, loss=baseline_name
+        session=session, job_id=row.id, maximize=maximize, loss=baseline_name
     )
     return provisional_best(row, best, baseline)
 
 
 @router.get("/{job_id}/report", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_report(job_id: str, session: SessionDep) -> dict[str, Any]:
+def get_report(job_id: str, db: DatabaseDep) -> dict[str, Any]:
     """Everything about the search and its result, as JSON (final once the job succeeded)."""
-    return _report(session, job_id)
+    with db.session() as session:
+        return _report(session, job_id)
 
 
 @router.get(
@@ -148,9 +162,11 @@ def get_report(job_id: str, session: SessionDep) -> dict[str, Any]:
     response_class=HTMLResponse,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-def get_report_html(job_id: str, session: SessionDep) -> HTMLResponse:
+def get_report_html(job_id: str, db: DatabaseDep) -> HTMLResponse:
     """The report for a person, with figures."""
-    return HTMLResponse(render_report(_report(session, job_id)))
+    with db.session() as session:
+        report = _report(session, job_id)
+    return HTMLResponse(render_report(report))  # plots drawn with the connection given back
 
 
 def _report(session: Session, job_id: str) -> dict[str, Any]:
@@ -176,22 +192,24 @@ def _no_result_yet(row: JobRow) -> ApiError:
     status_code=status.HTTP_202_ACCEPTED,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-def cancel_job(job_id: str, session: SessionDep) -> JobOut:
+def cancel_job(job_id: str, db: DatabaseDep) -> JobOut:
     """Cancel a job: at once if queued, at the next trial boundary if running."""
-    row = _job(session, job_id)
-    if not repo.request_cancel(session=session, job_id=job_id):
-        raise ApiError(409, "already_finished", f"job {job_id} has already finished ({row.status})")
-    session.commit()
-    session.refresh(row)
-    return _view(session, row)
+    with db.session() as session:
+        row = _job(session, job_id)
+        if not repo.request_cancel(session=session, job_id=job_id):
+            message = f"job {job_id} has already finished ({row.status})"
+            raise ApiError(409, "already_finished", message)
+        session.commit()
+        session.refresh(row)
+        return _view(session, row)
 
 
 def _view(session: Session, row: JobRow) -> JobOut:
     return job_out(row, repo.get_shards(session=session, job_id=row.id))
 
 
-def _maximize(row: JobRow) -> bool:
-    return get_metric(SearchSpec.from_dict(row.spec).metric.name).greater_is_better
+def _maximize(spec: dict[str, Any]) -> bool:
+    return get_metric(SearchSpec.from_dict(spec).metric.name).greater_is_better
 
 
 def _job(session: Session, job_id: str) -> JobRow:

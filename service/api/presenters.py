@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from service.db.models import JobRow, JobStatus, ShardRow, TrialRow, utcnow
+from service.db.models import JobRow, JobStatus, utcnow
+from service.db.reads import JobFields, ShardFields, TrialFields
 from service.schemas import (
     BestOut,
     BestSoFar,
@@ -50,7 +52,7 @@ def metric_out(spec: SearchSpec) -> MetricOut:
     )
 
 
-def job_out(row: JobRow, shards: list[ShardRow]) -> JobOut:
+def job_out(row: JobFields, shards: Sequence[ShardFields]) -> JobOut:
     """A job as the API shows it, from its row (progress included) and its shard rows."""
     spec = SearchSpec.from_dict(row.spec)
     return JobOut(
@@ -92,7 +94,7 @@ def job_links(job_id: str) -> dict[str, str]:
     }
 
 
-def progress_out(row: JobRow) -> Progress:
+def progress_out(row: JobFields) -> Progress:
     """The job's progress as its row keeps it."""
     finished = row.trials_complete + row.trials_pruned + row.trials_failed
     planned = row.trial_budget
@@ -110,13 +112,13 @@ def progress_out(row: JobRow) -> Progress:
     )
 
 
-def trial_counts(row: JobRow) -> dict[str, int]:
+def trial_counts(row: JobFields) -> dict[str, int]:
     """Trials by state (only the states that occur), in the vocabulary of every response."""
     counts = {state: int(getattr(row, f"trials_{state}")) for state in TRIAL_STATES}
     return {state: count for state, count in counts.items() if count}
 
 
-def _best_so_far(row: JobRow) -> BestSoFar | None:
+def _best_so_far(row: JobFields) -> BestSoFar | None:
     if row.best_trial_number is None or row.best_value is None:
         return None
     return BestSoFar(
@@ -127,7 +129,7 @@ def _best_so_far(row: JobRow) -> BestSoFar | None:
     )
 
 
-def trial_out(row: TrialRow) -> TrialOut:
+def trial_out(row: TrialFields) -> TrialOut:
     """One trial record as the API shows it."""
     duration = None
     if row.started_at is not None and row.finished_at is not None:
@@ -161,7 +163,7 @@ def final_best(row: JobRow) -> BestOut:
     return BestOut(job_id=row.id, final=True, **result)
 
 
-def provisional_best(row: JobRow, best: TrialRow, baseline: TrialRow | None) -> BestOut:
+def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | None) -> BestOut:
     """Best and baseline so far, validation only, from the job's best trial records."""
     return BestOut(
         job_id=row.id,
@@ -178,7 +180,7 @@ def provisional_best(row: JobRow, best: TrialRow, baseline: TrialRow | None) -> 
     )
 
 
-def _setup(trial: TrialRow) -> SetupOut:
+def _setup(trial: TrialFields) -> SetupOut:
     return SetupOut(
         trial_number=trial.number,
         arm=trial.arm,

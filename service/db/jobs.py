@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, utcnow
@@ -60,42 +60,13 @@ def mark_sent(*, session: Session, job_id: str, shards: Sequence[int]) -> None:
 
 def get_shards(*, session: Session, job_id: str) -> list[ShardRow]:
     """The job's shards, in order."""
-    return get_shards_of(session=session, job_ids=[job_id]).get(job_id, [])
-
-
-def get_shards_of(*, session: Session, job_ids: Sequence[str]) -> dict[str, list[ShardRow]]:
-    """The shards of several jobs in one query, by job id, each list in shard order."""
-    if not job_ids:
-        return {}
-    query = (
-        select(ShardRow)
-        .where(ShardRow.job_id.in_(job_ids))
-        .order_by(ShardRow.job_id, ShardRow.shard)
-    )
-    grouped: dict[str, list[ShardRow]] = {}
-    for shard in session.scalars(query):
-        grouped.setdefault(shard.job_id, []).append(shard)
-    return grouped
+    query = select(ShardRow).where(ShardRow.job_id == job_id).order_by(ShardRow.shard)
+    return list(session.scalars(query).all())
 
 
 def get_job(*, session: Session, job_id: str) -> JobRow | None:
     """The job with ``job_id``, or None."""
     return session.get(JobRow, job_id)
-
-
-def list_jobs(
-    *, session: Session, status: JobStatus | None, limit: int, offset: int
-) -> tuple[list[JobRow], int]:
-    """A page of jobs, newest first, and the total count under the same filter."""
-    query = select(JobRow)
-    count = select(func.count()).select_from(JobRow)
-    if status is not None:
-        query = query.where(JobRow.status == status.value)
-        count = count.where(JobRow.status == status.value)
-    rows = session.scalars(
-        query.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
-    ).all()
-    return list(rows), int(session.scalar(count) or 0)
 
 
 def request_cancel(*, session: Session, job_id: str) -> bool:

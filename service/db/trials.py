@@ -1,8 +1,9 @@
-"""Trial records and job progress: written by workers as trials change, read by the API.
+"""Trial records and job progress: written by workers as trials change.
 
 A worker hands over :class:`~workers.engine.trial_records.TrialRecord` batches; they are upserted
 by (job, number) and the job's progress (counts by state, best so far) is recomputed from the
-rows in the same transaction. Reads page the rows with SQL, so a poll never replays the study.
+rows in the same transaction, so a poll reads one row (:mod:`service.db.reads` pages the trials
+with SQL) and never replays the study.
 """
 
 from __future__ import annotations
@@ -78,31 +79,6 @@ def best_trial(
         query = query.where(TrialRow.loss == loss)
     order = TrialRow.value.desc() if maximize else TrialRow.value.asc()
     return session.scalars(query.order_by(order, TrialRow.number).limit(1)).first()
-
-
-def page_trials(
-    *,
-    session: Session,
-    job_id: str,
-    by_value: bool,
-    descending: bool,
-    limit: int,
-    offset: int,
-) -> tuple[list[TrialRow], int]:
-    """A page of the job's trials and their total: by number, or by value with the trials
-    that have none last."""
-    query = select(TrialRow).where(TrialRow.job_id == job_id)
-    if by_value:
-        value = TrialRow.value.desc() if descending else TrialRow.value.asc()
-        number = TrialRow.number.asc()
-        query = query.order_by(value.nulls_last(), number)
-    else:
-        query = query.order_by(TrialRow.number.desc() if descending else TrialRow.number.asc())
-    rows = session.scalars(query.limit(limit).offset(offset)).all()
-    total = session.scalar(
-        select(func.count()).select_from(TrialRow).where(TrialRow.job_id == job_id)
-    )
-    return list(rows), int(total or 0)
 
 
 def all_trials(*, session: Session, job_id: str) -> list[TrialRow]:

@@ -11,7 +11,8 @@ from service.db import jobs as jobs_repo
 from service.db import trials as trials_repo
 from service.db.migrate import backfill_trial_records
 from service.db.models import JobRow
-from service.db.session import session_scope
+from service.db.reads import read_connection, trial_page
+from service.db.session import DEFAULT_POOL, session_scope
 from workers.engine.studies import make_storage
 from workers.engine.trial_records import TrialRecord
 
@@ -92,15 +93,13 @@ def test_trials_page_by_value_with_the_best_first_and_no_value_last(database_url
     job_id = new_job(database_url)
     values = [0.5, None, 0.9, 0.1, None, 0.9, 0.3]
     record(database_url, job_id, *(done(n, v) for n, v in enumerate(values)))
-    with session_scope(database_url) as session:
-        page, total = trials_repo.page_trials(
-            session=session, job_id=job_id, by_value=True, descending=True, limit=4, offset=0
+    with read_connection(database_url, DEFAULT_POOL) as connection:
+        page, total = trial_page(
+            connection, job_id, by_value=True, descending=True, limit=4, offset=0
         )
-        rest, _ = trials_repo.page_trials(
-            session=session, job_id=job_id, by_value=True, descending=True, limit=4, offset=4
-        )
-        ascending, _ = trials_repo.page_trials(
-            session=session, job_id=job_id, by_value=True, descending=False, limit=2, offset=0
+        rest, _ = trial_page(connection, job_id, by_value=True, descending=True, limit=4, offset=4)
+        ascending, _ = trial_page(
+            connection, job_id, by_value=True, descending=False, limit=2, offset=0
         )
     assert total == 7
     assert [t.number for t in page + rest] == [2, 5, 0, 6, 3, 1, 4]  # ties by number
