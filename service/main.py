@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from service.api import catalogue, health, jobs
 from service.body_limit import BodySizeLimit
+from service.db.reads import read_engine
 from service.errors import install_error_handlers
 from service.openapi import document_errors
 from service.settings import Settings, get_settings
@@ -43,7 +44,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # never waits on the pool, and no more: threads beyond that only contend for the GIL.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = configured.api_threads
-        yield
+        # The polling routes' async engine lives on this process's event loop.
+        app.state.read_engine = read_engine(
+            configured.resolved_database_url, configured.database_pool
+        )
+        try:
+            yield
+        finally:
+            await app.state.read_engine.dispose()
 
     app = LossSearchAPI(
         title="loss-search", version="0.1.0", description=DESCRIPTION, lifespan=lifespan

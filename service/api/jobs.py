@@ -73,7 +73,7 @@ def _mark_sent(db: Database, job_id: str, shards: int) -> None:
 
 
 @router.get("", responses={503: {"model": ErrorResponse}})
-def list_jobs(
+async def list_jobs(
     db: DatabaseDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
@@ -81,24 +81,24 @@ def list_jobs(
 ) -> Page[JobOut]:
     """Jobs, newest first, optionally with one status."""
     status = status_filter.value if status_filter is not None else None
-    with db.reads() as connection:
-        views, total = reads.job_views(connection, status=status, limit=limit, offset=offset)
+    async with db.reads() as connection:
+        views, total = await reads.job_views(connection, status=status, limit=limit, offset=offset)
     items = [job_out(view.job, view.shards) for view in views]
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", responses=_ERRORS)
-def get_job(job_id: str, db: DatabaseDep) -> JobOut:
+async def get_job(job_id: str, db: DatabaseDep) -> JobOut:
     """Status, progress, best so far, timing and error of one job."""
-    with db.reads() as connection:
-        view = reads.job_view(connection, job_id)
+    async with db.reads() as connection:
+        view = await reads.job_view(connection, job_id)
     if view is None:
         raise not_found("job", job_id)
     return job_out(view.job, view.shards)
 
 
 @router.get("/{job_id}/trials", responses=_ERRORS)
-def list_trials(
+async def list_trials(
     job_id: str,
     db: DatabaseDep,
     sort: Literal["number", "value"] = "number",
@@ -112,12 +112,12 @@ def list_trials(
     value come last.
     """
     by_value = sort == "value"
-    with db.reads() as connection:
-        spec = reads.job_spec(connection, job_id)
+    async with db.reads() as connection:
+        spec = await reads.job_spec(connection, job_id)
         if spec is None:
             raise not_found("job", job_id)
         default_order = "desc" if by_value and _maximize(spec) else "asc"
-        rows, total = reads.trial_page(
+        rows, total = await reads.trial_page(
             connection,
             job_id,
             by_value=by_value,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from service.db import jobs as jobs_repo
 from service.db import trials as trials_repo
 from service.db.migrate import backfill_trial_records
 from service.db.models import JobRow
-from service.db.reads import read_connection, trial_page
+from service.db.reads import read_engine, trial_page
 from service.db.session import DEFAULT_POOL, session_scope
 from workers.engine.studies import make_storage
 from workers.engine.trial_records import TrialRecord
@@ -89,21 +90,25 @@ def test_a_record_never_moves_a_trial_backwards(database_url: str) -> None:
     assert states(database_url, job_id)[1] == "lost"
 
 
-def test_trials_page_by_value_with_the_best_first_and_no_value_last(database_url: str) -> None:
+@pytest.mark.anyio
+async def test_trials_page_by_value_with_the_best_first_and_no_value_last(
+    database_url: str,
+) -> None:
     job_id = new_job(database_url)
     values = [0.5, None, 0.9, 0.1, None, 0.9, 0.3]
     record(database_url, job_id, *(done(n, v) for n, v in enumerate(values)))
-    with read_connection(database_url, DEFAULT_POOL) as connection:
-        page, total = trial_page(
-            connection, job_id, by_value=True, descending=True, limit=4, offset=0
-        )
-        rest, _ = trial_page(connection, job_id, by_value=True, descending=True, limit=4, offset=4)
-        ascending, _ = trial_page(
+    engine = read_engine(database_url, DEFAULT_POOL)
+    async with engine.connect() as connection:
+        best_first = {"by_value": True, "descending": True}
+        page, total = await trial_page(connection, job_id, **best_first, limit=4, offset=0)
+        rest, _ = await trial_page(connection, job_id, **best_first, limit=4, offset=4)
+        lowest = await trial_page(
             connection, job_id, by_value=True, descending=False, limit=2, offset=0
         )
+    await engine.dispose()
     assert total == 7
     assert [t.number for t in page + rest] == [2, 5, 0, 6, 3, 1, 4]  # ties by number
-    assert [t.number for t in ascending] == [3, 6]
+    assert [t.number for t in lowest[0]] == [3, 6]
 
 
 def test_large_batches_are_written_whole(database_url: str) -> None:
