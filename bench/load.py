@@ -8,11 +8,17 @@ Per backend it starts the API and one Celery worker as real processes on fresh s
 long job (page_blocks0, f1, 400 trials) and waits until it runs with some trials done. Then:
 
 1. Storm, for --duration seconds: wrk polls GET /v1/jobs/{id} and GET /v1/jobs/{id}/trials
-   (--pollers connections, half each), an open-loop probe times GET /healthz, and --submitters
-   Python clients POST jobs, 3 in 7 valid (must be 202), the rest invalid (must be 4xx). Afterwards,
-   once the API has worked off its backlog: is every 202 listed by GET /v1/jobs, and is there
-   any job in the database that no client got a 202 for?
-2. Scaling: GET /v1/jobs/{id} at 10 and at 200 connections (closed loop, --duration each).
+   (--pollers connections, half each, each waiting --poll-interval between its polls as a
+   pipeline does), an open-loop probe times GET /healthz, and --submitters Python clients POST
+   jobs, 3 in 7 valid (must be 202), the rest invalid (must be 4xx). Afterwards, once the API
+   has worked off its backlog: is every 202 listed by GET /v1/jobs, and is there any job in the
+   database that no client got a 202 for?
+2. Polling: --pollers pollers of GET /v1/jobs/{id}, paced to offer --poll-rate requests/s in
+   all: the throughput and latency a fleet of pollers gets (the ≥ 500/s, p99 ≤ 100 ms target).
+3. Scaling: GET /v1/jobs/{id} at 10 and at 200 connections (closed loop, --duration each): does
+   throughput hold as connections grow? A closed loop keeps every connection busy, so its
+   latency is connections / throughput (Little's law: 200 / 700 per s ≈ 0.29 s) whatever the
+   server does; latency targets are read from the paced phase.
 
 Client timeout 15 s: a request answered later, or still unanswered after 15 s when wrk stops,
 is a timeout ("unanswered at end" counts every request still waiting then, at most one per
@@ -78,6 +84,9 @@ def run_backend(args: argparse.Namespace, name: str) -> BackendReport:
             report.job["after the storm"] = _settle(service.url, job_id, report, "storm")
             say(f"{name}: checking the jobs against the 202s")
             report.checks = check_storm(service.url, service.database_url, outcomes, job_id)
+            say(f"{name}: {args.pollers} paced pollers for {args.duration:.0f} s")
+            report.polling = paced_polling(service, job_id, args)
+            report.job["after polling"] = _settle(service.url, job_id, report, "polling")
             for connections in SCALING_CONNECTIONS:
                 say(f"{name}: {connections} connections for {args.duration:.0f} s")
                 report.scaling[connections] = closed_loop(service, job_id, connections, args)
@@ -100,11 +109,12 @@ def storm(
         ("job", "GET /v1/jobs/{id}", job_url, args.pollers - args.pollers // 2),
         ("trials", "GET /v1/jobs/{id}/trials", f"{job_url}/trials", args.pollers // 2),
     ]
+    pause_ms = round(args.poll_interval * 1000)
     with ExitStack() as running:
         runs = [
             running.enter_context(
                 started_wrk(
-                    wrk_command(url, clients, args.duration, CLIENT_TIMEOUT_S),
+                    wrk_command(url, clients, args.duration, CLIENT_TIMEOUT_S, pause_ms),
                     service.workdir / f"storm-{name}.log",
                 )
             )
@@ -126,6 +136,17 @@ def storm(
         RouteFigures.from_outcomes("GET /healthz", probe, clients.probes, args.duration)
     )
     return clients.posts
+
+
+def paced_polling(service: RunningService, job_id: str, args: argparse.Namespace) -> WrkResult:
+    """GET /v1/jobs/{id} from ``--pollers`` clients, each pausing between polls so that all of
+    them together offer about ``--poll-rate`` requests per second."""
+    pause_ms = max(1, round(1000 * args.pollers / args.poll_rate))
+    command = wrk_command(
+        f"{service.url}/v1/jobs/{job_id}", args.pollers, args.duration, CLIENT_TIMEOUT_S, pause_ms
+    )
+    with started_wrk(command, service.workdir / "polling.log") as run:
+        return finish(run, grace_s=args.duration + 30)
 
 
 def closed_loop(
@@ -225,6 +246,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=60, help="seconds per phase")
     parser.add_argument("--pollers", type=int, default=200, help="wrk connections in the storm")
     parser.add_argument("--submitters", type=int, default=50, help="concurrent POST clients")
+    parser.add_argument(
+        "--poll-interval", type=float, default=0.4,
+        help="seconds a storm poller waits between its polls",
+    )  # fmt: skip
+    parser.add_argument(
+        "--poll-rate", type=float, default=550,
+        help="requests/s all pollers offer together in the polling phase",
+    )  # fmt: skip
     parser.add_argument("--api-workers", type=int, help="passed as LOSS_SEARCH_API_WORKERS")
     parser.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     parser.add_argument("--trials", type=int, default=400, help="budget of the long job")
@@ -257,7 +286,9 @@ def main() -> None:
     reports = [run_backend(args, name) for name in backends]
     print(f"\n## bench.load, commit {revision}, {datetime.date.today().isoformat()}\n")
     print(
-        f"{args.pollers} pollers, {args.submitters} submitters, {args.duration:.0f} s per phase, "
+        f"{args.pollers} pollers (storm: {args.poll_interval:g} s between polls; polling phase: "
+        f"{args.poll_rate:g} requests/s offered), {args.submitters} submitters, "
+        f"{args.duration:.0f} s per phase, "
         f"client timeout {CLIENT_TIMEOUT_S:.0f} s, long job {long_job(args.trials)}, "
         f"LOSS_SEARCH_API_WORKERS={args.api_workers or 'unset'}\n"
     )
