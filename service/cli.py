@@ -60,6 +60,7 @@ def api_command(settings: Settings) -> list[str]:
         str(settings.api_port),
         "--workers",
         str(settings.api_workers),
+        "--access-log" if settings.api_access_log else "--no-access-log",
     ]
 
 

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         default=1, ge=1, le=64, description="uvicorn worker processes serving the API."
     )
+    api_access_log: bool = Field(
+        default=False,
+        description="Log one line per request (uvicorn's access log); it costs about a tenth "
+        "of a poll's CPU, so it is off unless asked for.",
+    )
     api_threads: int = Field(
         default=8,
         ge=1,
