@@ -10,6 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api import catalogue, health, jobs
+from service.api.view_cache import ViewCache
 from service.body_limit import BodySizeLimit
 from service.db.reads import read_engine
 from service.errors import install_error_handlers
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="loss-search", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = configured
+    app.state.view_cache = ViewCache(configured.read_cache_s)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_request_bytes)
     app.include_router(health.router)

@@ -79,10 +79,13 @@ class Settings(BaseSettings):
         description="Intra-op threads per worker process; torch's default when unset.",
     )
     job_heartbeat_s: float = Field(
-        default=5.0, gt=0, description="How often a worker touches its job."
+        default=5.0, gt=0, description="How often a worker touches its shard."
     )
     job_stale_after_s: float = Field(
-        default=30.0, gt=0, description="A running job silent this long is queued again."
+        default=30.0,
+        gt=0,
+        description="A running shard silent this long is queued again (its worker is taken for "
+        "dead); at least 3 heartbeats, and no shorter than trial_grace_s.",
     )
     reaper_interval_s: float = Field(
         default=15.0, gt=0, description="How often workers sweep for lost shards and messages."
@@ -102,9 +105,25 @@ class Settings(BaseSettings):
     default_shards: int = Field(
         default=1, ge=1, description="Celery tasks per job when the job does not say."
     )
-    trial_heartbeat_s: int = Field(default=10, ge=1)
-    trial_grace_s: int = Field(default=60, ge=2)
-    max_trial_retries: int = Field(default=2, ge=0)
+    trial_heartbeat_s: int = Field(
+        default=5, ge=1, description="How often a worker touches each trial it trains."
+    )
+    trial_grace_s: int = Field(
+        default=30,
+        ge=3,
+        description="A running trial silent this long is failed and run again with the same "
+        "parameters and seed; at least 3 trial heartbeats.",
+    )
+    max_trial_retries: int = Field(
+        default=2, ge=0, description="How often a trial lost with its worker is run again."
+    )
+    read_cache_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="How long the API keeps a rendered job view for other pollers of the same job "
+        "(seconds; 0 turns it off). A poll may see progress this much late.",
+    )
     max_request_bytes: int = Field(
         default=1 << 20,
         ge=1,
@@ -134,6 +153,32 @@ class Settings(BaseSettings):
                 f"api_threads ({self.api_threads}) exceeds db_pool_size + db_max_overflow "
                 f"({connections}); raise the pool or lower the threads"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _liveness_times_agree(self) -> Settings:
+        # A live worker must not be taken for dead: three beats fit in each silence limit, so
+        # one late or failed beat (a database blip) is forgiven. And a shard taken over from a
+        # dead worker must find that worker's trials already stale (grace <= stale-after), so it
+        # re-runs them at once instead of waiting for them.
+        problems = []
+        if self.job_stale_after_s < 3 * self.job_heartbeat_s:
+            problems.append(
+                f"job_stale_after_s ({self.job_stale_after_s}) must be at least 3 × "
+                f"job_heartbeat_s ({self.job_heartbeat_s})"
+            )
+        if self.trial_grace_s < 3 * self.trial_heartbeat_s:
+            problems.append(
+                f"trial_grace_s ({self.trial_grace_s}) must be at least 3 × "
+                f"trial_heartbeat_s ({self.trial_heartbeat_s})"
+            )
+        if self.trial_grace_s > self.job_stale_after_s:
+            problems.append(
+                f"trial_grace_s ({self.trial_grace_s}) must not exceed "
+                f"job_stale_after_s ({self.job_stale_after_s})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -10,19 +10,20 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 import torch
 from optuna.trial import FrozenTrial
-from sqlalchemy.exc import DBAPIError
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+from sqlalchemy.orm import Session
 
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
 from service.db import trials as trials_repo
 from service.db.models import JobStatus
 from service.db.session import session_scope
+from service.db.transient import is_transient, retry_transient
 from service.settings import Settings
 from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
@@ -30,8 +31,10 @@ from workers.engine.search import Search, SearchContext
 from workers.engine.spec import SearchSpec
 from workers.engine.studies import make_storage
 from workers.engine.trial_records import TrialRecord, record_of
+from workers.storage import ResilientRDBStorage
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def worker_name() -> str:
@@ -46,6 +49,13 @@ def resolve_device(setting: str) -> torch.device:
     return torch.device("cpu")
 
 
+@retry_transient()
+def in_transaction(url: str, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in a transaction, again in a fresh one if the database blinks."""
+    with session_scope(url) as session:
+        return work(session)
+
+
 class JobBudget:
     """The job's trial budget and trial claims, shared by its shards through the database."""
 
@@ -53,18 +63,22 @@ class JobBudget:
         self._url, self._job_id, self._worker = url, job_id, worker
 
     def take(self) -> bool:
-        with session_scope(self._url) as session:
-            return shards_repo.take_trial_slot(session=session, job_id=self._job_id)
+        return in_transaction(
+            self._url, lambda s: shards_repo.take_trial_slot(session=s, job_id=self._job_id)
+        )
 
     def give_back(self) -> None:
-        with session_scope(self._url) as session:
-            shards_repo.give_back_trial_slot(session=session, job_id=self._job_id)
+        in_transaction(
+            self._url, lambda s: shards_repo.give_back_trial_slot(session=s, job_id=self._job_id)
+        )
 
     def claim(self, trial_number: int) -> bool:
-        with session_scope(self._url) as session:
-            return shards_repo.claim_trial(
-                session=session, job_id=self._job_id, trial_number=trial_number, worker=self._worker
-            )
+        return in_transaction(
+            self._url,
+            lambda s: shards_repo.claim_trial(
+                session=s, job_id=self._job_id, trial_number=trial_number, worker=self._worker
+            ),
+        )
 
 
 class JobTrialLog:
@@ -80,25 +94,18 @@ class JobTrialLog:
 
     def record(self, records: Sequence[TrialRecord]) -> None:
         try:
-            self._write(records)
+            in_transaction(
+                self._url,
+                lambda s: trials_repo.record_trials(
+                    session=s, job_id=self._job_id, records=records, maximize=self._maximize
+                ),
+            )
         except Exception:
             logger.warning("could not record %d trials of %s", len(records), self._job_id)
 
     def record_lost(self, trial: FrozenTrial) -> None:
         """Record a trial failed because its worker died (it was queued again)."""
         self.record([record_of(trial, lost=True)])
-
-    @retry(
-        retry=retry_if_exception_type(DBAPIError),
-        stop=stop_after_delay(10),
-        wait=wait_exponential(multiplier=0.2, max=2),
-        reraise=True,
-    )
-    def _write(self, records: Sequence[TrialRecord]) -> None:
-        with session_scope(self._url) as session:
-            trials_repo.record_trials(
-                session=session, job_id=self._job_id, records=records, maximize=self._maximize
-            )
 
 
 class ShardHeartbeat:
@@ -154,14 +161,16 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     """Run one shard of a job. Returns the job's final status if this call set it, else None."""
     url = settings.resolved_database_url
     worker = worker_name()
-    with session_scope(url) as session:
-        claim = shards_repo.claim_shard(
-            session=session,
+    claim = in_transaction(
+        url,
+        lambda s: shards_repo.claim_shard(
+            session=s,
             job_id=job_id,
             shard=shard,
             worker=worker,
             stale_after_s=settings.job_stale_after_s,
-        )
+        ),
+    )
     if claim is None:
         logger.info("shard %s/%d is done, held by a live worker, or its job ended", job_id, shard)
         return None
@@ -179,6 +188,7 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
         grace_s=settings.trial_grace_s,
         max_retry=settings.max_trial_retries,
         on_lost_trial=lost,
+        storage_class=ResilientRDBStorage,
     )
     deadline = claim.started_at_timestamp + spec.timeout_s if spec.timeout_s else None
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
@@ -203,6 +213,10 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     except EngineError as exc:
         return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc))
     except Exception as exc:
+        if is_transient(exc):  # the database was out for longer than the retries wait
+            logger.warning("job %s shard %d: database unreachable; shard goes back", job_id, shard)
+            _release(url, job_id, shard, worker)
+            return None
         logger.exception("job %s shard %d failed unexpectedly", job_id, shard)
         return _finish_job(
             url, job_id, JobStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"
@@ -218,24 +232,29 @@ def _run(
     if stopped and heartbeat.lost:
         logger.warning("job %s shard %d: another worker took it over", job_id, shard)
         return None
-    with session_scope(url) as session:
-        shards_repo.finish_shard(session=session, job_id=job_id, shard=shard, worker=worker)
+    in_transaction(
+        url,
+        lambda s: shards_repo.finish_shard(session=s, job_id=job_id, shard=shard, worker=worker),
+    )
     if stopped and heartbeat.cancelled:
         return _finish_job(url, job_id, JobStatus.CANCELLED)
     if stopped:
         return None  # the job ended elsewhere (another shard failed it)
-    with session_scope(url) as session:
-        won = shards_repo.claim_finalization(
-            session=session, job_id=job_id, shard=shard, worker=worker
-        )
+    won = in_transaction(
+        url,
+        lambda s: shards_repo.claim_finalization(
+            session=s, job_id=job_id, shard=shard, worker=worker
+        ),
+    )
     if not won:
         logger.info("job %s shard %d: done; another shard will finalize", job_id, shard)
         return None
-    result = search.finalize()  # EngineError (e.g. no completed trial) fails the job
-    status = _finish_job(url, job_id, JobStatus.SUCCEEDED, result=result)
-    with session_scope(url) as session:
-        shards_repo.finish_shard(session=session, job_id=job_id, shard=shard, worker=worker)
-    return status
+    finalizer = (shard, worker)
+    try:
+        result = search.finalize()
+    except EngineError as exc:  # e.g. no completed trial
+        return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc), finalizer=finalizer)
+    return _finish_job(url, job_id, JobStatus.SUCCEEDED, result=result, finalizer=finalizer)
 
 
 def _finish_job(
@@ -244,12 +263,37 @@ def _finish_job(
     status: JobStatus,
     result: dict[str, object] | None = None,
     error: str | None = None,
+    finalizer: tuple[int, str] | None = None,
 ) -> JobStatus | None:
-    with session_scope(url) as session:
-        changed = jobs_repo.finish_job(
+    """End the job; the finalizing shard, if given, is marked done in the same transaction.
+
+    One transaction, so that no reader ever sees a finished job with its finalizer still running.
+    A job asked to cancel ends cancelled whatever ``status`` says (see ``jobs_repo.finish_job``).
+    """
+
+    def finish(session: Session) -> JobStatus | None:
+        ended = jobs_repo.finish_job(
             session=session, job_id=job_id, status=status, result=result, error=error
         )
-    if not changed:
+        if finalizer is not None:
+            shard, worker = finalizer
+            shards_repo.finish_shard(session=session, job_id=job_id, shard=shard, worker=worker)
+        return ended
+
+    ended = in_transaction(url, finish)
+    if ended is None:
         return None
-    logger.info("job %s: %s%s", job_id, status.value, f" ({error})" if error else "")
-    return status
+    logger.info("job %s: %s%s", job_id, ended.value, f" ({error})" if error else "")
+    return ended
+
+
+def _release(url: str, job_id: str, shard: int, worker: str) -> None:
+    try:
+        in_transaction(
+            url,
+            lambda s: shards_repo.release_shard(
+                session=s, job_id=job_id, shard=shard, worker=worker
+            ),
+        )
+    except Exception:  # still down: the shard's heartbeat goes stale and the sweeper requeues it
+        logger.warning("could not give back job %s shard %d", job_id, shard, exc_info=True)

@@ -1,10 +1,14 @@
 """The sweeper: finds shards that a crash or a lost message left behind, and sends them again.
 
-Every worker runs it on a thread. Each round it
+Every worker runs it on a thread. Each round it finds every state a crash can leave behind:
 
-- puts running shards whose worker went silent back on the queue (the worker died), and
-- sends again queued shards whose message may be lost: never sent (the broker was down when the
-  API accepted the job) or sent long ago and never claimed (a broker restart lost it).
+- a running shard whose worker went silent (the worker died, maybe while finalizing): queued
+  and sent again;
+- a running job whose shards are all done but that nobody finalized (a worker died between the
+  two): one shard queued and sent again, and whoever claims it finalizes;
+- a queued shard whose message may be lost: never sent (the broker was down when the API
+  accepted the job, or a worker gave the shard back during a database blip) or sent long ago and
+  never claimed (a broker restart lost it): sent again, with backoff.
 
 Why a sweeper rather than a transactional outbox: an outbox covers only "the send failed after
 the commit", while a broker that restarts without persistence loses messages it had already
@@ -30,7 +34,8 @@ Send = Callable[[str, int], None]
 
 
 def sweep(settings: Settings, send: Send) -> list[tuple[str, int]]:
-    """One round: requeue stale shards, resend unclaimed ones; returns the shards sent."""
+    """One round: requeue stale and unfinalized shards, resend unclaimed ones; returns the
+    shards sent."""
     url = settings.resolved_database_url
     with session_scope(url) as session:
         stale = shards_repo.requeue_stale_shards(
@@ -39,6 +44,12 @@ def sweep(settings: Settings, send: Send) -> list[tuple[str, int]]:
     for job_id, shard in stale:
         logger.warning("job %s shard %d lost its worker; queueing it again", job_id, shard)
     with session_scope(url) as session:
+        unfinalized = shards_repo.requeue_unfinalized(
+            session=session, settle_s=settings.job_stale_after_s
+        )
+    for job_id, shard in unfinalized:
+        logger.warning("job %s was never finalized; queueing shard %d to do it", job_id, shard)
+    with session_scope(url) as session:
         unclaimed = shards_repo.claim_resends(
             session=session,
             resend_after_s=settings.resend_after_s,
@@ -46,7 +57,7 @@ def sweep(settings: Settings, send: Send) -> list[tuple[str, int]]:
         )
     for job_id, shard in unclaimed:
         logger.warning("job %s shard %d was not picked up; sending it again", job_id, shard)
-    due = [*stale, *unclaimed]
+    due = [*stale, *unfinalized, *unclaimed]
     for job_id, shard in due:
         try:
             send(job_id, shard)

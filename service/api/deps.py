@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
+from service.api.view_cache import ViewCache
 from service.db.reads import read_engine
 from service.db.session import PoolOptions, session_scope
 from service.settings import Settings
@@ -64,3 +65,12 @@ async def get_database(request: Request, settings: SettingsDep) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_view_cache(request: Request) -> ViewCache:
+    """This process's cache of rendered job views (:mod:`service.api.view_cache`)."""
+    views: ViewCache = request.app.state.view_cache
+    return views
+
+
+ViewCacheDep = Annotated[ViewCache, Depends(get_view_cache)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from service.api.deps import Database, DatabaseDep, SettingsDep
+from service.api.deps import Database, DatabaseDep, SettingsDep, ViewCacheDep
 from service.api.presenters import final_best, job_out, provisional_best, trial_out
 from service.db import jobs as repo
 from service.db import reads
@@ -87,14 +87,23 @@ async def list_jobs(
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{job_id}", responses=_ERRORS)
-async def get_job(job_id: str, db: DatabaseDep) -> JobOut:
-    """Status, progress, best so far, timing and error of one job."""
-    async with db.reads() as connection:
-        view = await reads.job_view(connection, job_id)
-    if view is None:
+@router.get("/{job_id}", responses=_ERRORS, response_model=JobOut)
+async def get_job(job_id: str, db: DatabaseDep, views: ViewCacheDep) -> Response:
+    """Status, progress, best so far, timing and error of one job.
+
+    The view may be up to ``LOSS_SEARCH_READ_CACHE_S`` (half a second by default) old: pollers
+    of the same job share one read per interval.
+    """
+
+    async def render() -> bytes | None:
+        async with db.reads() as connection:
+            view = await reads.job_view(connection, job_id)
+        return None if view is None else job_out(view.job, view.shards).model_dump_json().encode()
+
+    body = await views.get(job_id, render)
+    if body is None:
         raise not_found("job", job_id)
-    return job_out(view.job, view.shards)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{job_id}/trials", responses=_ERRORS)
@@ -192,7 +201,7 @@ def _no_result_yet(row: JobRow) -> ApiError:
     status_code=status.HTTP_202_ACCEPTED,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-def cancel_job(job_id: str, db: DatabaseDep) -> JobOut:
+def cancel_job(job_id: str, db: DatabaseDep, views: ViewCacheDep) -> JobOut:
     """Cancel a job: at once if queued, at the next trial boundary if running."""
     with db.session() as session:
         row = _job(session, job_id)
@@ -200,6 +209,7 @@ def cancel_job(job_id: str, db: DatabaseDep) -> JobOut:
             message = f"job {job_id} has already finished ({row.status})"
             raise ApiError(409, "already_finished", message)
         session.commit()
+        views.drop(job_id)  # after the commit: no poller is shown the job before the cancel
         session.refresh(row)
         return _view(session, row)
 

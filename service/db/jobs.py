@@ -97,12 +97,28 @@ def finish_job(
     status: JobStatus,
     result: dict[str, Any] | None = None,
     error: str | None = None,
-) -> bool:
-    """Move a running job to a final status; False if it was not running."""
+) -> JobStatus | None:
+    """Move an active job to a final status; returns the status set, None if it had ended.
+
+    A cancel answered 202 always wins: a job asked to cancel ends ``cancelled`` (without a
+    result; its trials are kept) even if its search completed. The cancel route and this
+    update race on the job row, and whichever commits first decides: the cancel is either
+    honoured here or refused there (409).
+    """
     assert status.is_final
+    now = utcnow()
+    if status is JobStatus.SUCCEEDED:
+        finished = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.status.in_(ACTIVE), ~JobRow.cancel_requested)
+            .values(status=status.value, result=result, error=error, finished_at=now)
+        )
+        if finished.rowcount:  # type: ignore[attr-defined]
+            return status
+        status, result, error = JobStatus.CANCELLED, None, None
     finished = session.execute(
         update(JobRow)
         .where(JobRow.id == job_id, JobRow.status.in_(ACTIVE))
-        .values(status=status.value, result=result, error=error, finished_at=utcnow())
+        .values(status=status.value, result=result, error=error, finished_at=now)
     )
-    return bool(finished.rowcount)  # type: ignore[attr-defined]
+    return status if finished.rowcount else None  # type: ignore[attr-defined]

@@ -163,6 +163,63 @@ def claim_finalization(*, session: Session, job_id: str, shard: int, worker: str
     return True
 
 
+def release_shard(*, session: Session, job_id: str, shard: int, worker: str) -> bool:
+    """Give the shard back to the queue (its worker cannot go on now, e.g. the database blinked).
+
+    It is marked as never sent, so the sweeper sends it again at its next round.
+    """
+    released = session.execute(
+        update(ShardRow)
+        .where(
+            ShardRow.job_id == job_id,
+            ShardRow.shard == shard,
+            ShardRow.worker == worker,
+            ShardRow.status == ShardStatus.RUNNING.value,
+        )
+        .values(status=ShardStatus.QUEUED.value, sent_at=None)
+    )
+    return bool(released.rowcount)  # type: ignore[attr-defined]
+
+
+def requeue_unfinalized(*, session: Session, settle_s: float) -> list[tuple[str, int]]:
+    """Running jobs whose shards are all done but that nobody finalized: queue one shard again.
+
+    A worker that dies between marking its shard done and claiming finalization leaves its job
+    like this (a finalizer that dies mid-way leaves its shard running instead, and is found as a
+    stale shard). Only jobs whose last shard ended ``settle_s`` ago are taken, so a finalizer
+    that is about to claim is not raced. The shard queued again is the one that claimed
+    finalization if any, else shard 0; whoever claims it finds no trial to run and finalizes.
+    """
+    now = utcnow()
+    unfinished = exists().where(
+        ShardRow.job_id == JobRow.id, ShardRow.status != ShardStatus.DONE.value
+    )
+    last_done = (
+        select(func.max(ShardRow.finished_at)).where(ShardRow.job_id == JobRow.id).scalar_subquery()
+    )
+    candidates = session.execute(
+        select(JobRow.id, func.coalesce(JobRow.finalizer_shard, 0)).where(
+            JobRow.status == JobStatus.RUNNING.value,
+            ~unfinished,
+            last_done < now - timedelta(seconds=settle_s),
+        )
+    ).all()
+    moved: list[tuple[str, int]] = []
+    for job_id, shard in candidates:
+        all_done = ~exists().where(
+            ShardRow.job_id == job_id, ShardRow.status != ShardStatus.DONE.value
+        )
+        result = session.execute(
+            update(ShardRow)
+            .where(ShardRow.job_id == job_id, ShardRow.shard == shard, all_done)
+            .values(status=ShardStatus.QUEUED.value, sent_at=now, sends=ShardRow.sends + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            moved.append((job_id, int(shard)))
+    return moved
+
+
 def requeue_stale_shards(*, session: Session, stale_after_s: float) -> list[tuple[str, int]]:
     """Put running shards whose worker went silent back to queued; return them.
 
@@ -267,10 +324,19 @@ def give_back_trial_slot(*, session: Session, job_id: str) -> None:
 
 
 def claim_trial(*, session: Session, job_id: str, trial_number: int, worker: str) -> bool:
-    """Record that ``worker`` runs this trial; False if another worker claimed it first."""
+    """Record that ``worker`` runs this trial; False if another worker claimed it first.
+
+    Claiming again a trial this worker already holds is True (a retried call whose first
+    commit went through).
+    """
     try:
         with session.begin_nested():
             session.add(TrialClaimRow(job_id=job_id, trial_number=trial_number, worker=worker))
     except IntegrityError:
-        return False
+        holder = session.scalar(
+            select(TrialClaimRow.worker).where(
+                TrialClaimRow.job_id == job_id, TrialClaimRow.trial_number == trial_number
+            )
+        )
+        return holder == worker
     return True

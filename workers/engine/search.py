@@ -45,6 +45,7 @@ from workers.engine.studies import (
     fail_stale_trials,
     open_study,
     retried_trial_numbers,
+    running_trials,
 )
 from workers.engine.trainer import PopulationTrainer
 from workers.engine.training import DeviceData, Outcome
@@ -169,7 +170,8 @@ class Search:
         """Run trials until the budget or deadline is spent; True if the caller asked to stop.
 
         Populations stay full: whenever members finish, new trials are asked for and join at
-        the next epoch, until the budget is spent; then the last members finish.
+        the next epoch, until the budget is spent; then the last members finish. It returns
+        only once no trial of the study is running (see :meth:`_wait_for_others`).
         """
         context = self.context
         if context.exclusive:
@@ -199,15 +201,20 @@ class Search:
                     if admitting:
                         logger.info("time budget spent for %s", context.study_name)
                     admitting = False
+                # Every round, so that trials of a worker that died are failed and re-queued
+                # (their budget slots come back) by whoever is still working on the study.
+                fail_stale_trials(self.study)
                 if admitting:
-                    fail_stale_trials(self.study)
                     free = self.population.members - trainer.size
                     joining = self._acquire(heartbeat, free) if free > 0 else []
                     for trial, member in self._members(joining):
                         in_flight[trial.number] = trial
                         trainer.add(trial.number, member)
                 if trainer.size == 0:
-                    return False
+                    if not running_trials(self.study):
+                        return False
+                    self._wait_for_others()
+                    continue
                 told: list[TrialRecord] = []
                 for number, result in trainer.run_epoch():
                     trial = in_flight.pop(number)
@@ -217,6 +224,19 @@ class Search:
                     if frozen is not None:
                         told.append(record_of(frozen))
                 self._log(told)
+
+    def _wait_for_others(self) -> None:
+        """Nothing left to start here, but other trials still run: wait a beat, then look again.
+
+        A shard never ends while a trial of its study is running. Either that trial's worker is
+        alive and finishes it, or it died: its trial then goes stale after the grace period, is
+        failed and re-queued by :func:`fail_stale_trials`, and this process runs it again. So
+        when the last shard ends, every trial has finished and the budget is met.
+        """
+        interval = min(1.0, self.context.heartbeat_s)
+        end = time.monotonic() + interval
+        while time.monotonic() < end and not self.context.should_stop():
+            time.sleep(0.1)
 
     def record_study(self) -> None:
         """Hand the log a record of every trial of the study (repairs anything left unrecorded
@@ -235,12 +255,15 @@ class Search:
         trials: list[optuna.Trial] = []
         while len(trials) < size and self.budget.take():
             trial = ask(self.study, self.context.storage)
+            # Beat at once, before anything that may fail: a running trial without any heartbeat
+            # is never found stale, so its worker's death would go unnoticed.
+            heartbeat.add(trial._trial_id)
             if not self.budget.claim(trial.number):
                 # Another process popped the same queued trial first and runs it.
                 logger.info("trial %d is run by another worker", trial.number)
+                heartbeat.remove(trial._trial_id)
                 self.budget.give_back()
                 continue
-            heartbeat.add(trial._trial_id)
             trials.append(trial)
         return trials
 

@@ -8,6 +8,7 @@ back in the queue with the same parameters (Optuna's ``RetryHeartbeatStaleTrialC
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import warnings
@@ -22,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from workers.engine.metrics import Metric
 
+logger = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
@@ -41,18 +43,20 @@ def make_storage(
     grace_s: int = 60,
     max_retry: int = 2,
     on_lost_trial: Callable[[FrozenTrial], None] | None = None,
+    storage_class: type[RDBStorage] = RDBStorage,
 ) -> RDBStorage:
     """Optuna RDB storage on ``url`` with heartbeats and retry of lost trials.
 
     ``on_lost_trial`` is called with every trial failed because its worker was lost (after it
     has been re-queued), e.g. to give its trial-budget slot back and record it as lost.
+    ``storage_class`` may be a subclass that adds behaviour, such as retries on database blips.
     """
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # Several processes write to one SQLite file: wait for locks instead of failing.
         engine_kwargs["connect_args"] = {"timeout": 60, "factory": _WalConnection}
     with quiet_experimental():
-        storage = RDBStorage(
+        storage = storage_class(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_s,
@@ -124,6 +128,12 @@ def fail_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
+def running_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials of the study marked running, by any process (read past the study's cache)."""
+    storage = study._storage
+    return storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
+
+
 def trials_used(trials: list[FrozenTrial]) -> int:
     """Trials that count against the budget: started ones, not counting lost-and-retried ones."""
     started = [t for t in trials if t.state != TrialState.WAITING]
@@ -173,7 +183,11 @@ class Heartbeat:
                 ids = sorted(self._trial_ids)
             for trial_id in ids:
                 assert self._storage is not None
-                self._storage.record_heartbeat(trial_id)
+                try:
+                    self._storage.record_heartbeat(trial_id)
+                except Exception:  # a database blip: the next beat tries again
+                    logger.warning("could not record a heartbeat of trial %d", trial_id)
+                    break
 
 
 def ask(study: optuna.Study, storage: optuna.storages.BaseStorage) -> optuna.Trial:

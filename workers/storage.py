@@ -1,0 +1,82 @@
+"""Optuna's RDB storage that waits out database blips instead of failing the job.
+
+Every storage call a worker makes (ask, report, tell, heartbeat, stale-trial checks) runs in
+its own transaction; when PostgreSQL restarts, the call fails with a connection error and
+Optuna gives up (``StorageInternalError``), which used to fail a job that had run for an hour.
+Here each call is retried on transient errors (:mod:`service.db.transient`) with bounded
+backoff; the connection pool's pre-ping replaces the dead connections.
+
+Retrying is exact for reads and for writes that did not commit. If a commit went through and
+only its acknowledgement was lost, the retry of "finish this trial" finds the trial finished:
+that is recognised as success. (A retried "create a trial" could then make a second one, which
+is failed as stale after the grace period: a spare trial, never a lost one.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+
+from service.db.transient import is_transient, retry_transient
+
+_RETRIED = (
+    "create_new_study",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "create_new_trial",
+    "set_trial_param",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    "get_all_trials",
+    "get_best_trial",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "record_heartbeat",
+    "_get_stale_trial_ids",
+)
+
+
+def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
+    return functools.wraps(method)(retry_transient()(method))
+
+
+class ResilientRDBStorage(RDBStorage):
+    """:class:`optuna.storages.RDBStorage` whose calls survive a database restart."""
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        blinked = False
+
+        @retry_transient()
+        def attempt() -> bool:
+            nonlocal blinked
+            try:
+                return RDBStorage.set_trial_state_values(self, trial_id, state, values)
+            except UpdateFinishedTrialError:
+                # The attempt before this one committed, then lost its connection.
+                if blinked and state.is_finished() and self.get_trial(trial_id).state == state:
+                    return True
+                raise
+            except Exception as error:
+                blinked = blinked or is_transient(error)
+                raise
+
+        return attempt()
+
+
+for _name in _RETRIED:
+    setattr(ResilientRDBStorage, _name, _retrying(getattr(RDBStorage, _name)))
