@@ -24,6 +24,8 @@ from optuna.trial import TrialState
 
 from service.db.transient import is_transient, retry_transient
 
+# Every method that opens its own transaction, and nothing that calls one of them (a nested
+# retry would multiply the wait). The private ones are what Optuna's cache layer calls.
 _RETRIED = (
     "create_new_study",
     "get_study_id_from_name",
@@ -33,15 +35,15 @@ _RETRIED = (
     "get_study_system_attrs",
     "set_study_user_attr",
     "set_study_system_attr",
-    "create_new_trial",
-    "set_trial_param",
+    "_create_new_trial",
+    "_set_trial_param",
     "set_trial_intermediate_value",
     "set_trial_user_attr",
     "set_trial_system_attr",
     "get_trial_id_from_study_id_trial_number",
     "get_trial",
-    "get_all_trials",
-    "get_best_trial",
+    "_get_trials",
+    "_get_best_trial_id",
     "get_trial_user_attrs",
     "get_trial_system_attrs",
     "record_heartbeat",

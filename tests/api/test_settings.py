@@ -17,3 +17,19 @@ def test_the_defaults_fit_together() -> None:
     settings = Settings(_env_file=None)
     assert settings.api_threads <= settings.db_pool_size + settings.db_max_overflow
     assert settings.api_workers == 1
+    assert settings.job_stale_after_s >= 3 * settings.job_heartbeat_s
+    assert settings.trial_grace_s >= 3 * settings.trial_heartbeat_s
+    assert settings.trial_grace_s <= settings.job_stale_after_s
+
+
+def test_a_worker_may_not_be_taken_for_dead_between_two_heartbeats() -> None:
+    with pytest.raises(ValidationError, match="job_stale_after_s"):
+        Settings(_env_file=None, job_heartbeat_s=20, job_stale_after_s=30)
+    with pytest.raises(ValidationError, match="trial_grace_s"):
+        Settings(_env_file=None, trial_heartbeat_s=15, trial_grace_s=30)
+
+
+def test_a_taken_over_shard_finds_its_lost_trials_already_stale() -> None:
+    # Trials outliving their shard's staleness would make the new owner wait for them.
+    with pytest.raises(ValidationError, match="must not exceed job_stale_after_s"):
+        Settings(_env_file=None, trial_grace_s=60, job_stale_after_s=30)

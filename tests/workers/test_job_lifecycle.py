@@ -163,6 +163,35 @@ def test_a_trial_is_claimed_by_one_worker_only(settings: Settings) -> None:
             session=session, job_id=job_id, trial_number=0, worker="b"
         )
         assert shards_repo.claim_trial(session=session, job_id=job_id, trial_number=1, worker="b")
+        # A retried claim (its first commit went through, the answer was lost) is still its own.
+        assert shards_repo.claim_trial(session=session, job_id=job_id, trial_number=0, worker="a")
+
+
+def test_a_cancel_answered_before_the_result_is_written_wins(settings: Settings) -> None:
+    job_id = make_job(settings)
+    claim(settings, job_id, "a")
+    with session_scope(settings.resolved_database_url) as session:
+        assert jobs_repo.request_cancel(session=session, job_id=job_id)  # answered 202
+    with session_scope(settings.resolved_database_url) as session:
+        ended = jobs_repo.finish_job(
+            session=session, job_id=job_id, status=JobStatus.SUCCEEDED, result={"best": 1}
+        )
+    assert ended is JobStatus.CANCELLED
+    row = job(settings, job_id)
+    assert (row.status, row.result) == (JobStatus.CANCELLED.value, None)
+
+
+def test_a_cancel_after_the_result_is_written_is_refused(settings: Settings) -> None:
+    job_id = make_job(settings)
+    claim(settings, job_id, "a")
+    with session_scope(settings.resolved_database_url) as session:
+        ended = jobs_repo.finish_job(
+            session=session, job_id=job_id, status=JobStatus.SUCCEEDED, result={"best": 1}
+        )
+    assert ended is JobStatus.SUCCEEDED
+    with session_scope(settings.resolved_database_url) as session:
+        assert not jobs_repo.request_cancel(session=session, job_id=job_id)  # answered 409
+    assert job(settings, job_id).status == JobStatus.SUCCEEDED.value
 
 
 def test_only_the_last_shard_to_finish_finalizes(settings: Settings) -> None:

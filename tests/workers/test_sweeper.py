@@ -129,3 +129,76 @@ def test_a_broker_that_is_down_leaves_the_shard_due(settings: Settings) -> None:
         )
     assert sweep(settings, send(settings)) == [(job_id, 0)]
     assert messages(settings) == [(job_id, 0)]
+
+
+def all_shards_done(settings: Settings, job_id: str, ago_s: float) -> None:
+    """Every shard of the job ran and ended ``ago_s`` ago; the job is still running."""
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        for number in range(len(jobs_repo.get_shards(session=session, job_id=job_id))):
+            shards_repo.claim_shard(
+                session=session, job_id=job_id, shard=number, worker="w", stale_after_s=30
+            )
+            shards_repo.finish_shard(session=session, job_id=job_id, shard=number, worker="w")
+        session.execute(
+            update(ShardRow)
+            .where(ShardRow.job_id == job_id)
+            .values(finished_at=utcnow() - timedelta(seconds=ago_s))
+        )
+
+
+def test_a_job_whose_shards_ended_but_nobody_finalized_is_resumed(settings: Settings) -> None:
+    job_id = new_job(settings, shards=2, age_s=600)
+    all_shards_done(settings, job_id, ago_s=120)
+    assert sweep(settings, send(settings)) == [(job_id, 0)]
+    assert messages(settings) == [(job_id, 0)]
+    assert shard(settings, job_id, 0).status == "queued"
+    assert shard(settings, job_id, 1).status == "done"
+    assert sweep(settings, send(settings)) == []  # queued and counted as sent: not sent twice
+    # Whoever claims the shard finds the others done and finalizes.
+    with session_scope(settings.resolved_database_url) as session:
+        assert shards_repo.claim_shard(
+            session=session, job_id=job_id, shard=0, worker="v", stale_after_s=30
+        )
+        assert shards_repo.claim_finalization(session=session, job_id=job_id, shard=0, worker="v")
+
+
+def test_a_job_whose_last_shard_just_ended_is_given_time_to_finalize(settings: Settings) -> None:
+    job_id = new_job(settings, shards=2, age_s=600)
+    all_shards_done(settings, job_id, ago_s=1)  # its worker is about to claim finalization
+    assert sweep(settings, send(settings)) == []
+    assert messages(settings) == []
+
+
+def test_a_finalizer_that_died_is_queued_again_and_finalizes(settings: Settings) -> None:
+    job_id = new_job(settings, shards=2, age_s=600)
+    all_shards_done(settings, job_id, ago_s=120)
+    with session_scope(settings.resolved_database_url) as session:
+        assert shards_repo.claim_finalization(session=session, job_id=job_id, shard=1, worker="w")
+        session.execute(  # then the worker died: its heartbeat went silent
+            update(ShardRow)
+            .where(ShardRow.job_id == job_id, ShardRow.shard == 1)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=120))
+        )
+    assert sweep(settings, send(settings)) == [(job_id, 1)]
+    assert messages(settings) == [(job_id, 1)]
+    with session_scope(settings.resolved_database_url) as session:
+        assert shards_repo.claim_shard(
+            session=session, job_id=job_id, shard=1, worker="v", stale_after_s=30
+        )
+        # The finalization it held is still its own; no other shard can take it.
+        assert not shards_repo.claim_finalization(
+            session=session, job_id=job_id, shard=0, worker="u"
+        )
+        assert shards_repo.claim_finalization(session=session, job_id=job_id, shard=1, worker="v")
+
+
+def test_a_shard_given_back_in_a_database_blip_is_sent_again(settings: Settings) -> None:
+    job_id = new_job(settings, age_s=600)
+    with session_scope(settings.resolved_database_url) as session:
+        shards_repo.claim_shard(
+            session=session, job_id=job_id, shard=0, worker="w", stale_after_s=30
+        )
+        assert shards_repo.release_shard(session=session, job_id=job_id, shard=0, worker="w")
+    assert sweep(settings, send(settings)) == [(job_id, 0)]
+    assert messages(settings) == [(job_id, 0)]
