@@ -13,6 +13,7 @@ from service.errors import invalid
 from service.schemas import JobCreate
 from workers.engine.datasets import (
     TRAIN,
+    DatasetReference,
     TargetInfo,
     assignments_from_column,
     check_regression_target,
@@ -37,8 +38,8 @@ from workers.engine.training_plan import plan_training
 def build_spec(request: JobCreate, data_roots: list[Path]) -> SearchSpec:
     """The engine's spec for ``request``, or an :class:`ApiError` (422) saying what to fix."""
     metric_ref = _metric_ref(request)
-    target, info = _inspect_dataset(request, data_roots, metric_ref.name)
-    _check_split(request, data_roots, target, info.task)
+    reference, columns, target, info = _inspect_dataset(request, data_roots, metric_ref.name)
+    _check_split(request, data_roots, reference, columns, target, info.task)
     # Classes bound some metric parameters (top_k_accuracy's k); labels of a multilabel task
     # are not classes.
     n_classes = len(info.classes) if info.task in (Task.BINARY, Task.MULTICLASS) else None
@@ -93,8 +94,8 @@ def _metric_ref(request: JobCreate) -> MetricRef:
 
 def _inspect_dataset(
     request: JobCreate, data_roots: list[Path], metric: str
-) -> tuple[tuple[str, ...], TargetInfo]:
-    """Resolve the dataset and its target column(s); infer or check the task."""
+) -> tuple[DatasetReference, list[str], tuple[str, ...], TargetInfo]:
+    """Resolve the dataset, its columns and its target column(s); infer or check the task."""
     requested = (request.target,) if isinstance(request.target, str) else tuple(request.target)
     with _about("dataset"):
         reference = resolve_reference(request.dataset, data_roots)
@@ -108,7 +109,7 @@ def _inspect_dataset(
         info = inspect_targets(values, request.task)
         if info.task is Task.REGRESSION:
             check_target_for_metric(metric, values.iloc[:, 0].dropna().to_numpy(dtype=np.float64))
-    return target, info
+    return reference, columns, target, info
 
 
 @contextmanager
@@ -121,7 +122,12 @@ def _about(field: str) -> Iterator[None]:
 
 
 def _check_split(
-    request: JobCreate, data_roots: list[Path], target: tuple[str, ...], task: Task
+    request: JobCreate,
+    data_roots: list[Path],
+    reference: DatasetReference,
+    columns: list[str],
+    target: tuple[str, ...],
+    task: Task,
 ) -> None:
     """The split column has usable labels, or the test file exists with the same columns; either
     way every class keeps training rows (a necessary check: validation may still be carved out).
@@ -132,8 +138,6 @@ def _check_split(
             "which rows are test rows",
             "split_column",
         )
-    reference = resolve_reference(request.dataset, data_roots)
-    columns = read_columns(reference)
     if request.split_column is not None:
         column = request.split_column
         try:

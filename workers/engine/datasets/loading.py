@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -56,13 +57,19 @@ def read_columns(reference: DatasetReference) -> list[str]:
 def read_frame(reference: DatasetReference, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The whole dataset, or only ``columns`` of it."""
     if isinstance(reference, BuiltinReference):
-        bunch = _BUILTIN_LOADERS[reference.name](as_frame=True)
-        frame: pd.DataFrame = bunch.frame
-        return frame if columns is None else frame[list(columns)]
+        frame = _builtin_frame(reference.name)
+        return frame.copy() if columns is None else frame[list(columns)].copy()
     if columns is None:
         # The whole table is about to become features: refuse duplicated names first.
         _check_unique(reference, _raw_header(reference))
     return _read_file(reference, columns=columns, header_only=False)
+
+
+@functools.cache
+def _builtin_frame(name: str) -> pd.DataFrame:
+    """A built-in dataset, parsed once per process (they never change; callers get copies)."""
+    frame: pd.DataFrame = _BUILTIN_LOADERS[name](as_frame=True).frame
+    return frame
 
 
 def _raw_header(reference: FileReference) -> list[str]:
