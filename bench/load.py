@@ -67,11 +67,23 @@ def long_job(trials: int) -> dict[str, Any]:
     return {"dataset": "page_blocks0.csv.gz", "metric": "f1", "budget": {"n_trials": trials}}
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.upper().removeprefix("LOSS_SEARCH_"), value
+
+
 def run_backend(args: argparse.Namespace, name: str) -> BackendReport:
     """Start the service on ``name``, run the storm and the scaling runs, return the figures."""
     report = BackendReport(name=name, machine=machine(), load_before=_load())
     options = ServiceOptions(
-        name, args.port or _free_port(), args.api_workers, args.postgres_url, args.redis_url
+        name,
+        args.port or _free_port(),
+        args.api_workers,
+        args.postgres_url,
+        args.redis_url,
+        settings=dict(args.settings),
     )
     say(f"{name}: starting the API and a worker")
     with running_service(options) as service:
@@ -256,6 +268,16 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--api-workers", type=int, help="passed as LOSS_SEARCH_API_WORKERS")
     parser.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a service setting for the API and the worker, e.g. API_THREADS=4 "
+        "(becomes LOSS_SEARCH_API_THREADS); repeatable",
+    )
     parser.add_argument("--trials", type=int, default=400, help="budget of the long job")
     parser.add_argument(
         "--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -290,7 +312,9 @@ def main() -> None:
         f"{args.poll_rate:g} requests/s offered), {args.submitters} submitters, "
         f"{args.duration:.0f} s per phase, "
         f"client timeout {CLIENT_TIMEOUT_S:.0f} s, long job {long_job(args.trials)}, "
-        f"LOSS_SEARCH_API_WORKERS={args.api_workers or 'unset'}\n"
+        f"LOSS_SEARCH_API_WORKERS={args.api_workers or 'unset'}"
+        + "".join(f", LOSS_SEARCH_{name}={value}" for name, value in args.settings)
+        + "\n"
     )
     for report in reports:
         print(backend_tables(report, args.duration) + "\n")

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,7 @@ class ServiceOptions:
     api_workers: int | None
     postgres_admin_url: str
     redis_url: str
+    settings: dict[str, str] = field(default_factory=dict)  # NAME -> value, LOSS_SEARCH_ implied
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def service_env(
     )
     if options.api_workers is not None:
         env["LOSS_SEARCH_API_WORKERS"] = str(options.api_workers)
+    env.update({f"LOSS_SEARCH_{name}": value for name, value in options.settings.items()})
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     if broker_url is not None:
