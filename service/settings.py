@@ -53,12 +53,16 @@ class Settings(BaseSettings):
         description="Log one line per request (uvicorn's access log); it costs about a tenth "
         "of a poll's CPU, so it is off unless asked for.",
     )
+    # Only the writing routes (submit, cancel) and the report run on these threads; their work
+    # is CPU (validation, ORM) under one GIL, so threads beyond two add no throughput but take
+    # the GIL from the event loop that serves the polls: 8 threads made polls 10x slower while
+    # 50 clients submitted (docs/performance.md).
     api_threads: int = Field(
-        default=8,
+        default=2,
         ge=1,
         le=256,
-        description="Requests each API process works on at once (the rest wait their turn); "
-        "at most db_pool_size + db_max_overflow, best at most db_pool_size.",
+        description="Synchronous requests (submit, cancel, report) each API process works on at "
+        "once (the rest wait their turn); at most db_pool_size + db_max_overflow.",
     )
     db_pool_size: int = Field(
         default=8, ge=1, description="Database connections each process keeps open."
