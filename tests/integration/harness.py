@@ -177,3 +177,83 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval:
 def job_in(client: httpx.Client, job_id: str, *statuses: str) -> dict[str, Any] | None:
     job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
     return job if job["status"] in statuses else None
+
+
+# --- Fault runs: a client that records every answer, reads that take an outage for "not yet" ---
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request and what came back (status 0: no answer at all)."""
+
+    method: str
+    path: str
+    status: int
+    retry_after: str | None = None
+    error: str | None = None
+
+    def acceptable(self) -> bool:
+        """No 5xx, except 503 with ``Retry-After`` (an outage the API says it is waiting out)."""
+        if self.status == 503:
+            return self.retry_after is not None
+        return 0 < self.status < 500
+
+    def __str__(self) -> str:
+        said = self.error or f"{self.status} retry-after={self.retry_after}"
+        return f"{self.method} {self.path} → {said}"
+
+
+class _RecordingTransport(httpx.HTTPTransport):
+    def __init__(self, answers: list[Answer]) -> None:
+        super().__init__()
+        self._answers = answers
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.raw_path.decode()
+        try:
+            response = super().handle_request(request)
+        except httpx.TransportError as exc:
+            self._answers.append(Answer(request.method, path, 0, error=repr(exc)))
+            raise
+        retry_after = response.headers.get("retry-after")
+        self._answers.append(Answer(request.method, path, response.status_code, retry_after))
+        return response
+
+
+def recording_client(service: Service, answers: list[Answer]) -> httpx.Client:
+    """A client of ``service`` that appends every answer (or failure to answer) to ``answers``."""
+    return httpx.Client(base_url=service.url, timeout=30, transport=_RecordingTransport(answers))
+
+
+def read_json(client: httpx.Client, path: str, **params: Any) -> Any | None:
+    """GET ``path`` as JSON; None when it did not answer 200 (an outage, a result not yet there)."""
+    try:
+        response = client.get(path, params=params)
+    except httpx.TransportError:
+        return None  # recorded by the client; the caller's checks fail on it
+    return response.json() if response.status_code == 200 else None
+
+
+def job_now(client: httpx.Client, job_id: str, *statuses: str) -> dict[str, Any] | None:
+    """Like :func:`job_in`, but an outage (503) or no answer reads as "not yet"."""
+    job: dict[str, Any] | None = read_json(client, f"/v1/jobs/{job_id}")
+    return job if job is not None and (not statuses or job["status"] in statuses) else None
+
+
+def trials_by_number(client: httpx.Client, job_id: str) -> dict[int, dict[str, Any]] | None:
+    """Every trial record of the job (at most 500), by trial number."""
+    page = read_json(client, f"/v1/jobs/{job_id}/trials", limit=500)
+    return None if page is None else {trial["number"]: trial for trial in page["items"]}
+
+
+def worker_holding(service: Service, shard: dict[str, Any]) -> str | None:
+    """The name of this service's worker process that holds ``shard`` (a job's shard view).
+
+    A shard's worker reads ``host:pid``; the CLI execs Celery (solo pool), so that pid is the
+    process the harness started.
+    """
+    holder = str(shard.get("worker") or "")
+    pid = holder.rpartition(":")[2]
+    if shard.get("status") != "running" or not pid.isdigit():
+        return None
+    return next((n for n, p in service.workers.items() if p.pid == int(pid)), None)

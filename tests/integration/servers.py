@@ -4,6 +4,9 @@ Fault tests stop and restart the database or the broker; they must never touch t
 own services, so each test starts its own: a PostgreSQL cluster made with ``initdb`` (run as
 the ``postgres`` user when the tests run as root, which PostgreSQL refuses) and a
 ``redis-server`` that keeps nothing on disk.
+
+:func:`private_stack` runs the API on both, and :func:`fault_outcome` reads what a job looks like
+after a fault (the fault tests and ``bench/chaos.py`` share them).
 """
 
 from __future__ import annotations
@@ -15,10 +18,28 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.integration.harness import free_port, wait_for
+import httpx
+
+from tests.integration.harness import (
+    Answer,
+    Backend,
+    Service,
+    free_port,
+    job_now,
+    read_json,
+    recording_client,
+    trials_by_number,
+    wait_for,
+    worker_holding,
+)
+
+END_STATES = ("succeeded", "failed", "cancelled")
 
 
 def postgres_bindir() -> Path:
@@ -129,3 +150,166 @@ class PrivateRedis:
         self.stop()
         time.sleep(down_s)
         self.start()
+
+
+@dataclass
+class PrivateStack:
+    """The API (and the workers a test starts) on a private PostgreSQL and a private Redis."""
+
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    service: Service
+
+    def start_workers(self, *names: str) -> None:
+        """Start these workers and wait until each consumes from the queue."""
+        for name in names:
+            self.service.start_worker(name)
+        for name in names:
+            self.service.wait_worker_ready(name)
+
+    def logs(self) -> str:
+        """The service's logs and the end of PostgreSQL's."""
+        log = self.postgres.root / "postgres.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        return f"{self.service.logs()}\n--- postgres.log ---\n{tail}"
+
+
+@contextlib.contextmanager
+def private_stack(workdir: Path) -> Iterator[PrivateStack]:
+    """Start a private PostgreSQL and Redis and the API on them (no worker); stop all after.
+
+    The service runs with the harness's short recovery intervals (``FAST_RECOVERY``). Redis
+    logs into ``workdir`` beside the API and workers, so ``service.logs()`` shows it too.
+    """
+    postgres = PrivatePostgres().create()
+    redis = PrivateRedis(workdir)
+    service: Service | None = None
+    try:
+        redis.start()
+        backend = Backend("private", postgres.url, redis.url, f"faults-{uuid.uuid4().hex[:8]}")
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        service = Service(backend=backend, workdir=workdir, data_root=workdir / "data")
+        service.start(worker=False)
+        yield PrivateStack(postgres, redis, service)
+    finally:
+        if service is not None:
+            service.stop()
+        redis.stop()
+        postgres.destroy()
+
+
+@dataclass
+class FaultOutcome:
+    """How a job came out of a fault: what the issue's checks look at."""
+
+    status: str
+    budget: int
+    states: dict[str, int]  # trial records by state
+    completed_lost: list[str]  # trials complete before the fault, now missing or changed
+    baseline: bool  # GET /best names a baseline
+    unacceptable: list[Answer]  # 5xx other than 503 + Retry-After, and requests never answered
+    wall_s: float
+    error: str | None = None
+
+    @property
+    def budget_met(self) -> bool:
+        return self.states.get("complete", 0) + self.states.get("pruned", 0) == self.budget
+
+    @property
+    def left_running(self) -> int:
+        return self.states.get("running", 0)
+
+    def summary(self) -> str:
+        return (
+            f"status={self.status} error={self.error!r} budget={self.budget} "
+            f"states={self.states} completed_lost={self.completed_lost} "
+            f"baseline={self.baseline} unacceptable={[str(a) for a in self.unacceptable[:10]]}"
+        )
+
+
+def completed_trials(trials: dict[int, dict[str, Any]] | None) -> dict[int, Any]:
+    """The value of every complete trial, by trial number."""
+    return {n: t["value"] for n, t in (trials or {}).items() if t["state"] == "complete"}
+
+
+def fault_outcome(
+    client: httpx.Client,
+    job_id: str,
+    before: dict[int, Any],
+    answers: list[Answer],
+    started: float,
+) -> FaultOutcome:
+    """Read the job after a fault and compare its trials with ``before`` (complete ones)."""
+    job = wait_for(lambda: job_now(client, job_id), 60, "the job view after the fault")
+    trials = wait_for(lambda: trials_by_number(client, job_id), 60, "the trials after the fault")
+    states: dict[str, int] = {}
+    for trial in trials.values():
+        states[trial["state"]] = states.get(trial["state"], 0) + 1
+    lost = []
+    for number, value in sorted(before.items()):
+        now = trials.get(number)
+        if now is None or now["state"] != "complete" or now["value"] != value:
+            found = None if now is None else (now["state"], now["value"])
+            lost.append(f"trial {number}: complete {value} before, {found} after")
+    best = read_json(client, f"/v1/jobs/{job_id}/best")
+    return FaultOutcome(
+        status=job["status"],
+        budget=job["progress"]["planned"],
+        states=states,
+        completed_lost=lost,
+        baseline=best is not None and best.get("baseline") is not None,
+        unacceptable=[answer for answer in answers if not answer.acceptable()],
+        wall_s=time.monotonic() - started,
+        error=job["error"],
+    )
+
+
+def kill_a_shard_holder(
+    service: Service, client: httpx.Client, job_id: str, min_complete: int, timeout: float = 240
+) -> tuple[str, dict[int, Any]]:
+    """Once ``min_complete`` trials are complete and a worker of ``service`` runs a shard of the
+    job, SIGKILL that worker; return its name and the trials that were complete just before."""
+
+    def holder() -> str | None:
+        job = job_now(client, job_id, "running")
+        if job is None or job["progress"]["complete"] < min_complete:
+            return None
+        return next(filter(None, (worker_holding(service, s) for s in job["shards"])), None)
+
+    name = wait_for(holder, timeout, f"{min_complete} complete trials and a shard holder", 0.1)
+    before = completed_trials(trials_by_number(client, job_id))
+    service.kill_worker(name)
+    return name, before
+
+
+def shard_kill_job(shards: int, n_trials: int = 16, seed: int = 7) -> dict[str, Any]:
+    """A small job split into ``shards`` shards, long enough to kill a worker in the middle."""
+    return {
+        "dataset": "builtin:breast_cancer",
+        "metric": "f1",
+        "budget": {"n_trials": n_trials},
+        "seed": seed,
+        "parallelism": {"shards": shards, "population_size": 2},
+        "confirmation": {"top_k": 1, "seeds": 2},
+    }
+
+
+def shard_kill_run(
+    stack: PrivateStack, shards: int, n_trials: int = 16, seed: int = 7, timeout: float = 300
+) -> FaultOutcome:
+    """The chaos case: two workers, a job of ``shards`` shards; once two trials are complete,
+    SIGKILL the worker holding a running shard, start no other, and wait for the job to end.
+
+    A job that does not end within ``timeout`` comes back with its last status (``running``).
+    """
+    stack.start_workers("worker-1", "worker-2")
+    answers: list[Answer] = []
+    with recording_client(stack.service, answers) as api:
+        started = time.monotonic()
+        created = api.post("/v1/jobs", json=shard_kill_job(shards, n_trials, seed))
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        _, before = kill_a_shard_holder(stack.service, api, job_id, min_complete=2)
+        with contextlib.suppress(AssertionError):  # timed out: the outcome says how it stands
+            wait_for(lambda: job_now(api, job_id, *END_STATES), timeout, "the job to end", 0.5)
+        return fault_outcome(api, job_id, before, answers, started)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import optuna
 import pytest
+from optuna.exceptions import StorageInternalError
 from optuna.storages import RDBStorage
 
 from service.db.transient import is_transient
@@ -46,7 +47,8 @@ def test_a_call_made_while_the_database_restarts_completes_once_it_is_back(
     caller = threading.Thread(target=lambda: asked.append(study.ask().number))
     caller.start()
     time.sleep(3)
-    assert caller.is_alive() and not asked  # waiting for the database, not failed
+    assert caller.is_alive()  # waiting for the database, not failed
+    assert not asked
     private_postgres.start()
     caller.join(timeout=40)
     assert asked == [1]
@@ -62,6 +64,6 @@ def test_the_stock_storage_fails_at_once_during_the_same_outage(
 ) -> None:
     study = a_study(make_storage(private_postgres.url))
     private_postgres.stop()
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(StorageInternalError) as raised:
         study.ask()
     assert is_transient(raised.value)  # which is what the worker's storage retries on
