@@ -72,6 +72,12 @@ class JobBudget:
             self._url, lambda s: shards_repo.give_back_trial_slot(session=s, job_id=self._job_id)
         )
 
+    def settle(self, used: int) -> None:
+        in_transaction(
+            self._url,
+            lambda s: shards_repo.settle_trial_slots(session=s, job_id=self._job_id, used=used),
+        )
+
     def claim(self, trial_number: int) -> bool:
         return in_transaction(
             self._url,
@@ -250,6 +256,10 @@ def _run(
         logger.info("job %s shard %d: done; another shard will finalize", job_id, shard)
         return None
     finalizer = (shard, worker)
+    if search.run_missing_trials():  # stopped: cancelled, the lease lost, or the job ended
+        if heartbeat.cancelled and not heartbeat.lost:
+            return _finish_job(url, job_id, JobStatus.CANCELLED, finalizer=finalizer)
+        return None
     try:
         result = search.finalize()
     except EngineError as exc:  # e.g. no completed trial

@@ -314,6 +314,11 @@ def take_trial_slot(*, session: Session, job_id: str) -> bool:
             return True
 
 
+def settle_trial_slots(*, session: Session, job_id: str, used: int) -> None:
+    """Set the job's slots taken to ``used`` (its finalizer recounted them from the study)."""
+    session.execute(update(JobRow).where(JobRow.id == job_id).values(trials_reserved=used))
+
+
 def give_back_trial_slot(*, session: Session, job_id: str) -> None:
     """Return one slot (a trial was lost with its worker and will be run again)."""
     session.execute(

@@ -300,3 +300,15 @@ def test_the_baseline_runs_even_with_a_budget_of_one_trial(settings: Settings) -
     assert result is not None
     assert result["best"]["arm"] == "baseline"
     assert result["comparison"]["test_lift"] == 0.0
+
+
+def test_a_budget_slot_taken_by_a_worker_that_died_is_still_run(settings: Settings) -> None:
+    # A worker died between taking a slot from the ledger and starting its trial: the ledger
+    # says one trial more than the study holds. The finalizer recounts and runs it.
+    job_id = make_job(settings)  # 3 trials
+    with session_scope(settings.resolved_database_url) as session:
+        assert shards_repo.take_trial_slot(session=session, job_id=job_id)
+    assert run_shard(job_id, 0, settings) is JobStatus.SUCCEEDED
+    states = [t.state for t in trials(settings, job_id)]
+    assert len(states) == 3
+    assert set(states) <= {"complete", "pruned"}

@@ -36,6 +36,15 @@ class TrialBudget(Protocol):
         """Become the one process that runs this trial; False if another already is."""
         ...
 
+    def settle(self, used: int) -> None:
+        """Set the slots taken to ``used``, as counted from the study.
+
+        For a caller that alone works on the study now (the finalizer): a worker that died
+        between taking a slot and starting its trial leaves the ledger one slot short, which only
+        the study's own count can tell.
+        """
+        ...
+
 
 class StudyBudget:
     """The budget as ``n_trials`` minus the trials the study already counts (one process).
@@ -64,3 +73,6 @@ class StudyBudget:
 
     def claim(self, trial_number: int) -> bool:
         return True  # one process: every trial it asks for is its own
+
+    def settle(self, used: int) -> None:
+        self._used = used

@@ -46,6 +46,7 @@ from workers.engine.studies import (
     open_study,
     retried_trial_numbers,
     running_trials,
+    trials_used,
 )
 from workers.engine.trainer import PopulationTrainer
 from workers.engine.training import DeviceData, Outcome
@@ -211,7 +212,7 @@ class Search:
                         in_flight[trial.number] = trial
                         trainer.add(trial.number, member)
                 if trainer.size == 0:
-                    if not running_trials(self.study):
+                    if not (heartbeat.enabled and running_trials(self.study)):
                         return False
                     self._wait_for_others()
                     continue
@@ -225,13 +226,32 @@ class Search:
                         told.append(record_of(frozen))
                 self._log(told)
 
+    def run_missing_trials(self) -> bool:
+        """Run the trials the budget still owes; True if the caller asked to stop.
+
+        For the finalizer, once every other shard has ended (nobody else takes budget slots):
+        a worker that died between taking a slot and starting its trial took a slot that no trial
+        used. The study's own count says how many trials are missing.
+        """
+        used = trials_used(self.study.get_trials(deepcopy=False))
+        if used >= self.spec.n_trials:
+            return False
+        missing = self.spec.n_trials - used
+        logger.warning(
+            "%s: %d trial(s) never started; running them", self.context.study_name, missing
+        )
+        self.budget.settle(used)
+        return self.run_trials()
+
     def _wait_for_others(self) -> None:
         """Nothing left to start here, but other trials still run: wait a beat, then look again.
 
         A shard never ends while a trial of its study is running. Either that trial's worker is
         alive and finishes it, or it died: its trial then goes stale after the grace period, is
         failed and re-queued by :func:`fail_stale_trials`, and this process runs it again. So
-        when the last shard ends, every trial has finished and the budget is met.
+        when the last shard ends, every trial has finished and the budget is met. (A storage
+        without heartbeats could never tell a dead worker's trial from a live one: there, the
+        search does not wait.)
         """
         interval = min(1.0, self.context.heartbeat_s)
         end = time.monotonic() + interval

@@ -157,6 +157,11 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trial-heartbeat", daemon=True)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the storage keeps heartbeats (so trials of dead workers can be found)."""
+        return self._storage is not None and self._storage.get_heartbeat_interval() is not None
+
     def __enter__(self) -> Heartbeat:
         if self._storage is not None:
             self._thread.start()
