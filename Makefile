@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint check clean
+.PHONY: up test test-fast lint check clean
 
 $(STAMP): pyproject.toml constraints.txt tests/reference-requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ up: $(STAMP)  ## start the API and one worker on the embedded defaults
 
 test: $(STAMP)  ## run every test (integration tests skip PostgreSQL/Redis when unreachable, unless CI)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the unit and API layers: every test but the real-process integration tests
+	$(BIN)/python -m pytest --ignore=tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
