@@ -104,12 +104,7 @@ def read_engine(url: str, pool: PoolOptions) -> AsyncEngine:
     driver = _ASYNC_DRIVERS.get(parsed.get_backend_name())
     if driver is None:
         raise ValueError(f"no async driver for {parsed.drivername!r}; use SQLite or PostgreSQL")
-    kwargs: dict[str, Any] = {
-        "pool_pre_ping": True,
-        "pool_size": pool.size,
-        "max_overflow": pool.max_overflow,
-        "pool_timeout": pool.timeout_s,
-    }
+    kwargs = pool.engine_kwargs()
     if driver.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60}
     engine = create_async_engine(parsed.set(drivername=driver), **kwargs)

@@ -24,6 +24,15 @@ class PoolOptions:
     max_overflow: int = 10
     timeout_s: float = 30.0
 
+    def engine_kwargs(self) -> dict[str, Any]:
+        """These options as keyword arguments of ``create_engine`` / ``create_async_engine``."""
+        return {
+            "pool_pre_ping": True,
+            "pool_size": self.size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout_s,
+        }
+
 
 DEFAULT_POOL = PoolOptions()
 
@@ -31,12 +40,7 @@ DEFAULT_POOL = PoolOptions()
 @lru_cache(maxsize=8)
 def get_engine(url: str, pool: PoolOptions = DEFAULT_POOL) -> Engine:
     """A pooled engine for ``url``; SQLite connections wait on locks and use WAL journaling."""
-    kwargs: dict[str, Any] = {
-        "pool_pre_ping": True,
-        "pool_size": pool.size,
-        "max_overflow": pool.max_overflow,
-        "pool_timeout": pool.timeout_s,
-    }
+    kwargs = pool.engine_kwargs()
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
     engine = create_engine(url, **kwargs)

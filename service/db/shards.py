@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.db.jobs import ACTIVE
 from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, TrialClaimRow, utcnow
@@ -88,17 +89,20 @@ def claim_shard(
     )
 
 
+def _held(job_id: str, shard: int, worker: str) -> ColumnElement[bool]:
+    """The shard is running under ``worker`` (its lease is still this worker's)."""
+    return and_(
+        ShardRow.job_id == job_id,
+        ShardRow.shard == shard,
+        ShardRow.worker == worker,
+        ShardRow.status == ShardStatus.RUNNING.value,
+    )
+
+
 def touch_shard(*, session: Session, job_id: str, shard: int, worker: str) -> Lease:
     """Record that ``worker`` is alive on the shard; report cancels, lost leases, finished jobs."""
     session.execute(
-        update(ShardRow)
-        .where(
-            ShardRow.job_id == job_id,
-            ShardRow.shard == shard,
-            ShardRow.worker == worker,
-            ShardRow.status == ShardStatus.RUNNING.value,
-        )
-        .values(heartbeat_at=utcnow())
+        update(ShardRow).where(_held(job_id, shard, worker)).values(heartbeat_at=utcnow())
     )
     found = session.execute(
         select(JobRow.cancel_requested, JobRow.status, ShardRow.worker, ShardRow.status)
@@ -119,12 +123,7 @@ def finish_shard(*, session: Session, job_id: str, shard: int, worker: str) -> b
     """Mark the shard done; False if it is no longer this worker's."""
     done = session.execute(
         update(ShardRow)
-        .where(
-            ShardRow.job_id == job_id,
-            ShardRow.shard == shard,
-            ShardRow.worker == worker,
-            ShardRow.status == ShardStatus.RUNNING.value,
-        )
+        .where(_held(job_id, shard, worker))
         .values(status=ShardStatus.DONE.value, finished_at=utcnow())
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
@@ -170,12 +169,7 @@ def release_shard(*, session: Session, job_id: str, shard: int, worker: str) -> 
     """
     released = session.execute(
         update(ShardRow)
-        .where(
-            ShardRow.job_id == job_id,
-            ShardRow.shard == shard,
-            ShardRow.worker == worker,
-            ShardRow.status == ShardStatus.RUNNING.value,
-        )
+        .where(_held(job_id, shard, worker))
         .values(status=ShardStatus.QUEUED.value, sent_at=None)
     )
     return bool(released.rowcount)  # type: ignore[attr-defined]
