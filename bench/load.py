@@ -3,6 +3,7 @@ connections, on the embedded backend and on PostgreSQL + Redis.
 
     python -m bench.load [--backend embedded --backend postgres] [--duration 60]
                          [--pollers 200] [--submitters 50] [--api-workers N] [--port P]
+                         [--scaling-rounds 3] [--scaling-duration 30]
 
 Per backend it starts the API and one Celery worker as real processes on fresh state, submits a
 long job (page_blocks0, f1, 400 trials) and waits until it runs with some trials done. Then:
@@ -15,10 +16,12 @@ long job (page_blocks0, f1, 400 trials) and waits until it runs with some trials
    database that no client got a 202 for?
 2. Polling: --pollers pollers of GET /v1/jobs/{id}, paced to offer --poll-rate requests/s in
    all: the throughput and latency a fleet of pollers gets (the ≥ 500/s, p99 ≤ 100 ms target).
-3. Scaling: GET /v1/jobs/{id} at 10 and at 200 connections (closed loop, --duration each): does
-   throughput hold as connections grow? A closed loop keeps every connection busy, so its
-   latency is connections / throughput (Little's law: 200 / 700 per s ≈ 0.29 s) whatever the
-   server does; latency targets are read from the paced phase.
+3. Scaling: GET /v1/jobs/{id} at 10 and at 200 connections (closed loop, --scaling-duration
+   each), --scaling-rounds times, alternating which count goes first: does throughput hold as
+   connections grow? The ratio is the median of the rounds' ratios, because this machine's
+   load drifts between runs. A closed loop keeps every connection busy, so its latency is
+   connections / throughput (Little's law: 200 / 700 per s ≈ 0.29 s) whatever the server does;
+   latency targets are read from the paced phase.
 
 Client timeout 15 s: a request answered later, or still unanswered after 15 s when wrk stops,
 is a timeout ("unanswered at end" counts every request still waiting then, at most one per
@@ -50,6 +53,7 @@ from bench.load_report import (
     SCALING_CONNECTIONS,
     BackendReport,
     RouteFigures,
+    ScalingRound,
     backend_tables,
     summary_table,
 )
@@ -99,11 +103,8 @@ def run_backend(args: argparse.Namespace, name: str) -> BackendReport:
             say(f"{name}: {args.pollers} paced pollers for {args.duration:.0f} s")
             report.polling = paced_polling(service, job_id, args)
             report.job["after polling"] = _settle(service.url, job_id, report, "polling")
-            for connections in SCALING_CONNECTIONS:
-                say(f"{name}: {connections} connections for {args.duration:.0f} s")
-                report.scaling[connections] = closed_loop(service, job_id, connections, args)
-                phase = f"{connections} connections"
-                report.job[f"after {phase}"] = _settle(service.url, job_id, report, phase)
+            for number in range(1, args.scaling_rounds + 1):
+                report.scaling.append(scaling_round(service, job_id, number, args, report))
         except Exception:
             print(logs(service), file=sys.stderr, flush=True)
             raise
@@ -161,16 +162,41 @@ def paced_polling(service: RunningService, job_id: str, args: argparse.Namespace
         return finish(run, grace_s=args.duration + 30)
 
 
+def scaling_round(
+    service: RunningService,
+    job_id: str,
+    number: int,
+    args: argparse.Namespace,
+    report: BackendReport,
+) -> ScalingRound:
+    """One closed-loop run at each connection count. Even rounds start with the high count,
+    so a drift in the machine's load does not favour one count in every round."""
+    order = SCALING_CONNECTIONS if number % 2 else SCALING_CONNECTIONS[::-1]
+    results: dict[int, WrkResult] = {}
+    for connections in order:
+        say(f"{report.name}: round {number}, {connections} connections for {args.scaling_s:.0f} s")
+        results[connections] = closed_loop(service, job_id, connections, number, args)
+        phase = f"round {number}, {connections} connections"
+        report.job[f"after {phase}"] = _settle(service.url, job_id, report, phase)
+    low, high = SCALING_CONNECTIONS
+    return ScalingRound(low=results[low], high=results[high])
+
+
 def closed_loop(
-    service: RunningService, job_id: str, connections: int, args: argparse.Namespace
+    service: RunningService,
+    job_id: str,
+    connections: int,
+    number: int,
+    args: argparse.Namespace,
 ) -> WrkResult:
     """GET /v1/jobs/{id} from ``connections`` clients, each sending its next request as soon as
     the previous one is answered."""
     command = wrk_command(
-        f"{service.url}/v1/jobs/{job_id}", connections, args.duration, CLIENT_TIMEOUT_S
+        f"{service.url}/v1/jobs/{job_id}", connections, args.scaling_s, CLIENT_TIMEOUT_S
     )
-    with started_wrk(command, service.workdir / f"scaling-{connections}.log") as run:
-        return finish(run, grace_s=args.duration + 30)
+    log = service.workdir / f"scaling-{number}-{connections}.log"
+    with started_wrk(command, log) as run:
+        return finish(run, grace_s=args.scaling_s + 30)
 
 
 def _submit(url: str, body: dict[str, Any]) -> str:
@@ -256,6 +282,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--backend", action="append", choices=["embedded", "postgres"])
     parser.add_argument("--duration", type=float, default=60, help="seconds per phase")
+    parser.add_argument(
+        "--scaling-rounds", type=int, default=3,
+        help="closed-loop rounds (10 and 200 connections each); the ratio is their median",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scaling-duration", dest="scaling_s", type=float, default=30,
+        help="seconds per closed-loop run",
+    )  # fmt: skip
     parser.add_argument("--pollers", type=int, default=200, help="wrk connections in the storm")
     parser.add_argument("--submitters", type=int, default=50, help="concurrent POST clients")
     parser.add_argument(
@@ -288,12 +322,17 @@ def parse_args() -> argparse.Namespace:
         help="an empty Redis database; flushed afterwards",
     )  # fmt: skip
     args = parser.parse_args()
-    if args.pollers < 2 or args.submitters < 1 or args.duration < 1:
-        parser.error("--pollers must be at least 2, --submitters at least 1, --duration 1 s")
-    if args.duration <= CLIENT_TIMEOUT_S:
+    if args.pollers < 2 or args.submitters < 1 or args.duration < 1 or args.scaling_s < 1:
+        parser.error(
+            "--pollers must be at least 2, --submitters at least 1, "
+            "--duration and --scaling-duration 1 s"
+        )
+    if args.scaling_rounds < 1:
+        parser.error("--scaling-rounds must be at least 1")
+    if min(args.duration, args.scaling_s) <= CLIENT_TIMEOUT_S:
         # A request can only be seen waiting past the timeout in a run longer than it.
         print(
-            f"note: with --duration ≤ {CLIENT_TIMEOUT_S:.0f} s, unanswered requests are not "
+            f"note: with a phase of {CLIENT_TIMEOUT_S:.0f} s or less, unanswered requests are not "
             "timeouts yet; see the 'unanswered at end' column",
             file=sys.stderr,
         )
@@ -310,14 +349,15 @@ def main() -> None:
     print(
         f"{args.pollers} pollers (storm: {args.poll_interval:g} s between polls; polling phase: "
         f"{args.poll_rate:g} requests/s offered), {args.submitters} submitters, "
-        f"{args.duration:.0f} s per phase, "
+        f"{args.duration:.0f} s per phase, {args.scaling_rounds} scaling rounds of "
+        f"{args.scaling_s:.0f} s per run, "
         f"client timeout {CLIENT_TIMEOUT_S:.0f} s, long job {long_job(args.trials)}, "
         f"LOSS_SEARCH_API_WORKERS={args.api_workers or 'unset'}"
         + "".join(f", LOSS_SEARCH_{name}={value}" for name, value in args.settings)
         + "\n"
     )
     for report in reports:
-        print(backend_tables(report, args.duration) + "\n")
+        print(backend_tables(report, args.duration, args.scaling_s) + "\n")
     print("### Summary\n\n" + summary_table(reports))
 
 

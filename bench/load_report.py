@@ -19,6 +19,19 @@ SCALING_CONNECTIONS = (10, 200)
 
 
 @dataclass(frozen=True)
+class ScalingRound:
+    """One closed-loop run at each of ``SCALING_CONNECTIONS``, back to back."""
+
+    low: WrkResult  # at SCALING_CONNECTIONS[0]
+    high: WrkResult  # at SCALING_CONNECTIONS[-1]
+
+    @property
+    def ratio(self) -> float | None:
+        """2xx throughput at the high connection count over that at the low one."""
+        return None if self.low.ok_per_s == 0 else self.high.ok_per_s / self.low.ok_per_s
+
+
+@dataclass(frozen=True)
 class RouteFigures:
     """One route's row in the storm table. ``errors`` counts every answer that was not the
     expected one (any status but 2xx for a read or a valid job, but 4xx for an invalid job)
@@ -108,17 +121,20 @@ class BackendReport:
     storm: list[RouteFigures] = field(default_factory=list)
     checks: StormChecks | None = None
     polling: WrkResult | None = None
-    scaling: dict[int, WrkResult] = field(default_factory=dict)
+    scaling: list[ScalingRound] = field(default_factory=list)
 
     @property
     def ratio(self) -> float | None:
-        low, high = (self.scaling.get(c) for c in SCALING_CONNECTIONS)
-        if low is None or high is None or low.ok_per_s == 0:
+        """The median of the rounds' ratios: a shared machine's load drifts within minutes, and
+        one round is as likely to catch a busy spell at one count as at the other."""
+        ratios = sorted(r for r in (round_.ratio for round_ in self.scaling) if r is not None)
+        if not ratios or len(ratios) < len(self.scaling):
             return None
-        return high.ok_per_s / low.ok_per_s
+        middle = len(ratios) // 2
+        return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
-def backend_tables(report: BackendReport, duration_s: float) -> str:
+def backend_tables(report: BackendReport, duration_s: float, scaling_s: float) -> str:
     """The storm, its checks and the scaling runs of one backend, as markdown."""
     parts = [
         f"### {report.name}",
@@ -134,8 +150,8 @@ def backend_tables(report: BackendReport, duration_s: float) -> str:
         parts += ["\nAfter the storm:\n", checks_table(report.checks)]
     if report.polling is not None:
         parts += [f"\nPolling, GET /v1/jobs/{{id}}, paced pollers, {duration_s:.0f} s:\n"]
-        parts += [_wrk_table({"paced": report.polling})]
-    parts += [f"\nScaling, GET /v1/jobs/{{id}}, closed loop, {duration_s:.0f} s each:\n"]
+        parts += [_wrk_table([("paced", report.polling)])]
+    parts += [f"\nScaling, GET /v1/jobs/{{id}}, closed loop, {scaling_s:.0f} s each:\n"]
     parts += [_scaling_table(report)]
     return "\n".join(parts)
 
@@ -156,24 +172,33 @@ def _storm_table(rows: Sequence[RouteFigures]) -> str:
     return table(headers, cells)
 
 
-def _wrk_table(runs: dict[object, WrkResult]) -> str:
+def _wrk_table(runs: Sequence[tuple[str, WrkResult]], first: str = "connections") -> str:
     rows = [
         [
             *(label, r.responses, r.ok_per_s),
             *(_dash(v) for v in (r.p50_ms, r.p95_ms, r.p99_ms)),
             *(r.errors, r.timeouts, r.unanswered),
         ]
-        for label, r in runs.items()
+        for label, r in runs
     ]
-    headers = ["connections", "answered", "2xx/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+    headers = [first, "answered", "2xx/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
     headers += ["timeouts", "unanswered at end"]
     return table(headers, rows)
 
 
 def _scaling_table(report: BackendReport) -> str:
-    ratio = f"{report.ratio:.3g}" if report.ratio is not None else "n/a (no 2xx at 10)"
-    runs: dict[object, WrkResult] = dict(sorted(report.scaling.items()))
-    return _wrk_table(runs) + f"\n\nthroughput(200)/throughput(10): {ratio}"
+    low, high = SCALING_CONNECTIONS
+    runs = [
+        (f"round {number}, {connections}", result)
+        for number, round_ in enumerate(report.scaling, start=1)
+        for connections, result in ((low, round_.low), (high, round_.high))
+    ]
+    ratios = ", ".join(_fmt(round_.ratio) for round_ in report.scaling)
+    median = _fmt(report.ratio) if report.ratio is not None else "n/a (no 2xx at 10)"
+    return (
+        _wrk_table(runs, first="round, connections")
+        + f"\n\nthroughput({high})/throughput({low}) by round: {ratios}; median {median}"
+    )
 
 
 def _dash(value: object) -> object:
@@ -190,7 +215,7 @@ def summary_table(reports: Sequence[BackendReport]) -> str:
         [target] + [_verdict(report, value, meets, postgres_only) for report in reports]
         for target, value, meets, postgres_only in _TARGETS
     ]
-    closed = ["GET /v1/jobs/{id} p99, 200 connections closed loop, ms (no target: Little's law)"]
+    closed = ["GET /v1/jobs/{id} p99, 200 connections closed loop, worst round, ms (no target)"]
     closed += [_fmt(_closed_loop_p99_at_200(report)) for report in reports]
     healthz = ["GET /healthz during the storm: answered in time; p50 / p99 / max ms (no target)"]
     for report in reports:
@@ -209,7 +234,8 @@ def _storm_sum(report: BackendReport, what: str) -> int:
 
 
 def _scaling_sum(report: BackendReport, errors: bool) -> int:
-    return sum(r.errors if errors else r.timeouts for r in report.scaling.values())
+    runs = [result for round_ in report.scaling for result in (round_.low, round_.high)]
+    return sum(r.errors if errors else r.timeouts for r in runs)
 
 
 def _polling_ok_per_s(report: BackendReport) -> float | None:
@@ -221,8 +247,9 @@ def _polling_p99(report: BackendReport) -> float | None:
 
 
 def _closed_loop_p99_at_200(report: BackendReport) -> float | None:
-    result = report.scaling.get(SCALING_CONNECTIONS[-1])
-    return None if result is None else result.p99_ms
+    # The worst round's: the figure a client could have met.
+    figures = [round_.high.p99_ms for round_ in report.scaling]
+    return None if not figures or None in figures else max(f for f in figures if f is not None)
 
 
 def _unlisted(report: BackendReport) -> float | None:
@@ -269,7 +296,7 @@ _TARGETS: list[tuple[str, _Figure, Callable[[float], bool], bool]] = [
         True,
     ),
     (
-        f"throughput(200)/throughput(10): ≥ {TARGET_RATIO}",
+        f"throughput(200)/throughput(10), median of rounds: ≥ {TARGET_RATIO}",
         _ratio,
         lambda v: v >= TARGET_RATIO,
         False,

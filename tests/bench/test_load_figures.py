@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bench.load_clients import Outcome, percentile
-from bench.load_report import RouteFigures
+from bench.load_report import BackendReport, RouteFigures, ScalingRound
 from bench.load_wrk import parse_report, wrk_command
 
 REPORT = (
@@ -47,6 +47,31 @@ def test_no_answer_in_time_means_no_latency() -> None:
 def test_a_missing_report_line_is_an_error() -> None:
     with pytest.raises(ValueError, match="wrk-report"):
         parse_report("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def _closed_loop(ok_per_s: float) -> str:
+    ok = round(ok_per_s * 2)  # the report's runs last 2 s
+    return REPORT.replace("c2xx=6", f"c2xx={ok}")
+
+
+def test_the_scaling_ratio_is_the_median_of_the_rounds() -> None:
+    rounds = [
+        ScalingRound(low=parse_report(_closed_loop(low)), high=parse_report(_closed_loop(high)))
+        for low, high in ((100, 70), (100, 90), (50, 45), (100, 95))
+    ]
+    report = BackendReport(name="postgres", machine="m", load_before="0")
+    report.scaling.extend(rounds[:3])
+    assert report.ratio == pytest.approx(0.9)  # of 0.7, 0.9 and 0.9
+    report.scaling.append(rounds[3])
+    assert report.ratio == pytest.approx(0.9)  # of 0.7, 0.9, 0.9, 0.95: between the middle two
+
+
+def test_a_round_without_2xx_at_the_low_count_gives_no_ratio() -> None:
+    silent = ScalingRound(low=parse_report(_closed_loop(0)), high=parse_report(_closed_loop(5)))
+    report = BackendReport(name="embedded", machine="m", load_before="0")
+    report.scaling.append(silent)
+    assert silent.ratio is None
+    assert report.ratio is None
 
 
 def test_invalid_bodies_must_be_refused_and_valid_ones_accepted() -> None:
