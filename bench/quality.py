@@ -73,7 +73,8 @@ def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]
     import torch
 
     from workers.engine.datasets import expand_target, read_columns, resolve_reference
-    from workers.engine.search import SearchContext, run_search
+    from workers.engine.search import run_search
+    from workers.engine.search_context import SearchContext
     from workers.engine.spec import Family, MetricRef, SearchSpec, Task
     from workers.engine.studies import make_storage
 
@@ -101,7 +102,7 @@ def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]
         outcome = run_search(spec, context)
         seconds = time.perf_counter() - started
     assert outcome.result is not None, f"{case.name}: the search was stopped"
-    result = outcome.result
+    result = outcome.result.model_dump(mode="json")  # plain data: it crosses processes
     return {
         "case": case.name,
         "task": case.task,

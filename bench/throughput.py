@@ -24,7 +24,8 @@ import optuna
 import torch
 
 from bench.common import BENCH_DATASETS, machine, peak_rss_mib, table
-from workers.engine.search import Search, SearchContext
+from workers.engine.search import Search
+from workers.engine.search_context import SearchContext
 from workers.engine.spec import Family, MetricRef, SearchSpec, Task
 from workers.engine.studies import make_storage
 
@@ -52,7 +53,6 @@ def run_mode(args: argparse.Namespace, population: int) -> dict[str, object]:
             study_name="bench",
             data_roots=[Path(BENCH_DATASETS)],
             device=device,
-            population_size=population,
             max_population_size=population,
         )
         if device.type == "cuda":
@@ -65,7 +65,7 @@ def run_mode(args: argparse.Namespace, population: int) -> dict[str, object]:
         result = search.finalize()
         finished = time.perf_counter()
     seconds, search_seconds = finished - started, searched - started
-    best, baseline = result["best"], result["baseline"]
+    best, baseline = result.best, result.baseline
     memory = (
         torch.cuda.max_memory_allocated() / 1024**2 if device.type == "cuda" else peak_rss_mib()
     )
@@ -76,11 +76,11 @@ def run_mode(args: argparse.Namespace, population: int) -> dict[str, object]:
         "finalize_seconds": finished - searched,
         "trials_per_minute": args.trials / search_seconds * 60,
         "peak_memory_mib": memory,
-        "best_loss": best["loss"],
-        "best_validation": best["validation"],
-        "best_test": best["test"],
-        "baseline_test": baseline["test"] if baseline else None,
-        "trial_counts": result["trial_counts"],
+        "best_loss": best.loss,
+        "best_validation": best.validation,
+        "best_test": best.test,
+        "baseline_test": baseline.test if baseline else None,
+        "trial_counts": result.trial_counts,
     }
 
 

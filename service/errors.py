@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -95,6 +96,17 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def _validation_message(errors: Sequence[Any], details: list[ErrorDetail]) -> str:
+    """The first problem, in one line: where it is and what is wrong."""
+    if errors and errors[0]["type"] == "json_invalid":
+        reason, position = errors[0].get("ctx", {}).get("error", ""), errors[0]["loc"][-1]
+        return f"the request body is not valid JSON: {reason} (at character {position})"
+    if not details:
+        return "invalid request"
+    first = details[0]
+    return f"{'.'.join(str(p) for p in first.loc[1:]) or 'request'}: {first.message}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the shared shape."""
 
@@ -113,15 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
             )
             for e in errors
         ]
-        first = details[0] if details else None
-        message = (
-            f"{'.'.join(str(p) for p in first.loc[1:]) or 'request'}: {first.message}"
-            if first
-            else "invalid request"
-        )
-        if errors and errors[0]["type"] == "json_invalid":
-            reason, position = errors[0].get("ctx", {}).get("error", ""), errors[0]["loc"][-1]
-            message = f"the request body is not valid JSON: {reason} (at character {position})"
+        message = _validation_message(errors, details)
         return _response(422, ErrorBody(type="validation_error", message=message, details=details))
 
     @app.exception_handler(StarletteHTTPException)

@@ -9,28 +9,25 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
-from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
 from sqlalchemy.orm import Session
 
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
-from service.db import trials as trials_repo
 from service.db.models import JobStatus
-from service.db.session import session_scope
-from service.db.transient import is_transient, retry_transient
+from service.db.transient import in_transaction, is_transient
 from service.settings import Settings
 from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
-from workers.engine.search import Search, SearchContext
+from workers.engine.search import Search
+from workers.engine.search_context import SearchContext
 from workers.engine.spec import SearchSpec
 from workers.engine.studies import make_storage
-from workers.engine.trial_records import TrialRecord, record_of
+from workers.job_hooks import JobBudget, JobTrialLog, ShardHeartbeat
 from workers.storage import ResilientRDBStorage
 
 logger = logging.getLogger(__name__)
@@ -47,120 +44,6 @@ def resolve_device(setting: str) -> torch.device:
     if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
     return torch.device("cpu")
-
-
-@retry_transient()
-def in_transaction(url: str, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in a transaction, again in a fresh one if the database blinks."""
-    with session_scope(url) as session:
-        return work(session)
-
-
-class JobBudget:
-    """The job's trial budget and trial claims, shared by its shards through the database."""
-
-    def __init__(self, url: str, job_id: str, worker: str) -> None:
-        self._url, self._job_id, self._worker = url, job_id, worker
-
-    def take(self) -> bool:
-        return in_transaction(
-            self._url, lambda s: shards_repo.take_trial_slot(session=s, job_id=self._job_id)
-        )
-
-    def give_back(self) -> None:
-        in_transaction(
-            self._url, lambda s: shards_repo.give_back_trial_slot(session=s, job_id=self._job_id)
-        )
-
-    def settle(self, used: int) -> None:
-        in_transaction(
-            self._url,
-            lambda s: shards_repo.settle_trial_slots(session=s, job_id=self._job_id, used=used),
-        )
-
-    def claim(self, trial_number: int) -> bool:
-        return in_transaction(
-            self._url,
-            lambda s: shards_repo.claim_trial(
-                session=s, job_id=self._job_id, trial_number=trial_number, worker=self._worker
-            ),
-        )
-
-
-class JobTrialLog:
-    """The engine's trial log for a job: writes trial records and the job's progress.
-
-    A database blip is retried for a few seconds; if it lasts longer the records are dropped
-    with a warning, and the next full record of the study (at the end of every run) repairs
-    them. Recording must never stop the search.
-    """
-
-    def __init__(self, url: str, job_id: str, maximize: bool) -> None:
-        self._url, self._job_id, self._maximize = url, job_id, maximize
-
-    def record(self, records: Sequence[TrialRecord]) -> None:
-        try:
-            in_transaction(
-                self._url,
-                lambda s: trials_repo.record_trials(
-                    session=s, job_id=self._job_id, records=records, maximize=self._maximize
-                ),
-            )
-        except Exception:
-            logger.warning("could not record %d trials of %s", len(records), self._job_id)
-
-    def record_lost(self, trial: FrozenTrial) -> None:
-        """Record a trial failed because its worker died (it was queued again)."""
-        self.record([record_of(trial, lost=True)])
-
-
-class ShardHeartbeat:
-    """Touches the shard row on a thread; notices cancels, lost leases and finished jobs."""
-
-    def __init__(self, url: str, job_id: str, shard: int, worker: str, interval_s: float) -> None:
-        self._url, self._job_id, self._shard, self._worker = url, job_id, shard, worker
-        self._interval = interval_s
-        self.cancelled = False
-        self.lost = False
-        self.job_finished = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"shard-heartbeat-{job_id}-{shard}", daemon=True
-        )
-
-    def should_stop(self) -> bool:
-        """True once a cancel was requested, the lease was lost or the job ended elsewhere."""
-        return self.cancelled or self.lost or self.job_finished
-
-    def __enter__(self) -> ShardHeartbeat:
-        self._beat()
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(self._interval):
-            self._beat()
-
-    def _beat(self) -> None:
-        try:
-            with session_scope(self._url) as session:
-                lease = shards_repo.touch_shard(
-                    session=session, job_id=self._job_id, shard=self._shard, worker=self._worker
-                )
-            self.cancelled = lease.cancel_requested
-            self.lost = not lease.still_owner
-            self.job_finished = lease.job_finished
-        except Exception:  # a database hiccup must not kill the search; the next beat retries
-            logger.warning("heartbeat failed for %s/%d", self._job_id, self._shard, exc_info=True)
 
 
 def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
@@ -183,19 +66,7 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     spec = SearchSpec.from_dict(claim.spec)
     budget = JobBudget(url, job_id, worker)
     trial_log = JobTrialLog(url, job_id, get_metric(spec.metric.name).greater_is_better)
-
-    def lost(trial: FrozenTrial) -> None:
-        budget.give_back()
-        trial_log.record_lost(trial)
-
-    storage = make_storage(
-        url,
-        heartbeat_s=settings.trial_heartbeat_s,
-        grace_s=settings.trial_grace_s,
-        max_retry=settings.max_trial_retries,
-        on_lost_trial=lost,
-        storage_class=ResilientRDBStorage,
-    )
+    storage = _storage(settings, budget, trial_log)
     deadline = claim.started_at_timestamp + spec.timeout_s if spec.timeout_s else None
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
     try:
@@ -207,7 +78,6 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
                 device=resolve_device(settings.device),
                 should_stop=heartbeat.should_stop,
                 deadline=deadline,
-                population_size=spec.population_size,
                 max_population_size=settings.max_population_size,
                 heartbeat_s=settings.trial_heartbeat_s,
                 # With one shard, the shard's lease makes its worker the study's only writer.
@@ -229,6 +99,24 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
         )
     finally:
         storage.remove_session()
+
+
+def _storage(settings: Settings, budget: JobBudget, trial_log: JobTrialLog) -> RDBStorage:
+    """The job's Optuna storage: retried on database blips; a trial lost with its worker gives
+    its budget slot back and is recorded as lost (it is queued again)."""
+
+    def lost(trial: FrozenTrial) -> None:
+        budget.give_back()
+        trial_log.record_lost(trial)
+
+    return make_storage(
+        settings.resolved_database_url,
+        heartbeat_s=settings.trial_heartbeat_s,
+        grace_s=settings.trial_grace_s,
+        max_retry=settings.max_trial_retries,
+        on_lost_trial=lost,
+        storage_class=ResilientRDBStorage,
+    )
 
 
 def _run(
@@ -264,14 +152,15 @@ def _run(
         result = search.finalize()
     except EngineError as exc:  # e.g. no completed trial
         return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc), finalizer=finalizer)
-    return _finish_job(url, job_id, JobStatus.SUCCEEDED, result=result, finalizer=finalizer)
+    stored = result.model_dump(mode="json")
+    return _finish_job(url, job_id, JobStatus.SUCCEEDED, result=stored, finalizer=finalizer)
 
 
 def _finish_job(
     url: str,
     job_id: str,
     status: JobStatus,
-    result: dict[str, object] | None = None,
+    result: dict[str, Any] | None = None,
     error: str | None = None,
     finalizer: tuple[int, str] | None = None,
 ) -> JobStatus | None:

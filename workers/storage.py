@@ -23,32 +23,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from service.db.transient import is_transient, retry_transient
-
-# Every method that opens its own transaction, and nothing that calls one of them (a nested
-# retry would multiply the wait). The private ones are what Optuna's cache layer calls.
-_RETRIED = (
-    "create_new_study",
-    "get_study_id_from_name",
-    "get_study_name_from_id",
-    "get_study_directions",
-    "get_study_user_attrs",
-    "get_study_system_attrs",
-    "set_study_user_attr",
-    "set_study_system_attr",
-    "_create_new_trial",
-    "_set_trial_param",
-    "set_trial_intermediate_value",
-    "set_trial_user_attr",
-    "set_trial_system_attr",
-    "get_trial_id_from_study_id_trial_number",
-    "get_trial",
-    "_get_trials",
-    "_get_best_trial_id",
-    "get_trial_user_attrs",
-    "get_trial_system_attrs",
-    "record_heartbeat",
-    "_get_stale_trial_ids",
-)
+from workers.engine.optuna_adapter import RDB_TRANSACTION_METHODS
 
 
 def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,5 +55,5 @@ class ResilientRDBStorage(RDBStorage):
         return attempt()
 
 
-for _name in _RETRIED:
+for _name in RDB_TRANSACTION_METHODS:
     setattr(ResilientRDBStorage, _name, _retrying(getattr(RDBStorage, _name)))

@@ -20,6 +20,7 @@ from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.reports import build_report, render_report
 from service.schemas import BestOut, ErrorResponse, JobCreate, JobOut, Page, TrialOut
+from service.schemas.reports import ReportOut
 from service.validation import build_spec
 from workers.engine.losses import BASELINE_LOSS
 from workers.engine.metrics import get_metric
@@ -160,7 +161,7 @@ def _best(session: Session, row: JobRow) -> BestOut:
 
 
 @router.get("/{job_id}/report", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_report(job_id: str, db: DatabaseDep) -> dict[str, Any]:
+def get_report(job_id: str, db: DatabaseDep) -> ReportOut:
     """Everything about the search and its result, as JSON (final once the job succeeded)."""
     with db.session() as session:
         return _report(session, job_id)
@@ -178,7 +179,7 @@ def get_report_html(job_id: str, db: DatabaseDep) -> HTMLResponse:
     return HTMLResponse(render_report(report))  # plots drawn with the connection given back
 
 
-def _report(session: Session, job_id: str) -> dict[str, Any]:
+def _report(session: Session, job_id: str) -> ReportOut:
     row = _job(session, job_id)
     trials = trials_repo.all_trials(session=session, job_id=job_id)
     if not any(t.state == "complete" for t in trials) and not row.result:

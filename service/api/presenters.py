@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from service.db.models import JobRow, JobStatus, utcnow
 from service.db.reads import JobFields, ShardFields, TrialFields
 from service.schemas import (
     BestOut,
     BestSoFar,
+    ComparisonOut,
     JobOut,
     JobSpecOut,
     MetricOut,
     Progress,
-    SetupOut,
     ShardOut,
     TrialOut,
 )
+from service.wording import SEARCH_RUNNING, comparison_summary
 from workers.engine.metrics import get_metric
+from workers.engine.results import (
+    DecisionThreshold,
+    SearchResult,
+    Setup,
+    TrainingSettings,
+    TrialTraining,
+)
 from workers.engine.spec import SearchSpec
 from workers.engine.trial_records import TRIAL_STATES
 
@@ -141,7 +149,7 @@ def trial_out(row: TrialFields) -> TrialOut:
         family=row.family,
         loss=row.loss,
         loss_params=row.loss_params or {},
-        training=row.training or {},
+        training=TrialTraining.model_validate(row.training or {}),
         value=row.value,
         threshold=row.threshold,
         started_at=row.started_at,
@@ -159,8 +167,24 @@ def _elapsed(started: datetime | None, finished: datetime | None) -> float | Non
 
 def final_best(row: JobRow) -> BestOut:
     """The best setup recorded by the worker when the search finished."""
-    result: dict[str, Any] = dict(row.result or {})
-    return BestOut(job_id=row.id, final=True, **result)
+    result = SearchResult.model_validate(row.result)
+    return BestOut(
+        job_id=row.id,
+        final=True,
+        metric=MetricOut.model_validate(result.metric.model_dump()),
+        best=result.best,
+        baseline=result.baseline,
+        comparison=ComparisonOut(
+            **result.comparison.model_dump(), summary=comparison_summary(result)
+        ),
+        confirmation=result.confirmation,
+        network=result.network,
+        dataset=result.dataset,
+        search_space=result.search_space,
+        trial_counts=result.trial_counts,
+        training=result.training,
+        environment=result.environment,
+    )
 
 
 def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | None) -> BestOut:
@@ -171,24 +195,43 @@ def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | 
         metric=metric_out(SearchSpec.from_dict(row.spec)),
         best=_setup(best),
         baseline=_setup(baseline) if baseline is not None else None,
-        comparison={
-            "test_lift": None,
-            "summary": "The search has not finished: test metrics are computed for the final "
-            "best setup and the baseline when it does.",
-        },
+        comparison=ComparisonOut(summary=SEARCH_RUNNING),
         trial_counts=trial_counts(row),
     )
 
 
-def _setup(trial: TrialFields) -> SetupOut:
-    return SetupOut(
+def _setup(trial: TrialFields) -> Setup:
+    training = trial.training or {}
+    seed = training.get("seed")
+    return Setup(
         trial_number=trial.number,
         arm=trial.arm,
         family=trial.family or "",
         loss=trial.loss or "",
         loss_params=trial.loss_params or {},
-        training=dict(trial.training or {}),
-        threshold={"logit": trial.threshold} if trial.threshold is not None else None,
+        training=TrainingSettings(
+            learning_rate=training.get("learning_rate"),
+            batch_size=training.get("batch_size"),
+            epochs=training.get("best_epoch"),
+            seeds=[] if seed is None else [seed],
+        ),
+        threshold=_threshold(trial.threshold),
         trial_validation=trial.value,
         validation=trial.value,
     )
+
+
+def _threshold(logit: float | list[float] | None) -> DecisionThreshold | None:
+    if logit is None:
+        return None
+    if isinstance(logit, list):
+        return DecisionThreshold(logit=logit, probability=[_sigmoid(v) for v in logit])
+    return DecisionThreshold(logit=logit, probability=_sigmoid(logit))
+
+
+def _sigmoid(logit: float) -> float:
+    # Written out: numpy's or scipy's would be the only reason to import them here.
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    odds = math.exp(logit)  # no overflow for very negative logits
+    return odds / (1.0 + odds)

@@ -17,7 +17,14 @@ from workers.engine.metrics import get_metric
 from workers.engine.studies import retried_trial_numbers
 from workers.engine.trial_records import records_of
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations() -> Path:
+    """Alembic's scripts: packaged beside this module in a wheel, at the top of a checkout."""
+    packaged = Path(__file__).resolve().with_name("migrations")
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "migrations"
+
+
+MIGRATIONS = _migrations()
 
 logger = logging.getLogger(__name__)
 

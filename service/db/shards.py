@@ -1,10 +1,10 @@
-"""Shard leases and the shared trial budget: how a job's Celery tasks coordinate.
+"""Shard leases: how a job's Celery tasks coordinate.
 
 A job runs as one or more shards, each a Celery task working on the same Optuna study. A worker
 *claims* a shard (compare-and-set), keeps its lease alive with heartbeats, and marks it done when
 no budget is left. A shard whose heartbeat goes stale is put back on the queue. The last shard to
-finish *claims finalization* and writes the job's result. The trial budget is a counter on the job
-row that shards take slots from atomically, so racing shards never start more trials than asked.
+finish *claims finalization* and writes the job's result. The trial budget the shards share is
+:mod:`service.db.trial_ledger`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.db.jobs import ACTIVE
-from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, TrialClaimRow, utcnow
+from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, utcnow
 
 
 @dataclass(frozen=True)
@@ -286,56 +285,3 @@ def claim_resends(
 def _aware(moment: datetime) -> datetime:
     # A raw column expression (coalesce) comes back without the UTC type's conversion.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def take_trial_slot(*, session: Session, job_id: str) -> bool:
-    """Take one slot of the job's trial budget; False when it is spent. Safe under races."""
-    while True:
-        row = session.execute(
-            select(JobRow.trials_reserved, JobRow.trial_budget).where(JobRow.id == job_id)
-        ).one_or_none()
-        if row is None:
-            return False
-        reserved, budget = row
-        if reserved >= budget:
-            return False
-        taken = session.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.trials_reserved == reserved)
-            .values(trials_reserved=reserved + 1)
-        )
-        if taken.rowcount:  # type: ignore[attr-defined]
-            return True
-
-
-def settle_trial_slots(*, session: Session, job_id: str, used: int) -> None:
-    """Set the job's slots taken to ``used`` (its finalizer recounted them from the study)."""
-    session.execute(update(JobRow).where(JobRow.id == job_id).values(trials_reserved=used))
-
-
-def give_back_trial_slot(*, session: Session, job_id: str) -> None:
-    """Return one slot (a trial was lost with its worker and will be run again)."""
-    session.execute(
-        update(JobRow)
-        .where(JobRow.id == job_id, JobRow.trials_reserved > 0)
-        .values(trials_reserved=JobRow.trials_reserved - 1)
-    )
-
-
-def claim_trial(*, session: Session, job_id: str, trial_number: int, worker: str) -> bool:
-    """Record that ``worker`` runs this trial; False if another worker claimed it first.
-
-    Claiming again a trial this worker already holds is True (a retried call whose first
-    commit went through).
-    """
-    try:
-        with session.begin_nested():
-            session.add(TrialClaimRow(job_id=job_id, trial_number=trial_number, worker=worker))
-    except IntegrityError:
-        holder = session.scalar(
-            select(TrialClaimRow.worker).where(
-                TrialClaimRow.job_id == job_id, TrialClaimRow.trial_number == trial_number
-            )
-        )
-        return holder == worker
-    return True

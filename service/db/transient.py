@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session
 from tenacity import (
     RetryCallState,
     retry,
@@ -20,6 +21,8 @@ from tenacity import (
     stop_after_delay,
     wait_exponential,
 )
+
+from service.db.session import session_scope
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -70,3 +73,10 @@ def retry_transient(
         before_sleep=_log_retry,
         reraise=True,
     )
+
+
+@retry_transient()
+def in_transaction(url: str, work: Callable[[Session], R]) -> R:
+    """Run ``work`` in a transaction, again in a fresh one if the database blinks."""
+    with session_scope(url) as session:
+        return work(session)

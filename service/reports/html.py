@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from service.schemas.reports import ReportOut
+
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -28,16 +30,17 @@ def _parameters(params: dict[str, Any]) -> str:
     )
 
 
-def render_report(report: dict[str, Any]) -> str:
+def render_report(report: ReportOut) -> str:
     """The page: summary, result table, figures (embedded PNG), trials, data, code, settings."""
     # matplotlib is imported on the first report page, not when the API starts: it costs about
     # a second and tens of MB that pollers never need.
     from service.reports.plots import render_all
 
+    content = report.model_dump(mode="json")  # the template and the plots read plain data
     template = _TEMPLATES.get_template("report.html")
     return template.render(
-        report=report,
-        figures=render_all(report),
+        report=content,
+        figures=render_all(content),
         states=STATES,
         fmt=_format,
         params=_parameters,

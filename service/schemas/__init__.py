@@ -21,7 +21,7 @@ from service.schemas.requests import (
     MetricIn,
     ParallelismIn,
 )
-from service.schemas.results import BestOut, SetupOut
+from service.schemas.results import BestOut, ComparisonOut
 
 __all__ = [
     "MAX_TIMEOUT_S",
@@ -29,6 +29,7 @@ __all__ = [
     "BestOut",
     "BestSoFar",
     "BudgetIn",
+    "ComparisonOut",
     "ConfirmationIn",
     "ErrorBody",
     "ErrorDetail",
@@ -45,7 +46,6 @@ __all__ = [
     "Page",
     "ParallelismIn",
     "Progress",
-    "SetupOut",
     "ShardOut",
     "TrialOut",
 ]

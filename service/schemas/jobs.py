@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 from service.db.models import JobStatus
+from workers.engine.results import TrialTraining
 from workers.engine.spec import Family, Task
 from workers.engine.trial_records import TrialStateName
 
@@ -97,7 +98,7 @@ class TrialOut(BaseModel):
     family: str | None
     loss: str | None
     loss_params: dict[str, float]
-    training: dict[str, Any]
+    training: TrialTraining
     value: float | None = Field(
         description="Validation metric (its last reported value if pruned)."
     )

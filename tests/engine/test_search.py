@@ -14,7 +14,9 @@ from optuna.trial import TrialState
 from sklearn.datasets import load_breast_cancer
 
 from workers.engine.errors import NoCompletedTrials
-from workers.engine.search import SearchContext, SearchOutcome, run_search
+from workers.engine.results import MetricResult, SplitRows, Verdict
+from workers.engine.search import Search, run_search
+from workers.engine.search_context import SearchContext, SearchOutcome
 from workers.engine.spec import Family, MetricRef, SearchSpec, Task
 from workers.engine.studies import make_storage
 
@@ -56,7 +58,7 @@ def context(
         study_name="job-1",
         data_roots=data_roots or [],
         should_stop=should_stop,
-        population_size=population_size,
+        max_population_size=population_size,
     )
 
 
@@ -100,50 +102,55 @@ def test_every_trial_records_how_to_reproduce_it(searched: Searched) -> None:
 def test_the_result_reports_best_and_baseline_on_validation_and_test(searched: Searched) -> None:
     result = searched.outcome.result
     assert result is not None
-    assert result["metric"] == {"name": "roc_auc", "params": {}, "direction": "maximize"}
+    assert result.metric == MetricResult(name="roc_auc", params={}, direction="maximize")
     values = {t.number: t.value for t in searched.trials}
-    best, baseline = result["best"], result["baseline"]
-    assert best["trial_validation"] == values[best["trial_number"]]
-    assert baseline["loss"] == "cross_entropy"
+    best, baseline = result.best, result.baseline
+    assert baseline is not None
+    assert best.trial_validation == values[best.trial_number]
+    assert baseline.loss == "cross_entropy"
     for setup in (best, baseline):
         # Each finalist is retrained on the confirmation seeds; the mean is what is reported.
-        assert len(setup["validation_seeds"]) == 2
-        assert setup["validation"] == pytest.approx(np.mean(setup["validation_seeds"]))
-        assert len(setup["test_seeds"]) == 2
-        assert setup["test"] == pytest.approx(np.mean(setup["test_seeds"]))
-        low, high = setup["test_interval"]
-        assert 0.5 < low <= setup["test"] <= high <= 1.0
-        assert setup["threshold"] is None  # roc_auc needs no decision threshold
+        assert len(setup.validation_seeds) == 2
+        assert setup.validation == pytest.approx(np.mean(setup.validation_seeds))
+        assert len(setup.test_seeds) == 2
+        assert setup.test == pytest.approx(np.mean(setup.test_seeds))
+        assert setup.test is not None
+        assert setup.test_interval is not None
+        low, high = setup.test_interval
+        assert 0.5 < low <= setup.test <= high <= 1.0
+        assert setup.threshold is None  # roc_auc needs no decision threshold
     # Paired: both arms ran on the same fresh seeds, none of which a trial used.
-    assert best["training"]["seeds"] == baseline["training"]["seeds"]
-    assert len(best["training"]["seeds"]) == 2
+    assert best.training.seeds == baseline.training.seeds
+    assert len(best.training.seeds) == 2
     trial_seeds = {t.user_attrs["seed"] for t in searched.trials}
-    assert not set(best["training"]["seeds"]) & trial_seeds
-    confirmation = result["confirmation"]
-    assert confirmation["top_k"] == 2
-    assert confirmation["seeds"] == 2
-    finalists = confirmation["finalists"]
-    assert sum(f["winner"] for f in finalists) == 1
-    winner = next(f for f in finalists if f["winner"])
-    assert winner["trial_number"] == best["trial_number"]
+    assert not set(best.training.seeds) & trial_seeds
+    confirmation = result.confirmation
+    assert (confirmation.top_k, confirmation.seeds) == (2, 2)
+    finalists = confirmation.finalists
+    assert sum(f.winner for f in finalists) == 1
+    winner = next(f for f in finalists if f.winner)
+    assert winner.trial_number == best.trial_number
     # The leader (best mean validation) wins only if reliably better than the baseline on
     # validation; otherwise the baseline is returned.
-    leader = max(finalists, key=lambda f: f["validation_mean"])
-    assert confirmation["leader_trial_number"] == leader["trial_number"]
-    comparison = result["comparison"]
-    assert comparison["leader"]["trial_number"] == leader["trial_number"]
-    if leader["trial_number"] == baseline["trial_number"]:
+    leader = max(finalists, key=lambda f: f.validation_mean or float("-inf"))
+    assert confirmation.leader_trial_number == leader.trial_number
+    comparison = result.comparison
+    assert comparison.leader is not None
+    assert comparison.leader.trial_number == leader.trial_number
+    if leader.trial_number == baseline.trial_number:
         assert winner is leader
+        assert comparison.verdict is Verdict.BASELINE_LED
     elif winner is leader:
-        assert comparison["validation_lift_interval"][0] > 0
+        assert comparison.validation_lift_interval is not None
+        assert comparison.validation_lift_interval[0] > 0
     else:
-        assert best["trial_number"] == baseline["trial_number"]
-        assert comparison["validation_lift_interval"][0] <= 0
-        assert comparison["test_lift"] == 0.0
-    assert comparison["summary"]
-    assert "test_lift" in comparison
-    assert result["trial_counts"] == {"complete": N_TRIALS}
-    assert result["dataset"]["split_rows"] == {"train": 341, "validation": 114, "test": 114}
+        assert best.trial_number == baseline.trial_number
+        assert comparison.validation_lift_interval is not None
+        assert comparison.validation_lift_interval[0] <= 0
+        assert comparison.test_lift == 0.0
+        assert comparison.verdict is Verdict.NOT_RELIABLE
+    assert result.trial_counts == {"complete": N_TRIALS}
+    assert result.dataset.split_rows == SplitRows(train=341, validation=114, test=114)
 
 
 def test_running_the_same_study_again_resumes_the_spent_budget(searched: Searched) -> None:
@@ -152,7 +159,7 @@ def test_running_the_same_study_again_resumes_the_spent_budget(searched: Searche
     assert [t.number for t in trials] == [t.number for t in searched.trials]
     assert again.result is not None
     assert searched.outcome.result is not None
-    assert again.result["best"]["trial_number"] == searched.outcome.result["best"]["trial_number"]
+    assert again.result.best.trial_number == searched.outcome.result.best.trial_number
 
 
 def test_a_raised_budget_runs_only_the_extra_trials_as_one_population(tmp_path: Path) -> None:
@@ -170,7 +177,7 @@ def test_a_raised_budget_runs_only_the_extra_trials_as_one_population(tmp_path: 
     assert [t.number for t in trials] == [0, 1, 2]
     assert all(t.state is TrialState.COMPLETE for t in trials)
     assert outcome.result is not None
-    assert outcome.result["trial_counts"] == {"complete": 3}
+    assert outcome.result.trial_counts == {"complete": 3}
 
 
 def test_constant_features_fail_every_trial_as_collapsed(tmp_path: Path) -> None:
@@ -208,7 +215,17 @@ def test_a_separate_test_file_is_what_the_result_is_tested_on(tmp_path: Path) ->
     storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
     outcome = run_search(spec, context(storage, data_roots=[tmp_path]))
     assert outcome.result is not None
-    dataset = outcome.result["dataset"]
-    assert dataset["split"] == "test rows from holdout.csv"
-    assert dataset["split_rows"]["test"] == 100
-    assert dataset["split_rows"]["train"] + dataset["split_rows"]["validation"] == 469
+    dataset = outcome.result.dataset
+    assert dataset.split == "test rows from holdout.csv"
+    assert dataset.split_rows.test == 100
+    assert dataset.split_rows.train + dataset.split_rows.validation == 469
+
+
+def test_the_spec_fixes_the_population_size(tmp_path: Path) -> None:
+    storage = optuna.storages.InMemoryStorage()
+    roomy = SearchContext(
+        storage=storage, study_name="sized", data_roots=[], max_population_size=32
+    )
+    assert Search.open(replace(SPEC, population_size=3), roomy).population.members == 3
+    chosen = Search.open(replace(SPEC, population_size=None), roomy).population.members
+    assert 3 < chosen <= 32  # left to the engine: as many as fit, up to the context's cap

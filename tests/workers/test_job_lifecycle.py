@@ -10,13 +10,15 @@ from sqlalchemy import update
 
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
+from service.db import trial_ledger
 from service.db import trials as trials_repo
 from service.db.models import JobRow, JobStatus, ShardRow, TrialRow, utcnow
 from service.db.session import session_scope
 from service.settings import Settings
 from tests.integration.harness import wait_for
 from workers.engine.spec import Family, MetricRef, SearchSpec, Task
-from workers.jobs import ShardHeartbeat, run_shard
+from workers.job_hooks import ShardHeartbeat
+from workers.jobs import run_shard
 
 STALE_AFTER = 30.0
 
@@ -139,7 +141,7 @@ def test_the_trial_budget_ledger_never_overspends(settings: Settings) -> None:
     def take_many() -> None:
         for _ in range(5):
             with session_scope(url) as session:
-                taken = shards_repo.take_trial_slot(session=session, job_id=job_id)
+                taken = trial_ledger.take_trial_slot(session=session, job_id=job_id)
             with lock:
                 takers.append(taken)
 
@@ -150,21 +152,21 @@ def test_the_trial_budget_ledger_never_overspends(settings: Settings) -> None:
         thread.join()
     assert takers.count(True) == 3
     with session_scope(url) as session:
-        shards_repo.give_back_trial_slot(session=session, job_id=job_id)
-        assert shards_repo.take_trial_slot(session=session, job_id=job_id)
-        assert not shards_repo.take_trial_slot(session=session, job_id=job_id)
+        trial_ledger.give_back_trial_slot(session=session, job_id=job_id)
+        assert trial_ledger.take_trial_slot(session=session, job_id=job_id)
+        assert not trial_ledger.take_trial_slot(session=session, job_id=job_id)
 
 
 def test_a_trial_is_claimed_by_one_worker_only(settings: Settings) -> None:
     job_id = make_job(settings, shards=2)
     with session_scope(settings.resolved_database_url) as session:
-        assert shards_repo.claim_trial(session=session, job_id=job_id, trial_number=0, worker="a")
-        assert not shards_repo.claim_trial(
+        assert trial_ledger.claim_trial(session=session, job_id=job_id, trial_number=0, worker="a")
+        assert not trial_ledger.claim_trial(
             session=session, job_id=job_id, trial_number=0, worker="b"
         )
-        assert shards_repo.claim_trial(session=session, job_id=job_id, trial_number=1, worker="b")
+        assert trial_ledger.claim_trial(session=session, job_id=job_id, trial_number=1, worker="b")
         # A retried claim (its first commit went through, the answer was lost) is still its own.
-        assert shards_repo.claim_trial(session=session, job_id=job_id, trial_number=0, worker="a")
+        assert trial_ledger.claim_trial(session=session, job_id=job_id, trial_number=0, worker="a")
 
 
 def test_a_cancel_answered_before_the_result_is_written_wins(settings: Settings) -> None:
@@ -307,7 +309,7 @@ def test_a_budget_slot_taken_by_a_worker_that_died_is_still_run(settings: Settin
     # says one trial more than the study holds. The finalizer recounts and runs it.
     job_id = make_job(settings)  # 3 trials
     with session_scope(settings.resolved_database_url) as session:
-        assert shards_repo.take_trial_slot(session=session, job_id=job_id)
+        assert trial_ledger.take_trial_slot(session=session, job_id=job_id)
     assert run_shard(job_id, 0, settings) is JobStatus.SUCCEEDED
     states = [t.state for t in trials(settings, job_id)]
     assert len(states) == 3

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 
 class EngineError(Exception):
-    """Base class: the message is meant for the person who submitted the job."""
+    """Base class: the message is meant for the person who submitted the job.
+
+    ``field`` names the part of the job spec at fault (``dataset``, ``target``, ``metric``,
+    ...), when it is known.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DatasetError(EngineError):
@@ -12,14 +20,7 @@ class DatasetError(EngineError):
 
 
 class SpecError(EngineError):
-    """The search specification is inconsistent (metric versus task, unknown loss, ...).
-
-    ``field`` names the part of the job spec at fault, when it is known.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+    """The search specification is inconsistent (metric versus task, unknown loss, ...)."""
 
 
 class NoCompletedTrials(EngineError):

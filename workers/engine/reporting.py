@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable, Mapping, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import optuna
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from workers.engine.optuna_adapter import History, should_prune
 from workers.engine.training import MemberResult, Outcome
 
 logger = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class OptunaMonitor:
         self.history: dict[Hashable, dict[int, float]] = {}
         self._refresh_s = refresh_s
         self._completed: list[FrozenTrial] | None = None
-        self._completed_here: list[Any] = []  # completed since the last load
+        self._completed_here: list[History] = []  # completed since the last load
         self._loaded_at = 0.0
 
     def report(self, reports: Sequence[tuple[Hashable, int, float]]) -> set[Hashable]:
@@ -52,15 +51,18 @@ class OptunaMonitor:
             except optuna.exceptions.UpdateFinishedTrialError:
                 pruned.add(member)  # ended elsewhere (declared lost): stop spending on it
             self.history.setdefault(member, {})[epoch] = value
-        completed = [*self._completed_trials(), *self._completed_here]
-        peers = {key: SimpleNamespace(intermediate_values=h) for key, h in self.history.items()}
+        completed = [
+            *(History(t.intermediate_values) for t in self._completed_trials()),
+            *self._completed_here,
+        ]
+        peers = {key: History(h) for key, h in self.history.items()}
         for member, epoch, _ in reports:
             if member in pruned or self.trials[member].user_attrs.get("arm") == "baseline":
                 continue  # the baseline always trains to the end: every job needs it
             others = [peer for key, peer in peers.items() if key != member]
-            view = _Trials(self.study.direction, [*completed, *others])
-            mine = SimpleNamespace(last_step=epoch, intermediate_values=self.history[member])
-            if self.study.pruner.prune(view, mine):  # type: ignore[arg-type]
+            compared = [*completed, *others]
+            pruner, direction = self.study.pruner, self.study.direction
+            if should_prune(pruner, direction, compared, self.history[member], epoch):
                 pruned.add(member)
         return pruned
 
@@ -68,7 +70,7 @@ class OptunaMonitor:
         """The member ended (and was told); if it completed, later rounds compare with it."""
         history = self.history.pop(member, None)
         if completed and history:
-            self._completed_here.append(SimpleNamespace(intermediate_values=history))
+            self._completed_here.append(History(history))
 
     def _completed_trials(self) -> list[FrozenTrial]:
         # Other workers' trials appear in the study only; reload it now and then.
@@ -78,19 +80,6 @@ class OptunaMonitor:
             self._completed_here = []
             self._loaded_at = now
         return self._completed
-
-
-class _Trials:
-    """The part of a study a percentile pruner reads: its direction and the trials to compare."""
-
-    def __init__(self, direction: StudyDirection, trials: list[Any]) -> None:
-        self.direction = direction
-        self._trials = trials
-
-    def get_trials(
-        self, deepcopy: bool = False, states: Sequence[TrialState] | None = None
-    ) -> list[Any]:
-        return self._trials
 
 
 def abandon(study: optuna.Study, trial: optuna.Trial, reason: str) -> FrozenTrial | None:

@@ -15,12 +15,18 @@ import logging
 import optuna
 from optuna.trial import TrialState
 
+from workers.engine.optuna_adapter import (
+    IN_MEMORY_STORAGE_LOGGER,
+    storage_of,
+    trial_by_id,
+    trial_id_of,
+)
 from workers.engine.space import SearchSpace
 from workers.engine.studies import quiet_experimental
 
 N_STARTUP_TRIALS = 8
 # Each batch makes a throw-away in-memory study; Optuna announces every one at INFO level.
-logging.getLogger("optuna.storages._in_memory").setLevel(logging.WARNING)
+logging.getLogger(IN_MEMORY_STORAGE_LOGGER).setLevel(logging.WARNING)
 
 
 def presample(
@@ -40,19 +46,19 @@ def presample(
     )
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     mirror.add_trials(study.get_trials(deepcopy=False, states=states))
-    storage = study._storage
+    storage = storage_of(study)
     for trial in trials:
         with quiet_experimental():
             shadow = mirror.ask()
         space.suggest(shadow)
         for name, distribution in shadow.distributions.items():
             internal = distribution.to_internal_repr(shadow.params[name])
-            storage.set_trial_param(trial._trial_id, name, internal, distribution)
+            storage.set_trial_param(trial_id_of(trial), name, internal, distribution)
     # A Trial caches its frozen state when created; a new one reads the parameters just set.
-    return [optuna.Trial(study, trial._trial_id) for trial in trials]
+    return [trial_by_id(study, trial_id_of(trial)) for trial in trials]
 
 
 def is_fresh(trial: optuna.Trial) -> bool:
     """Whether the trial's parameters are still to be drawn (not enqueued, not a retry)."""
-    system_attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)
+    system_attrs = storage_of(trial.study).get_trial_system_attrs(trial_id_of(trial))
     return "fixed_params" not in system_attrs

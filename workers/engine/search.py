@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import optuna
-import torch
 
-from workers.engine.budget import StudyBudget, TrialBudget
+from workers.engine.budget import StudyBudget
 from workers.engine.confirmation import ConfirmationPlan
 from workers.engine.datasets import (
     SplitSource,
@@ -32,9 +28,12 @@ from workers.engine.datasets import (
 from workers.engine.evaluation import Evaluator
 from workers.engine.finalize import finalize
 from workers.engine.metrics import check_metric_fits, get_metric
+from workers.engine.optuna_adapter import trial_id_of
 from workers.engine.population import MemberConfig
 from workers.engine.reporting import OptunaMonitor, abandon, tell
+from workers.engine.results import SearchResult
 from workers.engine.sampling import is_fresh, presample
+from workers.engine.search_context import SearchContext, SearchOutcome
 from workers.engine.sizing import PopulationSize, choose_population_size
 from workers.engine.space import SearchSpace, enqueue_baseline
 from workers.engine.spec import SearchSpec, Task
@@ -52,7 +51,6 @@ from workers.engine.trainer import PopulationTrainer
 from workers.engine.training import DeviceData, Outcome
 from workers.engine.training_plan import TrainingPlan, plan_training
 from workers.engine.trial_records import (
-    TrialLog,
     TrialRecord,
     record_of,
     records_of,
@@ -60,41 +58,7 @@ from workers.engine.trial_records import (
 )
 
 logger = logging.getLogger(__name__)
-DEFAULT_MAX_POPULATION = 32
 CANCELLED = "the job was cancelled before this trial finished"
-
-
-@dataclass(frozen=True)
-class SearchContext:
-    """Where the search runs and how the caller controls it.
-
-    ``population_size`` fixes how many trials train at once; ``None`` chooses it from the
-    model, the data and the free memory, up to ``max_population_size``. ``budget`` shares the
-    trial budget between processes (default: counted from the study, for one process).
-    """
-
-    storage: optuna.storages.BaseStorage
-    study_name: str
-    data_roots: list[Path]
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    should_stop: Callable[[], bool] = lambda: False
-    deadline: float | None = None  # time.time() after which no new trial starts
-    population_size: int | None = None
-    max_population_size: int = DEFAULT_MAX_POPULATION
-    heartbeat_s: float = 10.0
-    # True when no other process works on this study, so trials still marked running at the
-    # start are orphans of a lost worker (fail and re-queue them at once).
-    exclusive: bool = False
-    budget: TrialBudget | None = None
-    trial_log: TrialLog | None = None  # receives trial records as trials change
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """``stopped`` when the caller asked to stop; otherwise ``result`` holds the best setup."""
-
-    stopped: bool
-    result: dict[str, Any] | None = None
 
 
 def trial_seed(job_seed: int, trial_number: int) -> int:
@@ -116,13 +80,11 @@ class Search:
     def __init__(self, spec: SearchSpec, context: SearchContext) -> None:
         self.spec, self.context = spec, context
         metric = get_metric(spec.metric.name)
-        reference = resolve_reference(spec.dataset, context.data_roots)
-        split = SplitSource(
-            column=spec.split_column,
-            test=resolve_reference(spec.test_dataset, context.data_roots)
-            if spec.test_dataset
-            else None,
-        )
+        reference = context.data or resolve_reference(spec.dataset, context.data_roots)
+        test = context.test_data
+        if test is None and spec.test_dataset:
+            test = resolve_reference(spec.test_dataset, context.data_roots)
+        split = SplitSource(column=spec.split_column, test=test)
         self.data = prepare_dataset(reference, spec.target, spec.task, spec.seed, split)
         if self.data.task is Task.REGRESSION:
             splits = (self.data.train, self.data.validation, self.data.test)
@@ -152,7 +114,7 @@ class Search:
 
     def _population_size(self) -> PopulationSize:
         largest_batch = max(self.space.max_batch_size, self.plan.batch_size)
-        cap = self.context.population_size or self.context.max_population_size
+        cap = self.spec.population_size or self.context.max_population_size
         task = self.data.task
         pairwise = {Task.BINARY: 1, Task.MULTILABEL: self.data.n_outputs}.get(task, 0)
         chosen = choose_population_size(
@@ -163,7 +125,7 @@ class Search:
             cap,
             pairwise_outputs=pairwise,
         )
-        if self.context.population_size is not None and chosen.members < cap:
+        if self.spec.population_size is not None and chosen.members < cap:
             logger.warning("population of %d does not fit in memory; using %d", cap, chosen.members)
         return chosen
 
@@ -221,7 +183,7 @@ class Search:
                     trial = in_flight.pop(number)
                     monitor.forget(number, completed=result.outcome is Outcome.COMPLETE)
                     frozen = tell(self.study, trial, result)
-                    heartbeat.remove(trial._trial_id)
+                    heartbeat.remove(trial_id_of(trial))
                     if frozen is not None:
                         told.append(record_of(frozen))
                 self._log(told)
@@ -277,11 +239,11 @@ class Search:
             trial = ask(self.study, self.context.storage)
             # Beat at once, before anything that may fail: a running trial without any heartbeat
             # is never found stale, so its worker's death would go unnoticed.
-            heartbeat.add(trial._trial_id)
+            heartbeat.add(trial_id_of(trial))
             if not self.budget.claim(trial.number):
                 # Another process popped the same queued trial first and runs it.
                 logger.info("trial %d is run by another worker", trial.number)
-                heartbeat.remove(trial._trial_id)
+                heartbeat.remove(trial_id_of(trial))
                 self.budget.give_back()
                 continue
             trials.append(trial)
@@ -314,7 +276,7 @@ class Search:
         self._log(started)
         return members
 
-    def finalize(self) -> dict[str, Any]:
+    def finalize(self) -> SearchResult:
         """Retrain the winner and the baseline, score them on test, and return the result."""
         plan = ConfirmationPlan(
             top_k=self.spec.confirmation_top_k, seeds=self.spec.confirmation_seeds

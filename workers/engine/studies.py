@@ -22,6 +22,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from workers.engine.metrics import Metric
+from workers.engine.optuna_adapter import storage_of, study_id_of, trial_by_id, trial_id_of
 
 logger = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -130,8 +131,9 @@ def fail_stale_trials(study: optuna.Study) -> None:
 
 def running_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Trials of the study marked running, by any process (read past the study's cache)."""
-    storage = study._storage
-    return storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    return storage_of(study).get_all_trials(
+        study_id_of(study), deepcopy=False, states=(TrialState.RUNNING,)
+    )
 
 
 def trials_used(trials: list[FrozenTrial]) -> int:
@@ -203,11 +205,11 @@ def ask(study: optuna.Study, storage: optuna.storages.BaseStorage) -> optuna.Tri
     trials that is slow. This asks ``storage`` (the study's own, uncached) for queued trials only.
     """
     for queued in storage.get_all_trials(
-        study._study_id, deepcopy=False, states=(TrialState.WAITING,)
+        study_id_of(study), deepcopy=False, states=(TrialState.WAITING,)
     ):
-        if storage.set_trial_state_values(queued._trial_id, state=TrialState.RUNNING):
-            return optuna.Trial(study, queued._trial_id)
-    return optuna.Trial(study, storage.create_new_trial(study._study_id))
+        if storage.set_trial_state_values(trial_id_of(queued), state=TrialState.RUNNING):
+            return trial_by_id(study, trial_id_of(queued))
+    return trial_by_id(study, storage.create_new_trial(study_id_of(study)))
 
 
 def fail_orphaned_trials(study: optuna.Study) -> int:
@@ -216,18 +218,18 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
     A worker taking over a job it holds exclusively knows that whatever is still marked running
     was started by a process that is gone, heartbeat or not. Returns how many were failed.
     """
-    storage = study._storage  # Optuna wraps the RDB storage in a cache that delegates to it
+    storage = storage_of(study)  # Optuna wraps the RDB storage in a cache that delegates to it
     get_callback = getattr(storage, "get_heartbeat_stale_trial_callback", None)
     callback = get_callback() if get_callback is not None else None
     orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in orphans:
         try:
-            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            storage.set_trial_state_values(trial_id_of(trial), state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         if callback is not None:
             with quiet_experimental():
-                callback(study, storage.get_trial(trial._trial_id))
+                callback(study, storage.get_trial(trial_id_of(trial)))
     return len(orphans)
 
 

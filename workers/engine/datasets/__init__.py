@@ -16,6 +16,7 @@ from workers.engine.datasets.references import (
     BuiltinReference,
     DatasetReference,
     FileReference,
+    FrameReference,
     resolve_reference,
 )
 from workers.engine.datasets.splitting import (
@@ -33,6 +34,7 @@ __all__ = [
     "BuiltinReference",
     "DatasetReference",
     "FileReference",
+    "FrameReference",
     "PreparedData",
     "Split",
     "SplitSource",

@@ -16,6 +16,7 @@ from workers.engine.datasets.references import (
     BuiltinReference,
     DatasetReference,
     FileReference,
+    FrameReference,
     shorten,
 )
 from workers.engine.errors import DatasetError
@@ -50,6 +51,8 @@ def read_columns(reference: DatasetReference) -> list[str]:
     """
     if isinstance(reference, BuiltinReference):
         return list(read_frame(reference).columns)
+    if isinstance(reference, FrameReference):
+        return list(_named_columns(reference).columns)
     _check_unique(reference, _raw_header(reference))
     return list(_read_file(reference, columns=None, header_only=True).columns)
 
@@ -58,6 +61,9 @@ def read_frame(reference: DatasetReference, columns: Sequence[str] | None = None
     """The whole dataset, or only ``columns`` of it."""
     if isinstance(reference, BuiltinReference):
         frame = _builtin_frame(reference.name)
+        return frame.copy() if columns is None else frame[list(columns)].copy()
+    if isinstance(reference, FrameReference):
+        frame = _named_columns(reference)
         return frame.copy() if columns is None else frame[list(columns)].copy()
     if columns is None:
         # The whole table is about to become features: refuse duplicated names first.
@@ -72,6 +78,14 @@ def _builtin_frame(name: str) -> pd.DataFrame:
     return frame
 
 
+def _named_columns(reference: FrameReference) -> pd.DataFrame:
+    """The caller's frame with its column names as text (as a file's would be), its own
+    index dropped; refused if two columns share a name."""
+    header = [str(name) for name in reference.frame.columns]
+    _check_unique(reference, header)
+    return reference.frame.set_axis(header, axis=1).reset_index(drop=True)
+
+
 def _raw_header(reference: FileReference) -> list[str]:
     """The header as written in the file, before pandas makes the names unique."""
     if reference.is_parquet:
@@ -83,15 +97,19 @@ def _raw_header(reference: FileReference) -> list[str]:
     return [str(name) for name in first.iloc[0]] if len(first) else []
 
 
-def _check_unique(reference: FileReference, header: list[str]) -> None:
+def _check_unique(reference: FileReference | FrameReference, header: list[str]) -> None:
     # Empty header cells are not names: pandas calls each "Unnamed: <position>".
     repeated = {name: n for name, n in Counter(header).items() if n > 1 and name != ""}
     if repeated:
         shown = ", ".join(f"{name!r} ({n} times)" for name, n in list(repeated.items())[:5])
+        named = (
+            f"dataset file {shorten(reference.path.name)}"
+            if isinstance(reference, FileReference)
+            else f"DataFrame {shorten(reference.label)}"
+        )
         raise DatasetError(
-            f"dataset file {shorten(reference.path.name)} has duplicate column names: {shown}; "
-            "every column needs its own name (a second copy of the target would leak into the "
-            "features)"
+            f"{named} has duplicate column names: {shown}; every column needs its own name (a "
+            "second copy of the target would leak into the features)"
         )
 
 

@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from workers.engine.datasets.features import (
+    checked_features,
+    feature_transformer,
+    is_numeric_feature,
+    to_float32,
+)
 from workers.engine.datasets.inspection import (
     TargetInfo,
     check_target_columns,
@@ -34,7 +36,6 @@ from workers.engine.errors import DatasetError
 from workers.engine.spec import Task
 
 MIN_STRATUM = 5
-MAX_ONE_HOT_CATEGORIES = 32
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,9 @@ def prepare_dataset(
     info = inspect_targets(frame[list(target)], task)
     keep = frame[list(target)].notna().all(axis=1).to_numpy()
     frame, assigned = frame[keep].reset_index(drop=True), assigned[keep]
-    features = frame.drop(columns=[*target, *([split.column] if split.column else [])])
-    bool_columns = [c for c in features.columns if pd.api.types.is_bool_dtype(features[c])]
-    features = features.astype(dict.fromkeys(bool_columns, np.float64))
-    _check_finite(features)
+    features = checked_features(
+        frame.drop(columns=[*target, *([split.column] if split.column else [])])
+    )
     y = _encode_target(frame[list(target)], info)
 
     rows = split_rows(assigned, _strata(y, info.task), seed)
@@ -134,19 +134,16 @@ def prepare_dataset(
     training[rows.train] = True
     check_training_classes(info.task, frame[list(target)], training)
     train_idx, val_idx, test_idx = rows.train, rows.validation, rows.test
-    transformer = _feature_transformer(features)
-    X_train = _to_float32(transformer.fit_transform(features.iloc[train_idx]))
-    X_val = _to_float32(transformer.transform(features.iloc[val_idx]))
-    X_test = _to_float32(transformer.transform(features.iloc[test_idx]))
+    transformer = feature_transformer(features)
+    X_train = to_float32(transformer.fit_transform(features.iloc[train_idx]))
+    X_val = to_float32(transformer.transform(features.iloc[val_idx]))
+    X_test = to_float32(transformer.transform(features.iloc[test_idx]))
     if X_train.shape[1] == 0:
         raise DatasetError("no usable feature columns remain after dropping empty ones")
 
     y_true = y.astype(np.int64) if info.task is not Task.REGRESSION else y
-    mean, std, scale = 0.0, 1.0, 1.0
+    mean, std, scale = _target_scaling(y[train_idx], info.task)
     if info.task is Task.REGRESSION:
-        mean = float(y[train_idx].mean())
-        std = float(y[train_idx].std()) or 1.0
-        scale = float(np.abs(y[train_idx]).mean()) or 1.0
         y = ((y - mean) / std).astype(np.float32)
     return PreparedData(
         task=info.task,
@@ -162,6 +159,17 @@ def prepare_dataset(
             "split": split.describe(),
         },
     )
+
+
+def _target_scaling(y_train: np.ndarray, task: Task) -> tuple[float, float, float]:
+    """Mean, standard deviation and mean magnitude of a regression target on the training
+    rows (the model learns the standardised target); identity for classification."""
+    if task is not Task.REGRESSION:
+        return 0.0, 1.0, 1.0
+    mean = float(y_train.mean())
+    std = float(y_train.std()) or 1.0
+    scale = float(np.abs(y_train).mean()) or 1.0
+    return mean, std, scale
 
 
 def _read_with_assignments(
@@ -217,58 +225,6 @@ def _strata(y: np.ndarray, task: Task) -> np.ndarray | None:
     return keys
 
 
-def _feature_transformer(features: pd.DataFrame) -> ColumnTransformer:
-    numeric = [c for c in features.columns if _is_numeric_feature(features[c])]
-    categorical = [c for c in features.columns if c not in numeric]
-    numeric_steps = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
-    categorical_steps = Pipeline(
-        [
-            ("to_text", FunctionTransformer(_as_text)),
-            ("impute", SimpleImputer(strategy="most_frequent")),
-            (
-                "one_hot",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist",
-                    max_categories=MAX_ONE_HOT_CATEGORIES,
-                    sparse_output=False,
-                ),
-            ),
-        ]
-    )
-    return ColumnTransformer(
-        [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)],
-        sparse_threshold=0.0,
-    )
-
-
-def _check_finite(features: pd.DataFrame) -> None:
-    for name in features.columns:
-        column = features[name]
-        if not _is_numeric_feature(column):
-            continue
-        if np.isinf(column.to_numpy(dtype=float, na_value=np.nan)).any():
-            raise DatasetError(
-                f"feature column {name!r} contains infinite values; replace them with a finite "
-                "value or leave them empty (missing values are imputed)"
-            )
-
-
-def _as_text(X: Any) -> np.ndarray:
-    """Cast categorical cells to strings so mixed types encode consistently; keep NaN missing."""
-    frame = pd.DataFrame(X).astype(object)
-    return frame.where(frame.isna(), frame.astype(str)).to_numpy()
-
-
-def _is_numeric_feature(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column)
-
-
-def _to_float32(matrix: Any) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(matrix, dtype=np.float32))
-
-
 def _summary(
     features: pd.DataFrame,
     info: TargetInfo,
@@ -279,7 +235,7 @@ def _summary(
         "rows": info.n_rows,
         "rows_dropped_missing_target": info.n_missing,
         "feature_columns": features.shape[1],
-        "numeric_columns": sum(_is_numeric_feature(features[c]) for c in features.columns),
+        "numeric_columns": sum(is_numeric_feature(features[c]) for c in features.columns),
         "encoded_features": n_encoded,
         "split_rows": {
             "train": len(splits[0]),
@@ -288,5 +244,6 @@ def _summary(
         },
     }
     if info.classes:
-        summary["class_counts"] = dict(zip(info.classes, info.class_counts, strict=True))
+        counts = zip(info.classes, info.class_counts, strict=True)
+        summary["class_counts"] = {str(label): int(n) for label, n in counts}
     return summary

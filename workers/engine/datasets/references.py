@@ -1,4 +1,5 @@
-"""Dataset references: ``builtin:<name>`` or a file under one of the configured data roots."""
+"""Dataset references: ``builtin:<name>``, a file under one of the configured data roots, or
+(from Python only) a DataFrame the caller holds."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+import pandas as pd
 
 from workers.engine.errors import DatasetError
 
@@ -39,7 +42,16 @@ class FileReference:
         return self.path.suffix.lower() in (".parquet", ".pq")
 
 
-DatasetReference = BuiltinReference | FileReference
+@dataclass(frozen=True, eq=False)
+class FrameReference:
+    """A pandas DataFrame handed over in Python (a notebook's data); ``label`` names it in the
+    result, where a file's reference would be."""
+
+    frame: pd.DataFrame
+    label: str = "in-memory"
+
+
+DatasetReference = BuiltinReference | FileReference | FrameReference
 
 
 def resolve_reference(reference: str, data_roots: list[Path]) -> DatasetReference:

@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from workers.engine.datasets.references import BuiltinReference, DatasetReference, FileReference
+from workers.engine.datasets.references import (
+    BuiltinReference,
+    DatasetReference,
+    FileReference,
+    FrameReference,
+)
 from workers.engine.errors import DatasetError
 from workers.engine.spec import Task
 
@@ -47,6 +52,8 @@ class SplitSource:
             return f"test rows from {self.test.path.name}"
         if isinstance(self.test, BuiltinReference):
             return f"test rows from builtin:{self.test.name}"
+        if isinstance(self.test, FrameReference):
+            return f"test rows from {self.test.label}"
         return "random, seeded, stratified where the task allows"
 
 

@@ -1,0 +1,69 @@
+"""Every sentence the service says about a job's result, in one place.
+
+The engine's result holds numbers and a :class:`~workers.engine.results.Verdict`; ``/best``,
+the report and its HTML page explain them to a person with the sentences below.
+"""
+
+from __future__ import annotations
+
+from workers.engine.results import SearchResult, Verdict
+
+KEEP = "That is a useful answer, not a failure."
+SEARCH_RUNNING = (
+    "The search has not finished: test metrics are computed for the final best setup and the "
+    "baseline when it does."
+)
+
+
+def comparison_summary(result: SearchResult) -> str:
+    """One plain sentence on what the search found against the baseline."""
+    comparison, name = result.comparison, result.metric.name
+    best, baseline = result.best, result.baseline
+    baseline_loss = baseline.loss if baseline is not None else "the baseline"
+    leader = comparison.leader.loss if comparison.leader is not None else best.loss
+    verdict = comparison.verdict
+    if verdict is Verdict.NO_BASELINE:
+        return "The baseline did not complete on the confirmation seeds, so there is no comparison."
+    if verdict is Verdict.BASELINE_LED:
+        return (
+            f"No loss beat the plain baseline ({baseline_loss}) on validation over the "
+            f"confirmation seeds: keep the baseline loss. {KEEP}"
+        )
+    low, high = comparison.validation_lift_interval or [float("nan"), float("nan")]
+    if verdict is Verdict.NOT_RELIABLE:
+        return (
+            f"{leader} had the best mean validation {name}, but its lift over the baseline on "
+            f"validation ({comparison.validation_lift or 0.0:+.4g}, 95% interval "
+            f"[{low:+.4g}, {high:+.4g}]) is not reliably above zero, so the baseline "
+            f"({baseline_loss}) is returned: keep it. {KEEP}"
+        )
+    lift = comparison.test_lift or 0.0
+    test_low, test_high = comparison.test_lift_interval or [float("nan"), float("nan")]
+    interval = f"95% interval [{test_low:+.4g}, {test_high:+.4g}]"
+    if verdict is Verdict.BEATS_BASELINE:
+        ours = best.test if best.test is not None else float("nan")
+        theirs = baseline.test if baseline is not None and baseline.test is not None else ours
+        return (
+            f"{best.loss} beats the baseline on test {name}: {ours:.4g} vs {theirs:.4g} "
+            f"(lift {lift:+.4g}, {interval}; better in "
+            f"{comparison.probability_better or 0.0:.0%} of resampled test sets)."
+        )
+    if verdict is Verdict.WORSE_ON_TEST:
+        return (
+            f"{best.loss} was reliably better on validation but is worse than the baseline on "
+            f"test {name} (lift {lift:+.4g}, {interval}): keep the baseline."
+        )
+    return (
+        f"The search found nothing reliably better than the baseline: {best.loss} was better on "
+        f"validation, but its test {name} lift ({lift:+.4g}, {interval}) is not "
+        "distinguishable from zero. Keep the baseline unless you have other reasons."
+    )
+
+
+def failed(error: str | None) -> str:
+    """The summary of a failed job."""
+    return f"The job failed: {error}"
+
+
+CANCELLED = "The job was cancelled; its completed trials are kept, but no result was confirmed."
+RUNNING = "The search is still running: the winner and the test comparison come at the end."

@@ -1,0 +1,207 @@
+"""What a finished search returns, as types: the engine builds it, the service stores and serves it.
+
+The models are pydantic so that one definition serves the notebook caller (attributes), the
+database (``model_dump(mode="json")``), and the API's responses and OpenAPI schema. They hold
+numbers and names only: the sentences that explain a result to a person are the service's.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class MetricResult(_Model):
+    """The metric the search served, with its resolved parameters."""
+
+    name: str
+    params: dict[str, float | str] = Field(default_factory=dict)
+    direction: Literal["maximize", "minimize"]
+
+
+class TrainingPlanResult(_Model):
+    """How every trial trains (the plan sized from the data)."""
+
+    optimizer: str = Field(description="Always adamw.")
+    batch_size: int
+    max_epochs: int
+    eval_every_epochs: int
+    early_stopping_patience_evals: int
+    weight_decay: float
+
+
+class TrainingSettings(_Model):
+    """How one setup trains: the plan, with the searched batch size and learning rate, the
+    median epoch its runs stopped at, and the seeds they used. While the search runs only the
+    trial's own learning rate, batch size, best epoch and seed are known."""
+
+    optimizer: str | None = None
+    batch_size: int | None = None
+    max_epochs: int | None = None
+    eval_every_epochs: int | None = None
+    early_stopping_patience_evals: int | None = None
+    weight_decay: float | None = None
+    learning_rate: float | None = None
+    epochs: int | None = Field(default=None, description="Median best epoch over the seeds.")
+    seeds: list[int] = Field(default_factory=list)
+
+
+class DecisionThreshold(_Model):
+    """A decision threshold on the model's logit and as a probability (one per label for a
+    multilabel task)."""
+
+    logit: float | list[float]
+    probability: float | list[float]
+
+
+class Setup(_Model):
+    """A loss setup and what it reached.
+
+    While the search runs, ``validation`` is the trial's own value. In the final result each
+    setup has been retrained on the confirmation seeds: ``validation`` and ``test`` are means
+    over those seeds, with the per-seed values beside them and a 95% bootstrap interval on test.
+    """
+
+    trial_number: int
+    arm: str | None = Field(description="baseline for the plain-loss arm, else search.")
+    family: str
+    loss: str
+    loss_params: dict[str, float] = Field(default_factory=dict)
+    training: TrainingSettings
+    threshold: DecisionThreshold | None = Field(
+        description="Decision threshold(s) on the logit and as probabilities (median over seeds)."
+    )
+    trial_validation: float | None = Field(default=None, description="The search trial's value.")
+    validation: float | None
+    validation_std: float | None = None
+    validation_seeds: list[float] = Field(default_factory=list)
+    test: float | None = None
+    test_interval: list[float] | None = Field(
+        default=None, description="95% bootstrap interval of the test metric (resampled test set)."
+    )
+    test_seeds: list[float] = Field(default_factory=list)
+    failed_runs: int = 0
+    output_link: str | None = Field(
+        default=None, description="identity, or log when the model outputs log-predictions."
+    )
+    code: str | None = Field(
+        default=None, description="Self-contained PyTorch code that reproduces the loss."
+    )
+
+
+class Verdict(StrEnum):
+    """What the comparison with the baseline concluded."""
+
+    NO_BASELINE = "no_baseline"  # the baseline did not complete: nothing to compare with
+    BASELINE_LED = "baseline_led"  # the baseline had the best validation mean: keep it
+    NOT_RELIABLE = "not_reliable"  # a leader's validation lift was not reliably above zero
+    BEATS_BASELINE = "beats_baseline"  # the winner's test lift is reliably above zero
+    WORSE_ON_TEST = "worse_on_test"  # better on validation, reliably worse on test
+    INCONCLUSIVE = "inconclusive"  # better on validation, test lift not told from zero
+
+
+class Leader(_Model):
+    """The finalist with the best mean validation metric over the confirmation seeds."""
+
+    trial_number: int
+    loss: str
+
+
+class Comparison(_Model):
+    """The returned setup against the plain baseline. Lifts are signed so that positive is
+    better, in the metric's units; intervals are 95% paired-bootstrap intervals."""
+
+    verdict: Verdict
+    test_lift: float | None = None
+    test_lift_interval: list[float] | None = None
+    probability_better: float | None = Field(
+        default=None, description="Share of resampled test sets in which the winner is better."
+    )
+    significant: bool | None = None
+    validation_lift: float | None = None
+    validation_lift_interval: list[float] | None = None
+    leader: Leader | None = None
+
+
+class FinalistSummary(_Model):
+    """One finalist of the confirmation: its search value and its retrained validation."""
+
+    trial_number: int
+    loss: str
+    family: str
+    trial_validation: float | None
+    validation_mean: float | None
+    validation_std: float | None
+    completed_runs: int
+    winner: bool
+
+
+class Confirmation(_Model):
+    """How the finalists were retrained and compared."""
+
+    top_k: int
+    seeds: int
+    bootstrap_resamples: int
+    finalists: list[FinalistSummary]
+    leader_trial_number: int
+
+
+class Network(_Model):
+    """The model every trial trains."""
+
+    type: Literal["mlp"]
+    hidden: list[int]
+    activation: str
+
+
+class SplitRows(_Model):
+    train: int
+    validation: int
+    test: int
+
+
+class DatasetSummary(_Model):
+    """The data as the search saw it."""
+
+    rows: int
+    rows_dropped_missing_target: int
+    feature_columns: int
+    numeric_columns: int
+    encoded_features: int
+    split_rows: SplitRows
+    split: str = Field(description="How rows were split into train, validation and test.")
+    class_counts: dict[str, int] | None = None
+
+
+class SearchResult(_Model):
+    """Everything a finished search returns."""
+
+    metric: MetricResult
+    best: Setup
+    baseline: Setup | None
+    comparison: Comparison
+    confirmation: Confirmation
+    network: Network
+    dataset: DatasetSummary
+    search_space: dict[str, list[str]] = Field(description="Family → losses searched.")
+    training: TrainingPlanResult
+    trial_counts: dict[str, int] = Field(description="Trials by state.")
+    environment: dict[str, str] = Field(
+        description="Versions of everything that shapes the numbers, and the device."
+    )
+
+
+class TrialTraining(_Model):
+    """How one search trial trained (see ``trial_records.TRAINING_ATTRS``)."""
+
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    seed: int | None = None
+    best_epoch: int | None = None
+    epochs_trained: int | None = None

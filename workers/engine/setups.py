@@ -1,0 +1,110 @@
+"""Finalists as the result shows them: each setup with its metrics, threshold and code."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from workers.engine.confirmation import Finalist, consensus_threshold, link_of
+from workers.engine.evaluation import Evaluator, Threshold
+from workers.engine.losses import get_loss
+from workers.engine.losses.snippets import render_snippet
+from workers.engine.results import (
+    DecisionThreshold,
+    FinalistSummary,
+    Setup,
+    TrainingPlanResult,
+    TrainingSettings,
+)
+from workers.engine.statistics import Interval
+from workers.engine.training import DeviceData
+from workers.engine.training_plan import TrainingPlan
+
+
+class SetupDescriber:
+    """Turns the finalists of one job into the setups and summaries of its result."""
+
+    def __init__(self, evaluator: Evaluator, device_data: DeviceData, plan: TrainingPlan) -> None:
+        self.evaluator, self.device_data, self.plan = evaluator, device_data, plan
+        self.context = device_data.loss_context(plan, evaluator)
+
+    def setup(self, finalist: Finalist, test: Interval | None) -> Setup:
+        """``finalist`` with its metrics; ``test`` is its paired-bootstrap test interval, if
+        it was compared (otherwise the mean of its seeds' test values is shown)."""
+        trial, config = finalist.trial, finalist.config
+        spec = get_loss(config.loss)
+        validation = finalist.validation_values()
+        test_values = self._test_values(finalist)
+        return Setup(
+            trial_number=trial.number,
+            arm=trial.user_attrs.get("arm"),
+            family=spec.family.value,
+            loss=spec.name,
+            loss_params=dict(config.loss_params),
+            training=self._training(finalist),
+            threshold=decision_threshold(consensus_threshold(finalist.thresholds())),
+            trial_validation=trial.value,
+            validation=float(np.mean(validation)) if validation else None,
+            validation_std=float(np.std(validation)) if validation else None,
+            validation_seeds=validation,
+            test=test.mean if test else (float(np.mean(test_values)) if test_values else None),
+            test_interval=[test.low, test.high] if test else None,
+            test_seeds=test_values,
+            failed_runs=len(finalist.runs) - len(finalist.completed),
+            output_link=spec.link,
+            code=render_snippet(
+                spec.name,
+                self.context.task,
+                dict(config.loss_params),
+                self.context,
+                spec.reference,
+                spec.link,
+            ),
+        )
+
+    def finalist(self, finalist: Finalist, won: bool) -> FinalistSummary:
+        """One line of the confirmation table."""
+        validation = finalist.validation_values()
+        return FinalistSummary(
+            trial_number=finalist.trial.number,
+            loss=finalist.loss,
+            family=get_loss(finalist.loss).family.value,
+            trial_validation=finalist.trial.value,
+            validation_mean=float(np.mean(validation)) if validation else None,
+            validation_std=float(np.std(validation)) if validation else None,
+            completed_runs=len(finalist.completed),
+            winner=won,
+        )
+
+    def _training(self, finalist: Finalist) -> TrainingSettings:
+        epochs = [run.result.best_epoch for run in finalist.completed]
+        return TrainingSettings(
+            **plan_result(self.plan).model_dump(exclude={"batch_size"}),
+            batch_size=finalist.config.batch_size or self.plan.batch_size,
+            learning_rate=finalist.config.learning_rate,
+            epochs=int(np.median(epochs)) if epochs else None,
+            seeds=[run.seed for run in finalist.runs],
+        )
+
+    def _test_values(self, finalist: Finalist) -> list[float]:
+        test = self.device_data.data.test
+        link = link_of(finalist)
+        return [
+            self.evaluator.score_split(test, run.test_outputs, run.result.score.threshold, link)
+            for run in finalist.completed
+            if run.result.score is not None and run.test_outputs is not None
+        ]
+
+
+def plan_result(plan: TrainingPlan) -> TrainingPlanResult:
+    """The training plan as results show it."""
+    return TrainingPlanResult.model_validate(plan.describe())
+
+
+def decision_threshold(logit: Threshold | None) -> DecisionThreshold | None:
+    """The decision threshold on the logit and as a probability (one per label if multilabel)."""
+    if logit is None:
+        return None
+    if isinstance(logit, tuple):
+        return DecisionThreshold(logit=list(logit), probability=[float(expit(v)) for v in logit])
+    return DecisionThreshold(logit=logit, probability=float(expit(logit)))
