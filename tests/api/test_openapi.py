@@ -98,3 +98,38 @@ def test_a_body_that_is_not_text_is_a_400_in_the_one_shape(client: TestClient) -
     assert error["type"] == "bad_request"
     assert "could not be read" in error["message"]
     assert "can't decode byte 0xff" in error["message"]
+
+
+def _untyped(node: Any, schemas: dict[str, Any], seen: set[str], where: str) -> list[str]:
+    """Places under ``node`` whose values a generated client could only see as "any object"."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _untyped(item, schemas, seen, where)]
+    if not isinstance(node, dict):
+        return []
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _untyped(schemas[name], schemas, seen, name)
+    found = []
+    if node.get("type") == "object" and "properties" not in node:
+        values = node.get("additionalProperties")
+        if values is None or values is True or values == {}:
+            found.append(where)
+    if node == {}:
+        found.append(where)
+    for key, value in node.items():
+        if key in ("properties",):
+            for name, child in value.items():
+                found += _untyped(child, schemas, seen, f"{where}.{name}")
+        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
+            found += _untyped(value, schemas, seen, where)
+    return found
+
+
+@pytest.mark.parametrize("path", ["/v1/jobs/{job_id}/best", "/v1/jobs/{job_id}/report"])
+def test_results_are_typed_all_the_way_down(schema: dict[str, Any], path: str) -> None:
+    response = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    untyped = _untyped(response["schema"], schema["components"]["schemas"], set(), path)
+    assert untyped == []

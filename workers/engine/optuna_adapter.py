@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 from optuna.storages import BaseStorage
@@ -80,9 +80,17 @@ def trial_by_id(study: optuna.Study, trial_id: int) -> optuna.Trial:
     return optuna.Trial(study, trial_id)
 
 
+class Reported(Protocol):
+    """What a pruner reads of a trial it compares with: its intermediate values, by step.
+    A ``FrozenTrial`` is one; so is a :class:`History`."""
+
+    @property
+    def intermediate_values(self) -> Mapping[int, float]: ...
+
+
 @dataclass(frozen=True)
 class History:
-    """What a pruner reads of a trial: its intermediate values, by step."""
+    """The intermediate values of a member that is not (yet) a finished trial."""
 
     intermediate_values: Mapping[int, float]
     last_step: int | None = None
@@ -93,7 +101,7 @@ class _Comparison:
     """What a percentile pruner reads of a study: its direction and the trials to compare."""
 
     direction: StudyDirection
-    trials: Sequence[History]
+    trials: Sequence[Reported]
 
     def get_trials(
         self, deepcopy: bool = False, states: Sequence[TrialState] | None = None
@@ -105,7 +113,7 @@ class _Comparison:
 def should_prune(
     pruner: optuna.pruners.BasePruner,
     direction: StudyDirection,
-    peers: Sequence[History],
+    peers: Sequence[Reported],
     values: Mapping[int, float],
     step: int,
 ) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from workers.engine.optuna_adapter import History, should_prune
+from workers.engine.optuna_adapter import History, Reported, should_prune
 from workers.engine.training import MemberResult, Outcome
 
 logger = logging.getLogger(__name__)
@@ -51,10 +51,7 @@ class OptunaMonitor:
             except optuna.exceptions.UpdateFinishedTrialError:
                 pruned.add(member)  # ended elsewhere (declared lost): stop spending on it
             self.history.setdefault(member, {})[epoch] = value
-        completed = [
-            *(History(t.intermediate_values) for t in self._completed_trials()),
-            *self._completed_here,
-        ]
+        completed: list[Reported] = [*self._completed_trials(), *self._completed_here]
         peers = {key: History(h) for key, h in self.history.items()}
         for member, epoch, _ in reports:
             if member in pruned or self.trials[member].user_attrs.get("arm") == "baseline":
