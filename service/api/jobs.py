@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from service.api.deps import Database, DatabaseDep, SettingsDep, ViewCacheDep
@@ -107,34 +108,56 @@ async def get_job(job_id: str, db: DatabaseDep, views: ViewCacheDep) -> Response
     return Response(body, media_type="application/json")
 
 
-@router.get("/{job_id}/trials", responses=_ERRORS)
+@router.get("/{job_id}/trials", responses=_ERRORS, response_model=Page[TrialOut])
 async def list_trials(
     job_id: str,
     db: DatabaseDep,
+    views: ViewCacheDep,
     sort: Literal["number", "value"] = "number",
     order: Literal["asc", "desc"] | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[TrialOut]:
+) -> Response:
     """Every trial: loss, parameters, training settings, metric, state and duration.
 
     ``sort=value`` puts the best first by default (in the metric's direction); trials without a
-    value come last.
+    value come last. Like the job, a page may be up to ``LOSS_SEARCH_READ_CACHE_S`` old:
+    pollers of the same page share one read per interval.
     """
+
+    async def render() -> bytes | None:
+        async with db.reads() as connection:
+            page = await _trial_page(connection, job_id, sort, order, limit, offset)
+        return None if page is None else page.model_dump_json().encode()
+
+    key = f"{job_id}/trials?sort={sort}&order={order}&limit={limit}&offset={offset}"
+    body = await views.get(key, render)
+    if body is None:
+        raise not_found("job", job_id)
+    return Response(body, media_type="application/json")
+
+
+async def _trial_page(
+    connection: AsyncConnection,
+    job_id: str,
+    sort: str,
+    order: str | None,
+    limit: int,
+    offset: int,
+) -> Page[TrialOut] | None:
     by_value = sort == "value"
-    async with db.reads() as connection:
-        spec = await reads.job_spec(connection, job_id)
-        if spec is None:
-            raise not_found("job", job_id)
-        default_order = "desc" if by_value and _maximize(spec) else "asc"
-        rows, total = await reads.trial_page(
-            connection,
-            job_id,
-            by_value=by_value,
-            descending=(order or default_order) == "desc",
-            limit=limit,
-            offset=offset,
-        )
+    spec = await reads.job_spec(connection, job_id)
+    if spec is None:
+        return None
+    default_order = "desc" if by_value and _maximize(spec) else "asc"
+    rows, total = await reads.trial_page(
+        connection,
+        job_id,
+        by_value=by_value,
+        descending=(order or default_order) == "desc",
+        limit=limit,
+        offset=offset,
+    )
     items = [trial_out(trial) for trial in rows]
     return Page[TrialOut](items=items, total=total, limit=limit, offset=offset)
 

@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 
 from service.api.view_cache import ViewCache
 from service.db import jobs as jobs_repo
+from service.db import trials as trials_repo
 from service.db.session import session_scope
 from service.settings import Settings
+from workers.engine.trial_records import running_record
 
 pytestmark = pytest.mark.anyio
 JOB = {"dataset": "builtin:breast_cancer", "metric": "f1", "budget": {"n_trials": 3}}
@@ -90,3 +92,33 @@ def test_a_poll_may_be_half_a_second_late(client: TestClient, settings: Settings
     assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
     time.sleep(settings.read_cache_s + 0.1)
     assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_pollers_of_a_trials_page_share_it_for_half_a_second(
+    client: TestClient, settings: Settings
+) -> None:
+    job_id = client.post("/v1/jobs", json=JOB).json()["id"]
+    assert client.get(f"/v1/jobs/{job_id}/trials").json()["total"] == 0  # now cached
+    started = {"loss": "focal", "family": "weighted", "learning_rate": 0.01, "seed": 3}
+    with session_scope(settings.resolved_database_url) as session:  # a worker's write
+        record = running_record(0, started)
+        trials_repo.record_trials(session=session, job_id=job_id, records=[record], maximize=True)
+    assert client.get(f"/v1/jobs/{job_id}/trials").json()["total"] == 0
+    other_page = client.get(f"/v1/jobs/{job_id}/trials", params={"limit": 10}).json()
+    assert other_page["total"] == 1  # each page is its own entry
+    time.sleep(settings.read_cache_s + 0.1)
+    page = client.get(f"/v1/jobs/{job_id}/trials").json()
+    assert page["total"] == 1
+    assert page["items"][0]["training"] == {
+        "learning_rate": 0.01,
+        "batch_size": None,
+        "seed": 3,
+        "best_epoch": None,
+        "epochs_trained": None,
+    }
+
+
+def test_an_unknown_job_has_no_trials_page(client: TestClient) -> None:
+    response = client.get("/v1/jobs/no-such-job/trials")
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
