@@ -125,8 +125,9 @@ class Settings(BaseSettings):
         default=0.5,
         ge=0,
         le=10,
-        description="How long the API keeps a rendered job view for other pollers of the same job "
-        "(seconds; 0 turns it off). A poll may see progress this much late.",
+        description="How long the API keeps a rendered job view, and each page of a job's "
+        "trials, for other pollers of it (seconds; 0 turns it off). A poll may see progress "
+        "this much late.",
     )
     max_request_bytes: int = Field(
         default=1 << 20,

@@ -1,4 +1,5 @@
-"""A short-lived cache of rendered job views: many pollers of one job cost one read per interval.
+"""A short-lived cache of rendered job views and trial pages: many pollers of one job cost one
+read per interval.
 
 Platform pipelines poll their jobs every second or so, often many clients on the same job. Every
 poll would build the same JSON from the same rows. Keeping the rendered view for ``ttl_s`` (half a
