@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -174,9 +173,7 @@ def final_best(row: JobRow) -> BestOut:
         metric=MetricOut.model_validate(result.metric.model_dump()),
         best=result.best,
         baseline=result.baseline,
-        comparison=ComparisonOut(
-            **result.comparison.model_dump(), summary=comparison_summary(result)
-        ),
+        comparison=comparison_out(result),
         confirmation=result.confirmation,
         network=result.network,
         dataset=result.dataset,
@@ -185,6 +182,11 @@ def final_best(row: JobRow) -> BestOut:
         training=result.training,
         environment=result.environment,
     )
+
+
+def comparison_out(result: SearchResult) -> ComparisonOut:
+    """A finished result's comparison, with the sentence that explains it."""
+    return ComparisonOut(**result.comparison.model_dump(), summary=comparison_summary(result))
 
 
 def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | None) -> BestOut:
@@ -215,23 +217,7 @@ def _setup(trial: TrialFields) -> Setup:
             epochs=training.get("best_epoch"),
             seeds=[] if seed is None else [seed],
         ),
-        threshold=_threshold(trial.threshold),
+        threshold=DecisionThreshold.from_logit(trial.threshold),
         trial_validation=trial.value,
         validation=trial.value,
     )
-
-
-def _threshold(logit: float | list[float] | None) -> DecisionThreshold | None:
-    if logit is None:
-        return None
-    if isinstance(logit, list):
-        return DecisionThreshold(logit=logit, probability=[_sigmoid(v) for v in logit])
-    return DecisionThreshold(logit=logit, probability=_sigmoid(logit))
-
-
-def _sigmoid(logit: float) -> float:
-    # Written out: numpy's or scipy's would be the only reason to import them here.
-    if logit >= 0:
-        return 1.0 / (1.0 + math.exp(-logit))
-    odds = math.exp(logit)  # no overflow for very negative logits
-    return odds / (1.0 + odds)

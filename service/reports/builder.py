@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.api.presenters import job_out
+from service.api.presenters import comparison_out, job_out
 from service.db.models import JobRow, JobStatus, ShardRow, TrialRow
 from service.schemas.reports import (
     FamilyBest,
@@ -17,8 +17,7 @@ from service.schemas.reports import (
     ReportSearch,
     ReportTrials,
 )
-from service.schemas.results import ComparisonOut
-from service.wording import CANCELLED, RUNNING, comparison_summary, failed
+from service.wording import CANCELLED, RUNNING, failed
 from workers.engine.metrics import get_metric
 from workers.engine.results import SearchResult
 from workers.engine.spec import SearchSpec
@@ -30,10 +29,7 @@ def build_report(row: JobRow, shards: list[ShardRow], trials: list[TrialRow]) ->
     metric = get_metric(spec.metric.name)
     result = SearchResult.model_validate(row.result) if row.result else None
     final = row.status == JobStatus.SUCCEEDED.value and result is not None
-    comparison = None
-    if result is not None:
-        summary = comparison_summary(result)
-        comparison = ComparisonOut(**result.comparison.model_dump(), summary=summary)
+    comparison = comparison_out(result) if result is not None else None
     return ReportOut(
         job=_job(row, shards),
         final=final,

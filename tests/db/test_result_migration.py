@@ -20,6 +20,16 @@ from workers.engine.results import SearchResult, Verdict
 SPEC = {"dataset": "builtin:breast_cancer", "metric": {"name": "f1"}, "n_trials": 20}
 
 
+PLAN = {
+    "optimizer": "adamw",
+    "batch_size": 32,
+    "max_epochs": 60,
+    "eval_every_epochs": 1,
+    "early_stopping_patience_evals": 8,
+    "weight_decay": 0.0001,
+}
+
+
 def _setup(trial_number: int, loss: str, test: float) -> dict[str, Any]:
     return {
         "trial_number": trial_number,
@@ -27,17 +37,7 @@ def _setup(trial_number: int, loss: str, test: float) -> dict[str, Any]:
         "family": "proxy" if loss == "cross_entropy" else "weighted",
         "loss": loss,
         "loss_params": {} if loss == "cross_entropy" else {"gamma": 2.0},
-        "training": {
-            "optimizer": "adamw",
-            "batch_size": 32,
-            "max_epochs": 60,
-            "eval_every_epochs": 1,
-            "early_stopping_patience_evals": 8,
-            "weight_decay": 0.0001,
-            "learning_rate": 0.003,
-            "epochs": 12,
-            "seeds": [11, 12],
-        },
+        "training": {**PLAN, "learning_rate": 0.003, "epochs": 12, "seeds": [11, 12]},
         "threshold": {"logit": 0.1, "probability": 0.525},
         "trial_validation": 0.9,
         "validation": 0.91,
@@ -93,14 +93,7 @@ LEGACY: dict[str, Any] = {
         "class_counts": {"0": 212, "1": 357},
     },
     "search_space": {"proxy": ["cross_entropy"], "weighted": ["focal"]},
-    "training": {
-        "optimizer": "adamw",
-        "batch_size": 32,
-        "max_epochs": 60,
-        "eval_every_epochs": 1,
-        "early_stopping_patience_evals": 8,
-        "weight_decay": 0.0001,
-    },
+    "training": PLAN,
     "trial_counts": {"complete": 20},
     "environment": {"loss-search": "0.1.0", "python": "3.11.7", "device": "cpu"},
 }

@@ -7,6 +7,8 @@ numbers and names only: the sentences that explain a result to a person are the 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
@@ -58,6 +60,23 @@ class DecisionThreshold(_Model):
 
     logit: float | list[float]
     probability: float | list[float]
+
+    @classmethod
+    def from_logit(cls, logit: float | Sequence[float] | None) -> DecisionThreshold | None:
+        """The threshold for ``logit`` (one per label if a sequence); None for none."""
+        if logit is None:
+            return None
+        if isinstance(logit, int | float):
+            return cls(logit=logit, probability=_sigmoid(logit))
+        return cls(logit=list(logit), probability=[_sigmoid(v) for v in logit])
+
+
+def _sigmoid(logit: float) -> float:
+    # math, not scipy: the API reads these types and imports neither numpy's nor scipy's.
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    odds = math.exp(logit)  # no overflow for very negative logits
+    return odds / (1.0 + odds)
 
 
 class Setup(_Model):

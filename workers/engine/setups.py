@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from workers.engine.confirmation import Finalist, consensus_threshold, link_of
-from workers.engine.evaluation import Evaluator, Threshold
+from workers.engine.evaluation import Evaluator
 from workers.engine.losses import get_loss
 from workers.engine.losses.snippets import render_snippet
 from workers.engine.results import (
@@ -42,7 +41,7 @@ class SetupDescriber:
             loss=spec.name,
             loss_params=dict(config.loss_params),
             training=self._training(finalist),
-            threshold=decision_threshold(consensus_threshold(finalist.thresholds())),
+            threshold=DecisionThreshold.from_logit(consensus_threshold(finalist.thresholds())),
             trial_validation=trial.value,
             validation=float(np.mean(validation)) if validation else None,
             validation_std=float(np.std(validation)) if validation else None,
@@ -99,12 +98,3 @@ class SetupDescriber:
 def plan_result(plan: TrainingPlan) -> TrainingPlanResult:
     """The training plan as results show it."""
     return TrainingPlanResult.model_validate(plan.describe())
-
-
-def decision_threshold(logit: Threshold | None) -> DecisionThreshold | None:
-    """The decision threshold on the logit and as a probability (one per label if multilabel)."""
-    if logit is None:
-        return None
-    if isinstance(logit, tuple):
-        return DecisionThreshold(logit=list(logit), probability=[float(expit(v)) for v in logit])
-    return DecisionThreshold(logit=logit, probability=float(expit(logit)))

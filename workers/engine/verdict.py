@@ -23,40 +23,35 @@ def compare_with_baseline(
     """
     if baseline is None or not baseline.completed:
         return Comparison(verdict=Verdict.NO_BASELINE)
-    on_validation = Comparison(
-        verdict=Verdict.INCONCLUSIVE,  # replaced below
-        validation_lift=_validation_lift(leader, baseline, evaluator),
-        validation_lift_interval=None if gate is None else [gate.lift.low, gate.lift.high],
-        leader=Leader(trial_number=leader.trial.number, loss=leader.loss),
-    )
+    validation = {
+        "validation_lift": _validation_lift(leader, baseline, evaluator),
+        "validation_lift_interval": None if gate is None else [gate.lift.low, gate.lift.high],
+        "leader": Leader(trial_number=leader.trial.number, loss=leader.loss),
+    }
     if winner is baseline:
         # The baseline is compared with itself: no lift, by construction.
         verdict = Verdict.BASELINE_LED if leader is baseline else Verdict.NOT_RELIABLE
-        return on_validation.model_copy(
-            update={
-                "verdict": verdict,
-                "test_lift": 0.0,
-                "test_lift_interval": [0.0, 0.0],
-                "probability_better": 0.0,
-                "significant": False,
-            }
-        )
-    lift = test.lift
-    if lift.low > 0:
-        verdict = Verdict.BEATS_BASELINE
-    elif lift.high < 0:
-        verdict = Verdict.WORSE_ON_TEST
+        test_figures = {
+            "test_lift": 0.0,
+            "test_lift_interval": [0.0, 0.0],
+            "probability_better": 0.0,
+            "significant": False,
+        }
     else:
-        verdict = Verdict.INCONCLUSIVE
-    return on_validation.model_copy(
-        update={
-            "verdict": verdict,
+        lift = test.lift
+        if lift.low > 0:
+            verdict = Verdict.BEATS_BASELINE
+        elif lift.high < 0:
+            verdict = Verdict.WORSE_ON_TEST
+        else:
+            verdict = Verdict.INCONCLUSIVE
+        test_figures = {
             "test_lift": lift.mean,
             "test_lift_interval": [lift.low, lift.high],
             "probability_better": test.probability_better,
             "significant": bool(lift.low > 0 or lift.high < 0),
         }
-    )
+    return Comparison.model_validate({"verdict": verdict, **validation, **test_figures})
 
 
 def _validation_lift(winner: Finalist, baseline: Finalist, evaluator: Evaluator) -> float:
