@@ -6,7 +6,9 @@ connections, on the embedded backend and on PostgreSQL + Redis.
                          [--scaling-rounds 3] [--scaling-duration 30]
 
 Per backend it starts the API and one Celery worker as real processes on fresh state, submits a
-long job (page_blocks0, f1, 400 trials) and waits until it runs with some trials done. Then:
+long job (page_blocks0, f1, 2,000 trials, the most a job may ask for: it must still be
+training when the last phase ends, so that every phase measures the API beside a busy worker;
+the summary says whether it was) and waits until it runs with some trials done. Then:
 
 1. Storm, for --duration seconds: wrk polls GET /v1/jobs/{id} and GET /v1/jobs/{id}/trials
    (--pollers connections, half each, each waiting --poll-interval between its polls as a
@@ -59,6 +61,7 @@ from bench.load_report import (
 )
 from bench.load_service import RunningService, ServiceOptions, logs, running_service, say
 from bench.load_wrk import WrkResult, finish, started_wrk, wrk_command
+from service.schemas.requests import MAX_TRIALS
 
 CLIENT_TIMEOUT_S = 15.0
 HEALTH_PROBE_EVERY_S = 0.25
@@ -312,7 +315,7 @@ def parse_args() -> argparse.Namespace:
         help="a service setting for the API and the worker, e.g. API_THREADS=4 "
         "(becomes LOSS_SEARCH_API_THREADS); repeatable",
     )
-    parser.add_argument("--trials", type=int, default=400, help="budget of the long job")
+    parser.add_argument("--trials", type=int, default=MAX_TRIALS, help="budget of the long job")
     parser.add_argument(
         "--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="admin connection; a database is created and dropped",

@@ -226,7 +226,13 @@ def summary_table(reports: Sequence[BackendReport]) -> str:
             else f"{probe.answered} of {probe.answered + probe.timeouts + probe.other_errors}; "
             f"{_fmt(probe.p50_ms)} / {_fmt(probe.p99_ms)} / {_fmt(probe.max_ms)}"
         )
-    return table(["target", *(r.name for r in reports)], [*rows, closed, healthz])
+    training = ["the long job was training after every phase (the load ran beside a busy worker)"]
+    training += ["yes" if _trained_throughout(report) else "NO" for report in reports]
+    return table(["target", *(r.name for r in reports)], [*rows, closed, healthz, training])
+
+
+def _trained_throughout(report: BackendReport) -> bool:
+    return bool(report.job) and all(state.startswith("running") for state in report.job.values())
 
 
 def _storm_sum(report: BackendReport, what: str) -> int:
