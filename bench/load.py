@@ -61,7 +61,7 @@ from bench.load_report import (
 )
 from bench.load_service import RunningService, ServiceOptions, logs, running_service, say
 from bench.load_wrk import WrkResult, finish, started_wrk, wrk_command
-from service.schemas.requests import MAX_TRIALS
+from workers.engine.spec_fields import MAX_TRIALS
 
 CLIENT_TIMEOUT_S = 15.0
 HEALTH_PROBE_EVERY_S = 0.25

@@ -75,20 +75,20 @@ def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]
     from workers.engine.datasets import expand_target, read_columns, resolve_reference
     from workers.engine.search import run_search
     from workers.engine.search_context import SearchContext
-    from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+    from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Task
     from workers.engine.studies import make_storage
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     roots = [Path(BENCH_DATASETS)]
     target = expand_target(read_columns(resolve_reference(case.file, roots)), case.target)
-    spec = SearchSpec(
+    spec = JobSpec(
         dataset=case.file,
-        target=target,
+        target=list(target),
         task=Task(case.task),
-        metric=MetricRef(case.metric, dict(case.metric_params)),
-        n_trials=trials,
-        families=tuple(Family),
+        metric=MetricRef(name=case.metric, params=dict(case.metric_params)),
+        budget=Budget(n_trials=trials),
+        families=list(Family),
         seed=seed,
     )
     with tempfile.TemporaryDirectory() as tmp:

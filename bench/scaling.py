@@ -23,7 +23,7 @@ from service.db import jobs as jobs_repo
 from service.db.migrate import upgrade_database
 from service.db.session import session_scope
 from service.settings import Settings
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Parallelism, Task
 
 
 def settings_for(state: Path) -> Settings:
@@ -43,18 +43,17 @@ def run_job(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         state = Path(tmp)
         settings = settings_for(state)
         upgrade_database(settings.resolved_database_url)
-        spec = SearchSpec(
+        spec = JobSpec(
             dataset=args.dataset,
-            target=("target",),
             task=Task(args.task),
-            metric=MetricRef(args.metric),
-            n_trials=args.trials,
-            families=tuple(Family),
+            metric=MetricRef(name=args.metric),
+            budget=Budget(n_trials=args.trials),
+            families=list(Family),
             seed=args.seed,
-            population_size=args.population,
+            parallelism=Parallelism(population_size=args.population, shards=workers),
         )
         with session_scope(settings.resolved_database_url) as session:
-            created, _ = jobs_repo.create_job(session=session, spec=spec.to_dict(), shards=workers)
+            created, _ = jobs_repo.create_job(session=session, spec=spec)
             job_id = created.id
         started = time.perf_counter()
         processes = [

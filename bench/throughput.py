@@ -26,7 +26,7 @@ import torch
 from bench.common import BENCH_DATASETS, machine, peak_rss_mib, table
 from workers.engine.search import Search
 from workers.engine.search_context import SearchContext
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Parallelism, Task
 from workers.engine.studies import make_storage
 
 
@@ -35,16 +35,15 @@ def run_mode(args: argparse.Namespace, population: int) -> dict[str, object]:
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = torch.device(args.device)
-    spec = SearchSpec(
+    spec = JobSpec(
         dataset=args.dataset,
-        target=("target",),
         task=Task(args.task),
-        metric=MetricRef(args.metric),
-        n_trials=args.trials,
-        families=tuple(Family),
+        metric=MetricRef(name=args.metric),
+        budget=Budget(n_trials=args.trials),
+        families=list(Family),
         seed=args.seed,
-        population_size=population,
-        losses=tuple(args.losses.split(",")) if args.losses else (),
+        parallelism=Parallelism(population_size=population),
+        losses=args.losses.split(",") if args.losses else None,
     )
     with tempfile.TemporaryDirectory() as tmp:
         storage = make_storage(f"sqlite:///{Path(tmp) / 'bench.db'}")

@@ -25,7 +25,7 @@ from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
 from workers.engine.search import Search
 from workers.engine.search_context import SearchContext
-from workers.engine.spec import SearchSpec
+from workers.engine.spec import JobSpec
 from workers.engine.studies import make_storage
 from workers.job_hooks import JobBudget, JobTrialLog, ShardHeartbeat
 from workers.storage import ResilientRDBStorage
@@ -63,11 +63,12 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     if claim is None:
         logger.info("shard %s/%d is done, held by a live worker, or its job ended", job_id, shard)
         return None
-    spec = SearchSpec.from_dict(claim.spec)
+    spec = JobSpec.model_validate(claim.spec)
     budget = JobBudget(url, job_id, worker)
     trial_log = JobTrialLog(url, job_id, get_metric(spec.metric.name).greater_is_better)
     storage = _storage(settings, budget, trial_log)
-    deadline = claim.started_at_timestamp + spec.timeout_s if spec.timeout_s else None
+    timeout_s = spec.budget.timeout_s
+    deadline = claim.started_at_timestamp + timeout_s if timeout_s else None
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
     try:
         with ShardHeartbeat(url, job_id, shard, worker, settings.job_heartbeat_s) as heartbeat:

@@ -20,12 +20,12 @@ from service.errors import ApiError, not_found
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.reports import build_report, render_report
-from service.schemas import BestOut, ErrorResponse, JobCreate, JobOut, Page, TrialOut
+from service.schemas import BestOut, ErrorResponse, JobOut, Page, TrialOut
 from service.schemas.reports import ReportOut
-from service.validation import build_spec
+from service.validation import planned
 from workers.engine.losses import BASELINE_LOSS
 from workers.engine.metrics import get_metric
-from workers.engine.spec import SearchSpec
+from workers.engine.spec import JobSpec
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -46,7 +46,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip (at mos
     responses={202: JOB_CREATED, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
 def create_job(
-    request: JobCreate, response: Response, settings: SettingsDep, db: DatabaseDep
+    request: JobSpec, response: Response, settings: SettingsDep, db: DatabaseDep
 ) -> JobOut:
     """Validate a job, store it, then queue it for the workers.
 
@@ -54,11 +54,11 @@ def create_job(
     take its messages now, the workers' sweeper sends them later. Any error before the commit
     leaves nothing behind.
     """
-    spec = build_spec(request, settings.resolved_data_roots)
-    shards = request.parallelism.shards or settings.default_shards
+    spec = planned(request, settings.resolved_data_roots, settings.default_shards)
     with db.session() as session:
-        row, shard_rows = repo.create_job(session=session, spec=spec.to_dict(), shards=shards)
+        row, shard_rows = repo.create_job(session=session, spec=spec)
         job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
+    shards = len(shard_rows)
     # Enqueue only after the commit: a worker must find the row it is sent.
     if send_shards(row.id, range(shards), settings):
         _mark_sent(db, row.id, shards)
@@ -176,7 +176,7 @@ def _best(session: Session, row: JobRow) -> BestOut:
     best = trials_repo.best_trial(session=session, job_id=row.id, maximize=maximize)
     if best is None:
         raise _no_result_yet(row)
-    baseline_name = BASELINE_LOSS[SearchSpec.from_dict(row.spec).task]
+    baseline_name = BASELINE_LOSS[JobSpec.model_validate(row.spec).planned_task]
     baseline = trials_repo.best_trial(
         session=session, job_id=row.id, maximize=maximize, loss=baseline_name
     )
@@ -243,7 +243,7 @@ def _view(session: Session, row: JobRow) -> JobOut:
 
 
 def _maximize(spec: dict[str, Any]) -> bool:
-    return get_metric(SearchSpec.from_dict(spec).metric.name).greater_is_better
+    return get_metric(JobSpec.model_validate(spec).metric.name).greater_is_better
 
 
 def _job(session: Session, job_id: str) -> JobRow:

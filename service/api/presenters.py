@@ -12,7 +12,6 @@ from service.schemas import (
     BestSoFar,
     ComparisonOut,
     JobOut,
-    JobSpecOut,
     MetricOut,
     Progress,
     ShardOut,
@@ -27,30 +26,11 @@ from workers.engine.results import (
     TrainingSettings,
     TrialTraining,
 )
-from workers.engine.spec import SearchSpec
+from workers.engine.spec import JobSpec
 from workers.engine.trial_records import TRIAL_STATES
 
 
-def spec_out(spec: SearchSpec) -> JobSpecOut:
-    return JobSpecOut(
-        dataset=spec.dataset,
-        target=list(spec.target),
-        task=spec.task,
-        metric=metric_out(spec),
-        n_trials=spec.n_trials,
-        timeout_s=spec.timeout_s,
-        families=list(spec.families),
-        losses=list(spec.losses),
-        params=spec.overrides,
-        seed=spec.seed,
-        population_size=spec.population_size,
-        confirmation={"top_k": spec.confirmation_top_k, "seeds": spec.confirmation_seeds},
-        split_column=spec.split_column,
-        test_dataset=spec.test_dataset,
-    )
-
-
-def metric_out(spec: SearchSpec) -> MetricOut:
+def metric_out(spec: JobSpec) -> MetricOut:
     metric = get_metric(spec.metric.name)
     return MetricOut(
         name=metric.name,
@@ -61,7 +41,7 @@ def metric_out(spec: SearchSpec) -> MetricOut:
 
 def job_out(row: JobFields, shards: Sequence[ShardFields]) -> JobOut:
     """A job as the API shows it, from its row (progress included) and its shard rows."""
-    spec = SearchSpec.from_dict(row.spec)
+    spec = JobSpec.model_validate(row.spec)
     return JobOut(
         id=row.id,
         status=JobStatus(row.status),
@@ -69,7 +49,8 @@ def job_out(row: JobFields, shards: Sequence[ShardFields]) -> JobOut:
         started_at=row.started_at,
         finished_at=row.finished_at,
         elapsed_s=_elapsed(row.started_at, row.finished_at),
-        spec=spec_out(spec),
+        spec=spec,
+        direction=get_metric(spec.metric.name).direction.value,
         progress=progress_out(row),
         best=_best_so_far(row),
         error=row.error,
@@ -194,7 +175,7 @@ def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | 
     return BestOut(
         job_id=row.id,
         final=False,
-        metric=metric_out(SearchSpec.from_dict(row.spec)),
+        metric=metric_out(JobSpec.model_validate(row.spec)),
         best=_setup(best),
         baseline=_setup(baseline) if baseline is not None else None,
         comparison=ComparisonOut(summary=SEARCH_RUNNING),

@@ -15,27 +15,27 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, utcnow
+from workers.engine.spec import JobSpec
 from workers.engine.trial_records import TRIAL_STATES
 
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-def create_job(
-    *, session: Session, spec: dict[str, Any], shards: int = 1
-) -> tuple[JobRow, list[ShardRow]]:
-    """Insert a queued job for ``spec`` with ``shards`` queued shards; the caller commits, then
-    enqueues one message per shard (and :func:`mark_sent`)."""
+def create_job(*, session: Session, spec: JobSpec) -> tuple[JobRow, list[ShardRow]]:
+    """Insert a queued job for the planned ``spec`` with its queued shards (one unless the spec
+    says); the caller commits, then enqueues one message per shard (and :func:`mark_sent`)."""
     job_id = str(uuid.uuid4())
+    shards = spec.parallelism.shards or 1
     # Every column is set here, so the rows can be shown without reading them back.
     row = JobRow(
         id=job_id,
         status=JobStatus.QUEUED.value,
-        spec=spec,
+        spec=spec.model_dump(mode="json"),
         study_name=f"job-{job_id}",
         created_at=utcnow(),
         cancel_requested=False,
         shards=shards,
-        trial_budget=int(spec["n_trials"]),
+        trial_budget=spec.budget.n_trials,
         trials_reserved=0,
         **{f"trials_{state}": 0 for state in TRIAL_STATES},
     )

@@ -9,8 +9,6 @@ from service.db.models import JobRow, JobStatus, ShardRow, TrialRow
 from service.schemas.reports import (
     FamilyBest,
     HistoryPoint,
-    ReportBudget,
-    ReportConfirmationPlan,
     ReportJob,
     ReportMetric,
     ReportOut,
@@ -20,12 +18,12 @@ from service.schemas.reports import (
 from service.wording import CANCELLED, RUNNING, failed
 from workers.engine.metrics import get_metric
 from workers.engine.results import SearchResult
-from workers.engine.spec import SearchSpec
+from workers.engine.spec import JobSpec
 
 
 def build_report(row: JobRow, shards: list[ShardRow], trials: list[TrialRow]) -> ReportOut:
     """Everything about a job's search and its result (``final`` once the job succeeded)."""
-    spec = SearchSpec.from_dict(row.spec)
+    spec = JobSpec.model_validate(row.spec)
     metric = get_metric(spec.metric.name)
     result = SearchResult.model_validate(row.result) if row.result else None
     final = row.status == JobStatus.SUCCEEDED.value and result is not None
@@ -50,7 +48,7 @@ def build_report(row: JobRow, shards: list[ShardRow], trials: list[TrialRow]) ->
             best_per_family=_best_per_family(trials, metric.greater_is_better),
             history=_history(trials, metric.greater_is_better),
         ),
-        search=_search(row, spec, result),
+        search=_search(spec, result),
         dataset=result.dataset if result else None,
         environment=result.environment if result else None,
     )
@@ -69,21 +67,9 @@ def _job(row: JobRow, shards: list[ShardRow]) -> ReportJob:
     )
 
 
-def _search(row: JobRow, spec: SearchSpec, result: SearchResult | None) -> ReportSearch:
+def _search(spec: JobSpec, result: SearchResult | None) -> ReportSearch:
     return ReportSearch(
-        dataset=spec.dataset,
-        target=list(spec.target),
-        task=spec.task.value,
-        budget=ReportBudget(n_trials=spec.n_trials, timeout_s=spec.timeout_s),
-        families=[f.value for f in spec.families],
-        losses=list(spec.losses),
-        params=spec.overrides,
-        seed=spec.seed,
-        population_size=spec.population_size,
-        shards=row.shards,
-        confirmation=ReportConfirmationPlan(
-            top_k=spec.confirmation_top_k, seeds=spec.confirmation_seeds
-        ),
+        spec=spec,
         space=result.search_space if result else None,
         training=result.training if result else None,
         network=result.network if result else None,

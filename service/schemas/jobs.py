@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.db.models import JobStatus
 from workers.engine.results import TrialTraining
-from workers.engine.spec import Family, Task
+from workers.engine.spec import JobSpec
 from workers.engine.trial_records import TrialStateName
 
 T = TypeVar("T")
@@ -19,25 +19,6 @@ class MetricOut(BaseModel):
     name: str
     params: dict[str, float | str]
     direction: Literal["maximize", "minimize"]
-
-
-class JobSpecOut(BaseModel):
-    """The job as it will run: task inferred, metric parameters and families filled in."""
-
-    dataset: str
-    target: list[str]
-    task: Task
-    metric: MetricOut
-    n_trials: int
-    timeout_s: float | None
-    families: list[Family]
-    losses: list[str]
-    params: dict[str, dict[str, float | list[float]]]
-    seed: int
-    population_size: int | None
-    confirmation: dict[str, int]
-    split_column: str | None
-    test_dataset: str | None
 
 
 class Progress(BaseModel):
@@ -82,7 +63,14 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     elapsed_s: float | None
-    spec: JobSpecOut
+    spec: JobSpec = Field(
+        description="The job as it runs: as sent, planned (task inferred, target patterns "
+        "expanded, metric parameters and families filled in)."
+    )
+    direction: Literal["maximize", "minimize"] = Field(
+        description="Whether the metric is maximised or minimised: how to read best.value and "
+        "the trials' values."
+    )
     progress: Progress
     best: BestSoFar | None
     error: str | None

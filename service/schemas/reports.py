@@ -15,6 +15,7 @@ from workers.engine.results import (
     Setup,
     TrainingPlanResult,
 )
+from workers.engine.spec import JobSpec
 
 
 class ReportJob(BaseModel):
@@ -63,30 +64,10 @@ class ReportTrials(BaseModel):
     history: list[HistoryPoint]
 
 
-class ReportBudget(BaseModel):
-    n_trials: int
-    timeout_s: float | None
-
-
-class ReportConfirmationPlan(BaseModel):
-    top_k: int
-    seeds: int
-
-
 class ReportSearch(BaseModel):
     """What was searched, and how."""
 
-    dataset: str
-    target: list[str]
-    task: str
-    budget: ReportBudget
-    families: list[str]
-    losses: list[str]
-    params: dict[str, dict[str, float | list[float]]]
-    seed: int
-    population_size: int | None
-    shards: int
-    confirmation: ReportConfirmationPlan
+    spec: JobSpec = Field(description="The job as it ran (planned).")
     space: dict[str, list[str]] | None
     training: TrainingPlanResult | None
     network: Network | None

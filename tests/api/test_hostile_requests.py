@@ -63,7 +63,7 @@ def test_non_finite_numbers_anywhere_are_refused(
         ),
         ({"params": {"focal": {f"p{i}": 1.0 for i in range(21)}}}, "params.focal"),
         ({"params": {"focal": {"gamma": [0.5, 1.0, 2.0]}}}, "at most 2 items"),
-        ({"metric": {"name": "f1", "params": {f"p{i}": 1 for i in range(11)}}}, "metric.object"),
+        ({"metric": {"name": "f1", "params": {f"p{i}": 1 for i in range(11)}}}, "metric.params"),
         ({"metric": "m" * 65}, "at most 64 characters"),
         ({"split_column": "s" * 257}, "split_column"),
         ({"seed": True}, "seed: Input should be a valid integer"),

@@ -27,8 +27,10 @@ def test_a_submitted_job_is_queued_with_its_resolved_spec(client: TestClient) ->
     job = submit(client)
     assert job["status"] == "queued"
     assert job["spec"]["task"] == "binary"  # inferred from the target
-    assert job["spec"]["metric"] == {"name": "f1", "params": {}, "direction": "maximize"}
+    assert job["spec"]["metric"] == {"name": "f1", "params": {}}
+    assert job["direction"] == "maximize"
     assert job["spec"]["families"] == ["proxy", "weighted", "surrogate"]
+    assert job["spec"]["parallelism"] == {"population_size": None, "shards": 1}  # the default
     assert job["progress"] == {
         "planned": 3,
         "finished": 0,
@@ -166,3 +168,18 @@ def test_losses_and_parameter_overrides_are_kept_in_the_spec(client: TestClient)
     job = submit(client, body)
     assert job["spec"]["losses"] == ["focal", "cross_entropy"]
     assert job["spec"]["params"] == {"focal": {"gamma": [0.5, 3.0], "alpha": 0.25}}
+
+
+def test_tags_are_kept_with_the_job(client: TestClient) -> None:
+    tags = {"pipeline": "churn-weekly", "run": "2026-12-05"}
+    job = submit(client, {**JOB, "tags": tags})
+    assert job["spec"]["tags"] == tags
+    assert client.get(f"/v1/jobs/{job['id']}").json()["spec"]["tags"] == tags
+    listed = client.get("/v1/jobs").json()["items"]
+    assert [j["spec"]["tags"] for j in listed if j["id"] == job["id"]] == [tags]
+
+
+def test_more_than_twenty_tags_are_refused(client: TestClient) -> None:
+    response = client.post("/v1/jobs", json={**JOB, "tags": {f"t{i}": "x" for i in range(21)}})
+    assert response.status_code == 422
+    assert "tags" in response.json()["error"]["message"]

@@ -11,26 +11,32 @@ from fastapi.testclient import TestClient
 from service.db import jobs as jobs_repo
 from service.db.session import session_scope
 from service.settings import Settings
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import (
+    Budget,
+    Confirmation,
+    Family,
+    JobSpec,
+    MetricRef,
+    Parallelism,
+    Task,
+)
 from workers.jobs import run_shard
 
 
 @pytest.fixture
 def finished_job(settings: Settings) -> str:
     """A small real search on breast_cancer, run to the end by the worker code."""
-    spec = SearchSpec(
+    spec = JobSpec(
         dataset="builtin:breast_cancer",
-        target=("target",),
         task=Task.BINARY,
-        metric=MetricRef("f1"),
-        n_trials=6,
-        families=(Family.PROXY, Family.WEIGHTED),
-        population_size=3,
-        confirmation_top_k=2,
-        confirmation_seeds=2,
+        metric=MetricRef(name="f1"),
+        budget=Budget(n_trials=6),
+        families=[Family.PROXY, Family.WEIGHTED],
+        parallelism=Parallelism(population_size=3),
+        confirmation=Confirmation(top_k=2, seeds=2),
     )
     with session_scope(settings.resolved_database_url) as session:
-        row, _ = jobs_repo.create_job(session=session, spec=spec.to_dict())
+        row, _ = jobs_repo.create_job(session=session, spec=spec)
         job_id = row.id
     run_shard(job_id, 0, settings)
     return job_id
@@ -56,7 +62,7 @@ def test_the_json_report_holds_the_answer_and_how_sure_we_are(
     assert set(trials["best_per_family"]) <= {"proxy", "weighted"}
     assert [h["number"] for h in trials["history"]] == list(range(6))
     assert report["dataset"]["rows"] == 569
-    assert report["search"]["budget"] == {"n_trials": 6, "timeout_s": None}
+    assert report["search"]["spec"]["budget"] == {"n_trials": 6, "timeout_s": None}
     for package in ("torch", "optuna", "scikit-learn", "python"):
         assert report["environment"][package] != "unknown"
 

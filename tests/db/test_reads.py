@@ -12,15 +12,22 @@ from service.db import shards as shards_repo
 from service.db.models import JobRow, utcnow
 from service.db.reads import job_spec, job_view, job_views, read_engine
 from service.db.session import DEFAULT_POOL, session_scope
+from workers.engine.spec import Budget, JobSpec, MetricRef, Parallelism, Task
 
 pytestmark = pytest.mark.anyio
 
-SPEC = {"dataset": "builtin:iris", "metric": {"name": "accuracy"}, "n_trials": 7}
+SPEC = JobSpec(
+    dataset="builtin:iris",
+    task=Task.MULTICLASS,
+    metric=MetricRef(name="accuracy"),
+    budget=Budget(n_trials=7),
+)
 
 
 def new_job(url: str, shards: int = 1, age_s: float = 0.0) -> str:
     with session_scope(url) as session:
-        row, _ = jobs_repo.create_job(session=session, spec=SPEC, shards=shards)
+        spec = SPEC.model_copy(update={"parallelism": Parallelism(shards=shards)})
+        row, _ = jobs_repo.create_job(session=session, spec=spec)
         created = utcnow() - timedelta(seconds=age_s)
         session.execute(update(JobRow).where(JobRow.id == row.id).values(created_at=created))
         return row.id
@@ -36,7 +43,9 @@ async def test_a_job_is_read_with_its_shards_in_order(database_url: str) -> None
     async with engine.connect() as connection:
         view = await job_view(connection, job_id)
         assert await job_view(connection, "no-such-job") is None
-        assert await job_spec(connection, job_id) == SPEC
+        assert JobSpec.model_validate(await job_spec(connection, job_id)) == SPEC.model_copy(
+            update={"parallelism": Parallelism(shards=3)}
+        )
     await engine.dispose()
     assert view is not None
     assert (view.job.id, view.job.status, view.job.trial_budget) == (job_id, "running", 7)

@@ -16,8 +16,14 @@ from service.db.migrate import alembic_config, upgrade_database
 from service.db.models import JobRow
 from service.db.session import session_scope
 from workers.engine.results import SearchResult, Verdict
+from workers.engine.spec import Budget, JobSpec, MetricRef, Task
 
-SPEC = {"dataset": "builtin:breast_cancer", "metric": {"name": "f1"}, "n_trials": 20}
+SPEC = JobSpec(
+    dataset="builtin:breast_cancer",
+    task=Task.BINARY,
+    metric=MetricRef(name="f1"),
+    budget=Budget(n_trials=20),
+)
 
 
 PLAN = {

@@ -14,10 +14,16 @@ from service.db.migrate import backfill_trial_records
 from service.db.models import JobRow
 from service.db.reads import read_engine, trial_page
 from service.db.session import DEFAULT_POOL, session_scope
+from workers.engine.spec import Budget, JobSpec, MetricRef, Task
 from workers.engine.studies import make_storage
 from workers.engine.trial_records import TrialRecord
 
-SPEC = {"dataset": "builtin:iris", "metric": {"name": "f1"}, "n_trials": 20}
+SPEC = JobSpec(
+    dataset="builtin:iris",
+    task=Task.MULTICLASS,
+    metric=MetricRef(name="f1"),
+    budget=Budget(n_trials=20),
+)
 
 
 def new_job(url: str) -> str:

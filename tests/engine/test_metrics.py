@@ -226,55 +226,59 @@ def test_metrics_for_each_task() -> None:
 
 def test_a_metric_for_another_task_raises_naming_the_valid_ones() -> None:
     with pytest.raises(SpecError, match="'mae' does not apply to a binary task") as excinfo:
-        check_metric_fits(MetricRef("mae"), Task.BINARY)
+        check_metric_fits(MetricRef(name="mae"), Task.BINARY)
     for name in metrics_for(Task.BINARY):
         assert name in str(excinfo.value)
 
 
 def test_an_unknown_metric_raises_listing_every_metric() -> None:
     with pytest.raises(SpecError, match="unknown metric 'auc'") as excinfo:
-        check_metric_fits(MetricRef("auc"), Task.BINARY)
+        check_metric_fits(MetricRef(name="auc"), Task.BINARY)
     for name in METRICS:
         assert name in str(excinfo.value)
 
 
 def test_recall_at_precision_min_precision_defaults_to_0_9() -> None:
-    assert check_metric_fits(MetricRef("recall_at_precision"), Task.BINARY) == {
+    assert check_metric_fits(MetricRef(name="recall_at_precision"), Task.BINARY) == {
         "min_precision": 0.9
     }
-    given = MetricRef("recall_at_precision", {"min_precision": 0.75})
+    given = MetricRef(name="recall_at_precision", params={"min_precision": 0.75})
     assert check_metric_fits(given, Task.BINARY) == {"min_precision": 0.75}
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0, 1.5, -0.2])
 def test_recall_at_precision_rejects_min_precision_out_of_range(value: float) -> None:
-    ref = MetricRef("recall_at_precision", {"min_precision": value})
+    ref = MetricRef(name="recall_at_precision", params={"min_precision": value})
     with pytest.raises(SpecError, match="out of range"):
         check_metric_fits(ref, Task.BINARY)
 
 
 def test_unknown_metric_parameters_raise_naming_the_known_ones() -> None:
-    ref = MetricRef("recall_at_precision", {"min_recall": 0.5})
+    ref = MetricRef(name="recall_at_precision", params={"min_recall": 0.5})
     with pytest.raises(SpecError, match=r"no parameter 'min_recall'.*min_precision"):
         check_metric_fits(ref, Task.BINARY)
     with pytest.raises(SpecError, match=r"no parameter 'beta' .*none"):
-        check_metric_fits(MetricRef("f1", {"beta": 2.0}), Task.BINARY)
+        check_metric_fits(MetricRef(name="f1", params={"beta": 2.0}), Task.BINARY)
 
 
 def test_metrics_without_parameters_resolve_to_none() -> None:
-    assert check_metric_fits(MetricRef("roc_auc"), Task.BINARY) == {}
+    assert check_metric_fits(MetricRef(name="roc_auc"), Task.BINARY) == {}
 
 
 def test_categorical_and_integer_parameters_are_checked() -> None:
-    assert check_metric_fits(MetricRef("cohen_kappa"), Task.MULTICLASS) == {"weights": "quadratic"}
-    linear = MetricRef("cohen_kappa", {"weights": "linear"})
+    assert check_metric_fits(MetricRef(name="cohen_kappa"), Task.MULTICLASS) == {
+        "weights": "quadratic"
+    }
+    linear = MetricRef(name="cohen_kappa", params={"weights": "linear"})
     assert check_metric_fits(linear, Task.MULTICLASS) == {"weights": "linear"}
     with pytest.raises(SpecError, match="must be one of \\['linear', 'quadratic'\\]"):
-        check_metric_fits(MetricRef("cohen_kappa", {"weights": "cubic"}), Task.MULTICLASS)
+        check_metric_fits(
+            MetricRef(name="cohen_kappa", params={"weights": "cubic"}), Task.MULTICLASS
+        )
     with pytest.raises(SpecError, match="must be an integer"):
-        check_metric_fits(MetricRef("top_k_accuracy", {"k": 2.5}), Task.MULTICLASS)
+        check_metric_fits(MetricRef(name="top_k_accuracy", params={"k": 2.5}), Task.MULTICLASS)
     with pytest.raises(SpecError, match="must be a number"):
-        check_metric_fits(MetricRef("fbeta", {"beta": "two"}), Task.BINARY)
+        check_metric_fits(MetricRef(name="fbeta", params={"beta": "two"}), Task.BINARY)
 
 
 def test_macro_roc_auc_skips_labels_with_one_class_in_the_split() -> None:

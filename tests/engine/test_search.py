@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +17,26 @@ from workers.engine.errors import NoCompletedTrials
 from workers.engine.results import MetricResult, SplitRows, Verdict
 from workers.engine.search import Search, run_search
 from workers.engine.search_context import SearchContext, SearchOutcome
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import (
+    Budget,
+    Confirmation,
+    Family,
+    JobSpec,
+    MetricRef,
+    Parallelism,
+    Task,
+)
 from workers.engine.studies import make_storage
 
 N_TRIALS = 5
-SPEC = SearchSpec(
+SPEC = JobSpec(
     dataset="builtin:breast_cancer",
-    target=("target",),
     task=Task.BINARY,
-    metric=MetricRef("roc_auc"),
-    n_trials=N_TRIALS,
-    families=tuple(Family),
+    metric=MetricRef(name="roc_auc"),
+    budget=Budget(n_trials=N_TRIALS),
+    families=list(Family),
     seed=0,
-    confirmation_top_k=2,
-    confirmation_seeds=2,
+    confirmation=Confirmation(top_k=2, seeds=2),
 )
 BASELINE_SWEEP = [1e-3]  # a budget of 5 affords one baseline trial
 
@@ -168,10 +174,12 @@ def test_a_raised_budget_runs_only_the_extra_trials_as_one_population(tmp_path: 
     frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=(x[:, 0] > 0).astype(int))
     frame.to_csv(tmp_path / "small.csv", index=False)
     storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
-    one = replace(SPEC, dataset="small.csv", target=("label",), n_trials=1)
+    one = SPEC.model_copy(
+        update={"dataset": "small.csv", "target": ["label"], "budget": Budget(n_trials=1)}
+    )
     run_search(one, context(storage, data_roots=[tmp_path]))
     assert len(load_trials(storage)) == 1
-    three = replace(one, n_trials=3)
+    three = one.model_copy(update={"budget": Budget(n_trials=3)})
     outcome = run_search(three, context(storage, data_roots=[tmp_path], population_size=4))
     trials = load_trials(storage)
     assert [t.number for t in trials] == [0, 1, 2]
@@ -184,13 +192,13 @@ def test_constant_features_fail_every_trial_as_collapsed(tmp_path: Path) -> None
     labels = np.tile([0, 1], 30)
     frame = pd.DataFrame({"f1": 1.0, "f2": 3.0, "label": labels})
     frame.to_csv(tmp_path / "constant.csv", index=False)
-    spec = SearchSpec(
+    spec = JobSpec(
         dataset="constant.csv",
-        target=("label",),
+        target=["label"],
         task=Task.BINARY,
-        metric=MetricRef("f1"),
-        n_trials=2,
-        families=(Family.PROXY,),
+        metric=MetricRef(name="f1"),
+        budget=Budget(n_trials=2),
+        families=[Family.PROXY],
     )
     storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
     with pytest.raises(NoCompletedTrials, match="collapsed"):
@@ -211,7 +219,9 @@ def test_a_separate_test_file_is_what_the_result_is_tested_on(tmp_path: Path) ->
     frame = load_breast_cancer(as_frame=True).frame
     frame.iloc[:469].to_csv(tmp_path / "fit.csv", index=False)
     frame.iloc[469:].to_csv(tmp_path / "holdout.csv", index=False)
-    spec = replace(SPEC, dataset="fit.csv", test_dataset="holdout.csv", n_trials=2)
+    spec = SPEC.model_copy(
+        update={"dataset": "fit.csv", "test_dataset": "holdout.csv", "budget": Budget(n_trials=2)}
+    )
     storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
     outcome = run_search(spec, context(storage, data_roots=[tmp_path]))
     assert outcome.result is not None
@@ -226,6 +236,13 @@ def test_the_spec_fixes_the_population_size(tmp_path: Path) -> None:
     roomy = SearchContext(
         storage=storage, study_name="sized", data_roots=[], max_population_size=32
     )
-    assert Search.open(replace(SPEC, population_size=3), roomy).population.members == 3
-    chosen = Search.open(replace(SPEC, population_size=None), roomy).population.members
+    assert (
+        Search.open(
+            SPEC.model_copy(update={"parallelism": Parallelism(population_size=3)}), roomy
+        ).population.members
+        == 3
+    )
+    chosen = Search.open(
+        SPEC.model_copy(update={"parallelism": Parallelism()}), roomy
+    ).population.members
     assert 3 < chosen <= 32  # left to the engine: as many as fit, up to the context's cap

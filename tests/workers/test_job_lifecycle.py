@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 
@@ -16,28 +17,36 @@ from service.db.models import JobRow, JobStatus, ShardRow, TrialRow, utcnow
 from service.db.session import session_scope
 from service.settings import Settings
 from tests.integration.harness import wait_for
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import (
+    Budget,
+    Confirmation,
+    Family,
+    JobSpec,
+    MetricRef,
+    Parallelism,
+    Task,
+)
 from workers.job_hooks import ShardHeartbeat
 from workers.jobs import run_shard
 
 STALE_AFTER = 30.0
 
 
-def make_job(settings: Settings, shards: int = 1, **overrides: object) -> str:
-    spec = SearchSpec(
-        dataset="builtin:breast_cancer",
-        target=("target",),
-        task=Task.BINARY,
-        metric=MetricRef("roc_auc"),
-        n_trials=3,
-        families=(Family.PROXY, Family.WEIGHTED),
-        population_size=2,
-        confirmation_top_k=2,
-        confirmation_seeds=2,
+def make_job(settings: Settings, shards: int = 1, n_trials: int = 3, **fields: Any) -> str:
+    spec = JobSpec(
+        **{
+            "dataset": "builtin:breast_cancer",
+            "task": Task.BINARY,
+            "metric": MetricRef(name="roc_auc"),
+            "budget": Budget(n_trials=n_trials),
+            "families": [Family.PROXY, Family.WEIGHTED],
+            "parallelism": Parallelism(population_size=2, shards=shards),
+            "confirmation": Confirmation(top_k=2, seeds=2),
+            **fields,
+        }
     )
-    data = {**spec.to_dict(), **overrides}
     with session_scope(settings.resolved_database_url) as session:
-        row, _ = jobs_repo.create_job(session=session, spec=data, shards=shards)
+        row, _ = jobs_repo.create_job(session=session, spec=spec)
         return row.id
 
 

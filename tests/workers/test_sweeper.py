@@ -13,14 +13,21 @@ from service.db.models import JobRow, ShardRow, utcnow
 from service.db.session import session_scope
 from service.queue import RUN_JOB_TASK, producer, send_shards
 from service.settings import Settings
+from workers.engine.spec import Budget, JobSpec, MetricRef, Parallelism, Task
 from workers.sweeper import Send, sweep
 
-SPEC = {"dataset": "builtin:iris", "metric": {"name": "accuracy"}, "n_trials": 3}
+SPEC = JobSpec(
+    dataset="builtin:iris",
+    task=Task.MULTICLASS,
+    metric=MetricRef(name="accuracy"),
+    budget=Budget(n_trials=3),
+)
 
 
 def new_job(settings: Settings, shards: int = 1, age_s: float = 0.0) -> str:
     with session_scope(settings.resolved_database_url) as session:
-        row, _ = jobs_repo.create_job(session=session, spec=SPEC, shards=shards)
+        spec = SPEC.model_copy(update={"parallelism": Parallelism(shards=shards)})
+        row, _ = jobs_repo.create_job(session=session, spec=spec)
         session.execute(
             update(JobRow)
             .where(JobRow.id == row.id)

@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from workers.engine.errors import DatasetError, EngineError, NoCompletedTrials, SpecError
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import Family, JobSpec, MetricRef, Task
 
 if TYPE_CHECKING:
     from workers.engine.library import Data, search_losses
@@ -25,9 +25,9 @@ __all__ = [
     "DatasetError",
     "EngineError",
     "Family",
+    "JobSpec",
     "MetricRef",
     "NoCompletedTrials",
-    "SearchSpec",
     "SpecError",
     "Task",
     "search_losses",

@@ -5,21 +5,26 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import optuna
 import pandas as pd
 import torch
+from pydantic import ValidationError
 
-from workers.engine.datasets import DatasetReference, FrameReference, resolve_reference
+from workers.engine.datasets import (
+    BuiltinReference,
+    DatasetReference,
+    FrameReference,
+    resolve_reference,
+)
 from workers.engine.errors import DatasetError, NoCompletedTrials, SpecError
-from workers.engine.planning import DataChoice, SearchChoices, about, plan_search
+from workers.engine.planning import about, plan_search
 from workers.engine.results import SearchResult
 from workers.engine.search import run_search
 from workers.engine.search_context import SearchContext
-from workers.engine.spec import Family, MetricRef, Task
+from workers.engine.spec import Family, JobSpec, Task
 from workers.engine.studies import make_storage
 
 Data = pd.DataFrame | str | os.PathLike[str]
@@ -57,21 +62,20 @@ def search_losses(
     offending argument in ``field``) for data or choices that cannot work, before any training.
     """
     reference, test_reference = _references(data, test_data)
-    choices = SearchChoices(
-        n_trials=n_trials,
-        families=tuple(_choice(Family, f, "families") for f in families),
-        losses=tuple(losses),
+    spec = _spec(
+        dataset=_label(reference),
+        test_dataset=None if test_reference is None else _label(test_reference),
+        target=target,
+        task=task,
+        split_column=split_column,
+        metric={"name": metric, "params": dict(metric_params or {})},
+        budget={"n_trials": n_trials, "timeout_s": timeout_s},
+        families=list(families),
+        losses=list(losses) or None,
         seed=seed,
-        timeout_s=timeout_s,
-        population_size=population_size,
+        parallelism={"population_size": population_size},
     )
-    spec = plan_search(
-        DataChoice(reference, split_column, test_reference),
-        (target,) if isinstance(target, str) else tuple(target),
-        MetricRef(metric, dict(metric_params or {})),
-        task=None if task is None else _choice(Task, task, "task"),
-        choices=choices,
-    )
+    spec = plan_search(spec, data=reference, test_data=test_reference)
     context = SearchContext(
         storage=_storage(storage),
         study_name=study_name,
@@ -88,17 +92,23 @@ def search_losses(
     return outcome.result
 
 
-E = TypeVar("E", bound=StrEnum)
+def _spec(**fields: Any) -> JobSpec:
+    """The job spec of a call, or a :class:`SpecError` naming the argument at fault."""
+    try:
+        return JobSpec.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SpecError(f"{where}: {first['msg']}", str(first["loc"][0])) from None
 
 
-def _choice(kind: type[E], value: E | str, field: str) -> E:
-    """``value`` as a member of ``kind``, or a :class:`SpecError` that lists the members."""
-    members = list(kind)
-    for member in members:
-        if member == value:
-            return member
-    allowed = ", ".join(str(member) for member in members)
-    raise SpecError(f"unknown {field} value {value!r}; one of: {allowed}", field)
+def _label(reference: DatasetReference) -> str:
+    """How the spec (and so the result) names the data."""
+    if isinstance(reference, FrameReference):
+        return f"dataframe:{reference.label}"
+    if isinstance(reference, BuiltinReference):
+        return f"builtin:{reference.name}"
+    return reference.path.as_uri()
 
 
 def _references(

@@ -1,17 +1,17 @@
-"""From what a caller asks for to the spec a search runs: every check, once, before any work.
+"""From the spec a caller sends to the spec a search runs: every check, once, before any work.
 
-:func:`plan_search` resolves the dataset, expands and checks the target, infers the task (or
-checks the one given), resolves the metric's parameters, checks a split column or a separate
-test dataset, and builds the search space once to prove that it is not empty. The API calls it
-when a job is POSTed (a failure is a 422 naming ``EngineError.field``); the notebook façade
-(:func:`workers.engine.search_losses`) calls it before it trains anything.
+:func:`plan_search` takes a :class:`~workers.engine.spec.JobSpec` as sent, resolves the dataset,
+expands and checks the target, infers the task (or checks the one given), resolves the metric's
+parameters, checks a split column or a separate test dataset, and builds the search space once
+to prove that it is not empty. The API calls it when a job is POSTed (a failure is a 422 naming
+``EngineError.field``); the notebook façade (:func:`workers.engine.search_losses`) calls it
+before it trains anything; the worker runs the planned spec it is given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,7 @@ import pandas as pd
 
 from workers.engine.datasets import (
     TRAIN,
-    BuiltinReference,
     DatasetReference,
-    FrameReference,
     TargetInfo,
     assignments_from_column,
     check_regression_target,
@@ -39,89 +37,57 @@ from workers.engine.datasets import (
 from workers.engine.errors import EngineError, SpecError
 from workers.engine.metrics import check_metric_fits, get_metric
 from workers.engine.space import SearchSpace
-from workers.engine.spec import Family, MetricRef, SearchSpec, Task
+from workers.engine.spec import Family, JobSpec, MetricRef, Task
 from workers.engine.training_plan import plan_training
 
 TRAIN_SHARE = 0.6  # of all rows, under the default split: what sizes the batch and the space
 
 
-@dataclass(frozen=True)
-class SearchChoices:
-    """What the caller chose beyond data, target and metric; the defaults are the service's."""
-
-    n_trials: int = 40
-    families: Sequence[Family] = tuple(Family)
-    losses: Sequence[str] = ()
-    overrides: Mapping[str, Mapping[str, float | list[float]]] = field(default_factory=dict)
-    seed: int = 0
-    timeout_s: float | None = None
-    population_size: int | None = None
-    confirmation_top_k: int = 3
-    confirmation_seeds: int = 5
-
-
-@dataclass(frozen=True)
-class DataChoice:
-    """The data: a reference (text, as in a job) or a resolved one (a caller's DataFrame), and
-    how its rows split into train, validation and test."""
-
-    dataset: str | DatasetReference
-    split_column: str | None = None
-    test_dataset: str | DatasetReference | None = None
-
-
 def plan_search(
-    data: DataChoice,
-    target: Sequence[str],
-    metric: MetricRef,
+    spec: JobSpec,
     *,
-    task: Task | None = None,
-    choices: SearchChoices | None = None,
     data_roots: Sequence[Path] = (),
-) -> SearchSpec:
-    """The checked spec, or an :class:`EngineError` whose ``field`` names what to fix."""
-    choices = choices or SearchChoices()
+    data: DatasetReference | None = None,
+    test_data: DatasetReference | None = None,
+) -> JobSpec:
+    """``spec`` checked against its data and planned, or an :class:`EngineError` whose ``field``
+    names what to fix.
+
+    ``data`` and ``test_data`` stand for ``spec.dataset`` and ``spec.test_dataset`` when the
+    caller has them already (a DataFrame); otherwise the references are resolved under
+    ``data_roots``.
+    """
     with about("metric"):
-        get_metric(metric.name)
+        get_metric(spec.metric.name)
     with about("dataset"):
-        reference = _resolve(data.dataset, data_roots)
+        reference = data or resolve_reference(spec.dataset, list(data_roots))
         columns = read_columns(reference)
-    target, info = _inspect_target(reference, columns, tuple(target), task, metric.name)
-    test_reference = _check_split(data, data_roots, reference, columns, target, info.task)
+    target, info = _inspect_target(reference, columns, tuple(spec.target), spec.task, spec.metric)
+    _check_split(spec, data_roots, test_data, reference, columns, target, info.task)
     # Classes bound some metric parameters (top_k_accuracy's k); labels of a multilabel task
     # are not classes.
     n_classes = len(info.classes) if info.task in (Task.BINARY, Task.MULTICLASS) else None
     with about("metric"):
-        resolved_params = check_metric_fits(metric, info.task, n_classes)
-    families = tuple(dict.fromkeys(choices.families))
-    overrides = {name: dict(values) for name, values in choices.overrides.items()}
+        resolved_params = check_metric_fits(spec.metric, info.task, n_classes)
+    families = list(dict.fromkeys(spec.families or Family))
     n_train = int(info.n_rows * TRAIN_SHARE)
     with about("families"):
         SearchSpace.build(
             info.task,
-            metric.name,
-            families,
-            tuple(choices.losses),
-            overrides,
+            spec.metric.name,
+            tuple(families),
+            tuple(spec.losses or ()),
+            spec.params or {},
             default_batch_size=plan_training(n_train).batch_size,
             n_train=n_train,
         )
-    return SearchSpec(
-        dataset=_label(data.dataset) or "",
-        target=target,
-        task=info.task,
-        metric=MetricRef(metric.name, resolved_params),
-        n_trials=choices.n_trials,
-        families=families,
-        seed=choices.seed,
-        timeout_s=choices.timeout_s,
-        losses=tuple(choices.losses),
-        overrides=overrides,
-        population_size=choices.population_size,
-        confirmation_top_k=choices.confirmation_top_k,
-        confirmation_seeds=choices.confirmation_seeds,
-        split_column=data.split_column,
-        test_dataset=None if test_reference is None else _label(data.test_dataset),
+    return spec.model_copy(
+        update={
+            "target": list(target),
+            "task": info.task,
+            "metric": MetricRef(name=spec.metric.name, params=resolved_params),
+            "families": families,
+        }
     )
 
 
@@ -136,27 +102,12 @@ def about(field: str) -> Iterator[None]:
         raise
 
 
-def _resolve(dataset: str | DatasetReference, data_roots: Sequence[Path]) -> DatasetReference:
-    return resolve_reference(dataset, list(data_roots)) if isinstance(dataset, str) else dataset
-
-
-def _label(dataset: str | DatasetReference | None) -> str | None:
-    """How the spec (and so the result) names the data."""
-    if dataset is None or isinstance(dataset, str):
-        return dataset
-    if isinstance(dataset, FrameReference):
-        return f"dataframe:{dataset.label}"
-    if isinstance(dataset, BuiltinReference):
-        return f"builtin:{dataset.name}"
-    return dataset.path.as_uri()
-
-
 def _inspect_target(
     reference: DatasetReference,
     columns: list[str],
     requested: tuple[str, ...],
     task: Task | None,
-    metric: str,
+    metric: MetricRef,
 ) -> tuple[tuple[str, ...], TargetInfo]:
     """The target column(s), expanded from patterns and checked; the task inferred or checked."""
     with about("target"):
@@ -167,38 +118,40 @@ def _inspect_target(
     with about("target"):
         info = inspect_targets(values, task)
         if info.task is Task.REGRESSION:
-            check_target_for_metric(metric, values.iloc[:, 0].dropna().to_numpy(dtype=np.float64))
+            column = values.iloc[:, 0].dropna().to_numpy(dtype=np.float64)
+            check_target_for_metric(metric.name, column)
     return target, info
 
 
 def _check_split(
-    data: DataChoice,
+    spec: JobSpec,
     data_roots: Sequence[Path],
+    test_data: DatasetReference | None,
     reference: DatasetReference,
     columns: list[str],
     target: tuple[str, ...],
     task: Task,
-) -> DatasetReference | None:
+) -> None:
     """The split column has usable labels, or the test data exists with the same columns; either
     way every class keeps training rows (a necessary check: validation may still be carved out).
-    Returns the test data's reference, if there is one."""
-    if data.split_column is not None and data.test_dataset is not None:
+    """
+    if spec.split_column is not None and spec.test_dataset is not None:
         raise SpecError(
             "give either split_column or test_dataset, not both: a split column already says "
             "which rows are test rows",
             "split_column",
         )
-    if data.split_column is not None:
-        column = data.split_column
+    if spec.split_column is not None:
+        column = spec.split_column
         with about("split_column"):
             check_split_column(column, columns, target)
             frame = read_frame(reference, columns=[column, *target]).dropna(subset=list(target))
             codes = assignments_from_column(frame[column], column)
             check_training_classes(task, frame[list(target)], codes == TRAIN)
-    if data.test_dataset is None:
-        return None
+    if spec.test_dataset is None:
+        return
     with about("test_dataset"):
-        test_reference = _resolve(data.test_dataset, data_roots)
+        test_reference = test_data or resolve_reference(spec.test_dataset, list(data_roots))
         check_test_columns(columns, read_columns(test_reference))
         own = read_frame(reference, columns=list(target))
         test = read_frame(test_reference, columns=list(target))
@@ -207,4 +160,3 @@ def _check_split(
         check_training_classes(task, both, np.arange(len(both)) < len(own))
         if task is Task.REGRESSION:  # test targets are scored in the same units
             check_regression_target(test.iloc[:, 0].dropna())
-    return test_reference

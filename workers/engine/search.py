@@ -36,7 +36,7 @@ from workers.engine.sampling import is_fresh, presample
 from workers.engine.search_context import SearchContext, SearchOutcome
 from workers.engine.sizing import PopulationSize, choose_population_size
 from workers.engine.space import SearchSpace, enqueue_baseline
-from workers.engine.spec import SearchSpec, Task
+from workers.engine.spec import Family, JobSpec, Task
 from workers.engine.studies import (
     Heartbeat,
     ask,
@@ -66,7 +66,7 @@ def trial_seed(job_seed: int, trial_number: int) -> int:
     return int(np.random.SeedSequence([job_seed, trial_number]).generate_state(1)[0])
 
 
-def run_search(spec: SearchSpec, context: SearchContext) -> SearchOutcome:
+def run_search(spec: JobSpec, context: SearchContext) -> SearchOutcome:
     """Run (or resume) the whole search in this process, then finalize it."""
     search = Search.open(spec, context)
     if search.run_trials():
@@ -77,7 +77,7 @@ def run_search(spec: SearchSpec, context: SearchContext) -> SearchOutcome:
 class Search:
     """A job's prepared data, search space and study, shared by trials and finalization."""
 
-    def __init__(self, spec: SearchSpec, context: SearchContext) -> None:
+    def __init__(self, spec: JobSpec, context: SearchContext) -> None:
         self.spec, self.context = spec, context
         metric = get_metric(spec.metric.name)
         reference = context.data or resolve_reference(spec.dataset, context.data_roots)
@@ -85,36 +85,37 @@ class Search:
         if test is None and spec.test_dataset:
             test = resolve_reference(spec.test_dataset, context.data_roots)
         split = SplitSource(column=spec.split_column, test=test)
-        self.data = prepare_dataset(reference, spec.target, spec.task, spec.seed, split)
+        task = spec.planned_task
+        self.data = prepare_dataset(reference, tuple(spec.target), task, spec.seed, split)
         if self.data.task is Task.REGRESSION:
             splits = (self.data.train, self.data.validation, self.data.test)
             check_target_for_metric(metric.name, np.concatenate([s.y_true for s in splits]))
-        self.evaluator = Evaluator(metric, check_metric_fits(spec.metric, spec.task), self.data)
+        self.evaluator = Evaluator(metric, check_metric_fits(spec.metric, task), self.data)
         self.plan: TrainingPlan = plan_training(len(self.data.train))
         self.space = SearchSpace.build(
-            spec.task,
+            task,
             metric.name,
-            spec.families,
-            spec.losses,
-            spec.overrides,
+            tuple(spec.families or Family),
+            tuple(spec.losses or ()),
+            spec.params or {},
             default_batch_size=self.plan.batch_size,
             n_train=len(self.data.train),
         )
         self.device_data = DeviceData.create(self.data, context.device)
         self.study, created = open_study(context.storage, context.study_name, metric, spec.seed)
         if created:
-            enqueue_baseline(self.study, self.space, spec.n_trials)
+            enqueue_baseline(self.study, self.space, spec.budget.n_trials)
         self.population = self._population_size()
-        self.budget = context.budget or StudyBudget(self.study, spec.n_trials)
+        self.budget = context.budget or StudyBudget(self.study, spec.budget.n_trials)
 
     @classmethod
-    def open(cls, spec: SearchSpec, context: SearchContext) -> Search:
+    def open(cls, spec: JobSpec, context: SearchContext) -> Search:
         """Load and check the data, build the space, and open (or create) the study."""
         return cls(spec, context)
 
     def _population_size(self) -> PopulationSize:
         largest_batch = max(self.space.max_batch_size, self.plan.batch_size)
-        cap = self.spec.population_size or self.context.max_population_size
+        cap = self.spec.parallelism.population_size or self.context.max_population_size
         task = self.data.task
         pairwise = {Task.BINARY: 1, Task.MULTILABEL: self.data.n_outputs}.get(task, 0)
         chosen = choose_population_size(
@@ -125,7 +126,7 @@ class Search:
             cap,
             pairwise_outputs=pairwise,
         )
-        if self.spec.population_size is not None and chosen.members < cap:
+        if self.spec.parallelism.population_size is not None and chosen.members < cap:
             logger.warning("population of %d does not fit in memory; using %d", cap, chosen.members)
         return chosen
 
@@ -196,9 +197,9 @@ class Search:
         used. The study's own count says how many trials are missing.
         """
         used = trials_used(self.study.get_trials(deepcopy=False))
-        if used >= self.spec.n_trials:
+        if used >= self.spec.budget.n_trials:
             return False
-        missing = self.spec.n_trials - used
+        missing = self.spec.budget.n_trials - used
         logger.warning(
             "%s: %d trial(s) never started; running them", self.context.study_name, missing
         )
@@ -279,7 +280,7 @@ class Search:
     def finalize(self) -> SearchResult:
         """Retrain the winner and the baseline, score them on test, and return the result."""
         plan = ConfirmationPlan(
-            top_k=self.spec.confirmation_top_k, seeds=self.spec.confirmation_seeds
+            top_k=self.spec.confirmation.top_k, seeds=self.spec.confirmation.seeds
         )
         result = finalize(
             self.study,

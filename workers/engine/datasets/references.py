@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import errno
-import re
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,12 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from workers.engine.errors import DatasetError
+from workers.engine.spec_fields import find_control_character
 
 BUILTIN_DATASETS = ("breast_cancer", "digits", "wine", "iris", "diabetes")
 FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
 # No file system takes these in a name, and the OS refuses a NUL byte with a ValueError.
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # References echoed in messages are shortened: a 4,096-character path helps nobody.
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 80
@@ -86,15 +85,6 @@ def resolve_reference(reference: str, data_roots: list[Path]) -> DatasetReferenc
 def shorten(text: str) -> str:
     """``text`` quoted for a message, cut to a readable length."""
     return _SHORT.repr(text)
-
-
-def find_control_character(text: str) -> str | None:
-    """Where ``text`` holds a control character, in words (``"a NUL byte at position 3"``)."""
-    found = _CONTROL_CHARACTER.search(text)
-    if found is None:
-        return None
-    what = "a NUL byte" if found.group() == "\x00" else f"the control character {found.group()!r}"
-    return f"{what} at position {found.start()}"
 
 
 def check_plain_text(reference: str) -> None:
