@@ -82,15 +82,6 @@ class Settings(BaseSettings):
         ge=1,
         description="Intra-op threads per worker process; torch's default when unset.",
     )
-    worker_niceness: int = Field(
-        default=10,
-        ge=0,
-        le=19,
-        description="CPU niceness of worker processes (Unix). Training is throughput work and a "
-        "poll is latency work: where an API and a worker share cores, as on the embedded "
-        "defaults, a niced worker yields them to requests; on a machine of its own it changes "
-        "nothing. 0 leaves the priority as started.",
-    )
     job_heartbeat_s: float = Field(
         default=5.0, gt=0, description="How often a worker touches its shard."
     )

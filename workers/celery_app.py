@@ -16,7 +16,6 @@ timeout.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from celery import Celery, signals
@@ -64,23 +63,8 @@ def _stop_sweeper(**_: Any) -> None:
 
 
 @signals.worker_init.connect
-def _configure_process(**_: Any) -> None:
-    # Runs in the (solo) worker's main thread before any task, torch thread or the sweeper
-    # starts: Linux keeps niceness per thread, and threads started later inherit it.
-    lower_cpu_priority(settings.worker_niceness)
+def _configure_torch(**_: Any) -> None:
     if settings.torch_threads:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-
-
-def lower_cpu_priority(niceness: int) -> None:
-    """Make this process at least ``niceness`` nice; never raise its priority (that needs root)."""
-    if not hasattr(os, "setpriority") or niceness <= 0:
-        return
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if niceness > current:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, niceness)
-        except OSError as error:  # a sandbox may forbid it; run at the priority we have
-            logger.warning("could not set the worker's niceness to %d: %s", niceness, error)

@@ -5,9 +5,6 @@ Each test talks to the service only through its public API, like a client would.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.integration.harness import Service, job_in, wait_for
@@ -201,22 +198,3 @@ def test_a_job_split_over_two_workers_runs_each_trial_once(service: Service) -> 
         assert len(trials) == 12
         assert sorted(t["number"] for t in trials) == list(range(12))
         assert client.get(f"/v1/jobs/{job_id}/best").json()["final"] is True
-
-
-def _niceness_of_threads(pid: int) -> set[int]:
-    """The niceness of every thread of a process (Linux keeps it per thread)."""
-    values = set()
-    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-        # Fields after the command name, which is in parentheses and may hold spaces;
-        # niceness is field 19, the 17th after the name.
-        values.add(int(stat.read_text().rpartition(")")[2].split()[16]))
-    return values
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
-def test_workers_train_at_a_lower_cpu_priority_than_the_api(service: Service) -> None:
-    service.wait_worker_ready("worker-1")
-    assert service.api is not None
-    started_at = os.getpriority(os.PRIO_PROCESS, 0)  # what the processes were started with
-    assert _niceness_of_threads(service.api.pid) == {started_at}
-    assert _niceness_of_threads(service.workers["worker-1"].pid) == {max(started_at, 10)}
