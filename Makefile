@@ -19,11 +19,16 @@ $(STAMP): pyproject.toml constraints.txt tests/reference-requirements.txt
 up: $(STAMP)  ## start the API and one worker on the embedded defaults
 	$(BIN)/loss-search up
 
-test: $(STAMP)  ## run every test (integration tests skip PostgreSQL/Redis when unreachable, unless CI)
-	$(BIN)/python -m pytest
+# The unit and API layers run on TEST_WORKERS processes (pytest-xdist; a test file stays on one
+# process, so its module fixtures are built once). The integration tests start real API, worker,
+# database and broker processes and time their faults, so they run one at a time.
+TEST_WORKERS ?= 2
+
+test: test-fast  ## run every test (integration tests skip PostgreSQL/Redis when unreachable, unless CI)
+	$(BIN)/python -m pytest tests/integration
 
 test-fast: $(STAMP)  ## the unit and API layers: every test but the real-process integration tests
-	$(BIN)/python -m pytest --ignore=tests/integration
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own convention)
+from torch import Tensor
 
 from tests.engine.losses.harness import (
     LN2,
@@ -19,7 +21,8 @@ from tests.engine.losses.harness import (
 )
 from workers.engine.losses import get_loss
 from workers.engine.losses.base import Loss
-from workers.engine.spec import Task
+from workers.engine.losses.catalogue import losses_for
+from workers.engine.spec import Family, Task
 
 
 def test_cross_entropy_binary_is_mean_bce_on_logits() -> None:
@@ -197,8 +200,10 @@ def test_margin_and_square_losses_do_not_serve_calibration_metrics() -> None:
         spec = get_loss(name)
         assert not spec.serves_metric("log_loss")
         assert not spec.serves_metric("brier")
-        for metric in ("accuracy", "f1", "roc_auc", "macro_f1", "top_k_accuracy", "micro_f1"):
+        for metric in ("accuracy", "f1", "macro_f1", "top_k_accuracy", "micro_f1"):
             assert spec.serves_metric(metric), (name, metric)
+        # Ranking metrics: see test_the_hinge_is_not_offered_for_ranking_metrics...
+        assert spec.serves_metric("roc_auc") == (name != "hinge")
 
 
 # Regression: log-cosh, pinball, Poisson ---------------------------------------------------------
@@ -287,3 +292,35 @@ def test_log_cosh_matches_log_of_torch_cosh_on_moderate_residuals() -> None:
     value = build("log_cosh", Task.REGRESSION)(outputs, targets)
     reference = torch.log(torch.cosh((outputs - targets).double())).mean(dim=-1)
     torch.testing.assert_close(value.double(), reference, rtol=1e-6, atol=1e-7)
+
+
+def _expected_loss_minimiser(per_score: Callable[[Tensor, float], Tensor], eta: float) -> float:
+    """The score that minimises eta * l(s, y=1) + (1 - eta) * l(s, y=0), found on a grid."""
+    scores = torch.linspace(-3.0, 3.0, 6001)
+    expected = eta * per_score(scores, 1.0) + (1.0 - eta) * per_score(scores, -1.0)
+    return float(scores[int(torch.argmin(expected))])
+
+
+def test_the_hinge_is_not_offered_for_ranking_metrics_as_its_minimiser_drops_the_ranking() -> None:
+    # The hinge's population minimiser is sign(2 eta - 1): rows with eta 0.6 and 0.9 get the
+    # same score, so no ranking survives. The squared hinge's is 2 eta - 1, which keeps it.
+    def hinge(s: Tensor, y: float) -> Tensor:
+        return torch.clamp(1.0 - y * s, min=0.0)
+
+    def squared_hinge(s: Tensor, y: float) -> Tensor:
+        return torch.clamp(1.0 - y * s, min=0.0) ** 2
+
+    assert _expected_loss_minimiser(hinge, 0.6) == pytest.approx(
+        _expected_loss_minimiser(hinge, 0.9)
+    )
+    assert _expected_loss_minimiser(squared_hinge, 0.6) == pytest.approx(0.2, abs=1e-3)
+    assert _expected_loss_minimiser(squared_hinge, 0.9) == pytest.approx(0.8, abs=1e-3)
+    for metric in ("roc_auc", "pr_auc"):
+        offered = {
+            spec.name
+            for specs in losses_for(Task.BINARY, metric, (Family.PROXY,)).values()
+            for spec in specs
+        }
+        assert "hinge" not in offered
+        assert "squared_hinge" in offered
+    assert "hinge" in {s.name for s in losses_for(Task.BINARY, "f1", (Family.PROXY,))[Family.PROXY]}

@@ -164,8 +164,9 @@ def test_label_smoothing_multiclass_matches_timm_label_smoothing_cross_entropy()
 
 @pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS])
 def test_class_balanced_matches_timm_effective_number_weights(task: Task) -> None:
-    # timm normalises the weights to mean 1 over classes, we over examples; the weighted mean
-    # sum(w l) / sum(w) does not see the difference. Binary as two classes on the logits (0, z).
+    # timm normalises the weights to mean 1 over classes, we over examples (so the loss keeps
+    # cross-entropy's scale): the reference rescales timm's weights, then takes Cui et al.'s
+    # mean of w * l. Binary as two classes on the logits (0, z).
     counts = [40.0, 20.0] if task is Task.BINARY else [30.0, 20.0, 10.0]
     betas = [0.9, 0.99, 0.9999]
     params = {"one_minus_beta": [1.0 - b for b in betas]}
@@ -178,7 +179,11 @@ def test_class_balanced_matches_timm_effective_number_weights(task: Task) -> Non
         logits = outputs[m]
         if task is Task.BINARY:
             logits = torch.stack([torch.zeros_like(logits), logits], dim=-1)
-        reference = F.cross_entropy(logits, targets[m].long(), weight=weight)
+        n = torch.tensor(counts)
+        weight = weight.float() / ((weight.float() * n).sum() / n.sum())
+        labels = targets[m].long()
+        per_example = F.cross_entropy(logits, labels, reduction="none")
+        reference = (weight[labels] * per_example).mean()
         assert value[m].item() == pytest.approx(reference.item(), rel=1e-5)
 
 

@@ -96,4 +96,28 @@ def test_a_regression_snippet_says_how_targets_and_predictions_are_scaled() -> N
     source = render_snippet("mae", Task.REGRESSION, {}, ctx)
     assert "# Targets: (y - 5.5) / 0.75; predictions: outputs * 0.75 + 5.5." in source
     log_link = render_snippet("poisson_nll", Task.REGRESSION, {}, ctx, link="log")
-    assert "(log link: exp(outputs) * 5.6)." in log_link
+    assert "# Targets: (y - 5.5) / 0.75; predictions: exp(outputs) * 5.6 (log link)." in log_link
+    assert "outputs * 0.75 + 5.5" not in log_link  # a log-link output is not a standardised one
+
+
+@pytest.mark.parametrize("name", ["soft_f1", "sigmoid_f1"])
+@pytest.mark.parametrize(
+    ("task", "metric"),
+    [
+        (Task.MULTILABEL, "micro_f1"),
+        (Task.MULTILABEL, "samples_f1"),
+        (Task.MULTICLASS, "weighted_f1"),
+    ],
+)
+def test_the_f_score_snippets_average_as_their_metric_does(
+    name: str, task: Task, metric: str
+) -> None:
+    spec = get_loss(name)
+    params = setup_params(name, task)
+    ctx = context(task, metric=metric)
+    library = build_loss(spec, {k: torch.tensor([v]) for k, v in params.items()}, ctx)
+    source = render_snippet(name, task, params, ctx)
+    assert f"average={ctx.average!r}" in source
+    snippet = run_snippet(source)
+    outputs, targets = random_batch(task, n_members=1, batch=24, seed=3)
+    torch.testing.assert_close(snippet(outputs[0], targets[0]), library(outputs, targets)[0])

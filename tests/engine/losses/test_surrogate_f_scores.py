@@ -46,6 +46,34 @@ def test_soft_f1_multilabel_averages_the_labels() -> None:
     assert loss(outputs, targets).item() == pytest.approx(1.0 - (3.0 / 7.0 + 0.4) / 2, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("metric", "soft_f"),
+    [
+        ("macro_f1", (3.0 / 7.0 + 0.4) / 2),
+        # Counts pooled over both labels: tp 5/4, fp 7/4, fn 7/4.
+        ("micro_f1", 2.5 / 6.0),
+        # Per example: (1, 1) at 1/2 each -> 2/3; no positives -> 0; (1, 0) at 1/4 -> 1/3.
+        ("samples_f1", (2.0 / 3.0 + 0.0 + 1.0 / 3.0) / 3),
+        # Label 0 has two positives, label 1 one.
+        ("weighted_f1", (2 * 3.0 / 7.0 + 0.4) / 3),
+    ],
+)
+def test_soft_f1_averages_over_labels_as_its_metric_does(metric: str, soft_f: float) -> None:
+    # The labels of the multilabel case above: 3/7 and 2/5 per label.
+    loss = build("soft_f1", Task.MULTILABEL, class_counts=[10.0, 10.0], metric=metric)
+    outputs = torch.tensor([[[0.0, 0.0], [LN3, LN3], [-LN3, -LN3]]])
+    targets = torch.tensor([[[1.0, 1.0], [0.0, 0.0], [1.0, 0.0]]])
+    assert loss(outputs, targets).item() == pytest.approx(1.0 - soft_f, abs=1e-6)
+    steep = build(
+        "sigmoid_f1",
+        Task.MULTILABEL,
+        {"slope": [1.0], "offset": [0.0]},
+        class_counts=[10.0, 10.0],
+        metric=metric,
+    )
+    assert steep(outputs, targets).item() == pytest.approx(1.0 - soft_f, abs=1e-6)
+
+
 def test_soft_f1_of_a_batch_without_positives_is_one_with_no_gradient() -> None:
     loss = build("soft_f1", Task.BINARY)
     outputs = torch.tensor([[-2.0, 0.0, 1.0]], requires_grad=True)

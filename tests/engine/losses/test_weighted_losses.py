@@ -31,13 +31,35 @@ def test_class_weights_are_inverse_count_powers_normalised_to_mean_one() -> None
     assert weights.tolist()[1] == pytest.approx([1.0, 1.0])
 
 
-def test_class_weighted_cross_entropy_is_the_weighted_mean_of_cross_entropies() -> None:
+def test_class_weighted_cross_entropy_is_the_mean_of_weighted_cross_entropies() -> None:
     # Example 1: y=1, CE ln 2, weight 2. Example 2: y=0, CE ln 4, weight 2/3.
-    # power 1: (2 ln2 + 2/3 ln4) / (2 + 2/3) = 1.25 ln 2; power 0: plain mean 1.5 ln 2.
+    # power 1: (2 ln2 + 2/3 ln4) / 2 = 5/3 ln 2; power 0: plain mean 1.5 ln 2.
     loss = build("class_weighted_ce", Task.BINARY, {"power": [1.0, 0.0]}, class_counts=[3.0, 1.0])
     outputs = t([[0.0, LN3], [0.0, LN3]])
     value = loss(outputs, t([[1.0, 0.0], [1.0, 0.0]]))
-    assert value.tolist() == pytest.approx([1.25 * LN2, 1.5 * LN2], rel=1e-6)
+    assert value.tolist() == pytest.approx([5.0 / 3.0 * LN2, 1.5 * LN2], rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["class_weighted_ce", "class_balanced"])
+def test_balanced_weights_give_a_rare_class_half_the_expected_gradient(name: str) -> None:
+    # 3.4% positives, weights at full strength (power 1; beta near 1 for the effective number):
+    # over random batches each class should drive half of the gradient. Dividing each batch by
+    # its own summed weights gave the positives 0.38.
+    counts = [966.0, 34.0]
+    strength = {"power": [1.0]} if name == "class_weighted_ce" else {"one_minus_beta": [1e-6]}
+    loss = build(name, Task.BINARY, strength, class_counts=counts)
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.cat([torch.zeros(966), torch.ones(34)])
+    positive, total = 0.0, 0.0
+    for _ in range(400):
+        targets = labels[torch.randint(0, 1000, (32,), generator=generator)].unsqueeze(0)
+        outputs = torch.zeros(1, 32, requires_grad=True)  # every example has the same loss
+        loss(outputs, targets).sum().backward()
+        assert outputs.grad is not None
+        pull = outputs.grad.abs()[0]
+        positive += float(pull[targets[0] == 1].sum())
+        total += float(pull.sum())
+    assert positive / total == pytest.approx(0.5, abs=0.03)
 
 
 def test_focal_binary_weights_by_alpha_t_and_one_minus_p_t_to_the_gamma() -> None:
@@ -83,20 +105,24 @@ def test_class_weighted_ce_matches_torch_weighted_cross_entropy_multiclass() -> 
     outputs, targets = random_batch(Task.MULTICLASS, n_members=3, batch=40, seed=5)
     value = loss(outputs, targets)
     for m, power in enumerate(powers):
-        # torch's weighted mean divides by the summed weights, so the scale of w is irrelevant.
-        weight = torch.tensor(counts).pow(-power)
-        reference = F.cross_entropy(outputs[m], targets[m], weight=weight)
+        # King & Zeng / Cui et al.: mean of w_y * CE, with w ∝ n^-power scaled to average 1
+        # over the training examples.
+        n = torch.tensor(counts)
+        weight = n.pow(-power) / ((n.pow(-power) * n).sum() / n.sum())
+        per_example = F.cross_entropy(outputs[m], targets[m], reduction="none")
+        reference = (weight[targets[m]] * per_example).mean()
         assert value[m].item() == pytest.approx(reference.item(), rel=1e-5)
 
 
-def test_class_weighted_ce_binary_is_the_weighted_mean_of_bce() -> None:
+def test_class_weighted_ce_binary_is_the_mean_of_weighted_bce() -> None:
     counts, power = [40.0, 10.0], 0.7
     loss = build("class_weighted_ce", Task.BINARY, {"power": [power]}, class_counts=counts)
     outputs, targets = random_batch(Task.BINARY, n_members=1, batch=30, seed=6)
     value = loss(outputs, targets)
-    weight = torch.tensor(counts).pow(-power)[targets[0].long()]
+    n = torch.tensor(counts)
+    weight = (n.pow(-power) / ((n.pow(-power) * n).sum() / n.sum()))[targets[0].long()]
     per_example = F.binary_cross_entropy_with_logits(outputs[0], targets[0], reduction="none")
-    reference = (weight * per_example).sum() / weight.sum()
+    reference = (weight * per_example).mean()
     assert value.item() == pytest.approx(reference.item(), rel=1e-5)
 
 
@@ -145,7 +171,7 @@ def test_class_weighted_ce_multilabel_weights_each_labels_negatives_and_positive
     # Label 1 (1 neg, 3 pos): (2, 2/3).
     # Example 1, labels (1, 1), logits (0, 0): CE ln 2 (weight 2) and ln 2 (weight 2/3).
     # Example 2, labels (0, 0), logits (ln 3, 0): CE ln 4 (weight 2/3) and ln 2 (weight 2).
-    # (2 ln2 + 2/3 ln2 + 2/3 * 2 ln2 + 2 ln2) / (2 + 2/3 + 2/3 + 2) = 6 ln2 / (16/3) = 9/8 ln 2.
+    # Mean over the four decisions: (2 ln2 + 2/3 ln2 + 2/3 * 2 ln2 + 2 ln2) / 4 = 3/2 ln 2.
     loss = build(
         "class_weighted_ce",
         Task.MULTILABEL,
@@ -159,7 +185,7 @@ def test_class_weighted_ce_multilabel_weights_each_labels_negatives_and_positive
     ]
     outputs = torch.tensor([[[0.0, 0.0], [LN3, 0.0]]])
     value = loss(outputs, torch.tensor([[[1.0, 1.0], [0.0, 0.0]]]))
-    assert value.item() == pytest.approx(9.0 / 8.0 * LN2, rel=1e-6)
+    assert value.item() == pytest.approx(1.5 * LN2, rel=1e-6)
 
 
 def test_focal_multilabel_applies_the_binary_focal_term_to_every_label() -> None:
@@ -181,9 +207,9 @@ def test_class_balanced_weights_are_inverse_effective_numbers_normalised_to_mean
     # (10/19, 1); mean over the 3 examples 13/19, so (10/13, 19/13).
     loss = build("class_balanced", Task.BINARY, {"one_minus_beta": [0.1]}, class_counts=[2.0, 1.0])
     assert loss.get_buffer("weights")[0].tolist() == pytest.approx([10.0 / 13.0, 19.0 / 13.0])
-    # y=1, z=0: ln 2 weighs 19/13; y=0, z=ln 3: ln 4 weighs 10/13. Weighted mean 39/29 ln 2.
+    # y=1, z=0: ln 2 weighs 19/13; y=0, z=ln 3: ln 4 weighs 10/13. Mean (39/13 ln 2) / 2.
     value = loss(t([[0.0, LN3]]), t([[1.0, 0.0]]))
-    assert value.item() == pytest.approx(39.0 / 29.0 * LN2, rel=1e-6)
+    assert value.item() == pytest.approx(1.5 * LN2, rel=1e-6)
 
 
 def test_class_balanced_goes_from_inverse_frequency_to_no_weighting_as_beta_falls() -> None:
@@ -217,14 +243,17 @@ def test_class_balanced_multilabel_uses_each_labels_negative_and_positive_counts
         assert loss.get_buffer("weights")[0, label].tolist() == pytest.approx(expected)
 
 
-def test_class_balanced_matches_torch_weighted_cross_entropy_multiclass() -> None:
+def test_class_balanced_is_cui_et_al_mean_of_weighted_cross_entropy_multiclass() -> None:
     counts, qs = [50.0, 7.0, 20.0], [1e-4, 1e-2, 0.1]
     loss = build("class_balanced", Task.MULTICLASS, {"one_minus_beta": qs}, class_counts=counts)
     outputs, targets = random_batch(Task.MULTICLASS, n_members=3, batch=40, seed=20)
     value = loss(outputs, targets)
+    n = torch.tensor(counts)
     for m, q in enumerate(qs):
-        weight = torch.tensor([q / (1 - (1 - q) ** n) for n in counts])
-        reference = F.cross_entropy(outputs[m], targets[m], weight=weight)
+        weight = torch.tensor([q / (1 - (1 - q) ** c) for c in counts])
+        weight = weight / ((weight * n).sum() / n.sum())  # mean 1 over the training examples
+        per_example = F.cross_entropy(outputs[m], targets[m], reduction="none")
+        reference = (weight[targets[m]] * per_example).mean()
         assert value[m].item() == pytest.approx(reference.item(), rel=1e-5)
 
 

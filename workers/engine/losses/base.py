@@ -29,6 +29,9 @@ from torch import Tensor, nn
 
 from workers.engine.spec import Task
 
+# Metrics that do not average per class (or label) with equal weights.
+_METRIC_AVERAGES = {"micro_f1": "micro", "samples_f1": "samples", "weighted_f1": "weighted"}
+
 
 @dataclass(frozen=True)
 class LossContext:
@@ -65,6 +68,16 @@ class LossContext:
         """Classes for single-label classification (2 for binary)."""
         return max(self.n_outputs, 2)
 
+    @property
+    def average(self) -> str:
+        """How the metric averages over classes or labels: ``macro`` (one score per column, then
+        their mean; binary metrics have one column), ``micro`` (counts pooled over columns),
+        ``samples`` (one score per example's label set, then their mean) or ``weighted`` (per
+        column, weighted by the column's positives)."""
+        if self.metric == "jaccard":
+            return str(self.metric_params.get("average", "samples"))
+        return _METRIC_AVERAGES.get(self.metric, "macro")
+
     def snippet_values(self) -> dict[str, object]:
         """The context as plain Python values, for filling in a loss snippet."""
         return {
@@ -74,6 +87,7 @@ class LossContext:
             "target_mean": self.target_mean,
             "target_std": self.target_std,
             "target_scale": self.target_scale,
+            "average": self.average,
             **{f"metric_{k}": v for k, v in self.metric_params.items()},
         }
 

@@ -15,6 +15,7 @@ from workers.engine.losses.catalogue.entry import (
     LossSpec,
     ParamSpec,
 )
+from workers.engine.losses.catalogue.surrogate_ranking import RANKING_METRICS
 from workers.engine.metrics import METRICS
 from workers.engine.spec import Family, Task
 
@@ -70,9 +71,11 @@ _STANDARD_LOSSES = (
 
 
 def _hinge(power: int) -> LossSpec:
+    # Multiclass is torch's multi_margin_loss: Weston & Watkins's sum over the wrong classes
+    # (not Crammer & Singer's max), divided by the number of classes.
     reference = (
-        "Cortes & Vapnik, Support-Vector Networks, Machine Learning 1995; Crammer & Singer, On "
-        "the Algorithmic Implementation of Multiclass Kernel-based Vector Machines, JMLR 2001"
+        "Cortes & Vapnik, Support-Vector Networks, Machine Learning 1995; Weston & Watkins, "
+        "Support Vector Machines for Multi-Class Pattern Recognition, ESANN 1999"
     )
     if power == 1:
         summary = "Hinge loss max(0, margin - s z) on the logits"
@@ -83,8 +86,11 @@ def _hinge(power: int) -> LossSpec:
         name="hinge" if power == 1 else "squared_hinge",
         family=Family.PROXY,
         tasks=CLASSIFICATION,
-        summary=f"{summary} (multi_margin_loss for multiclass); a margin classifier, "
-        "not calibrated.",
+        summary=f"{summary} (multiclass: sum over the wrong classes j of the hinge of "
+        "margin - z_y + z_j, divided by the number of classes, as torch's multi_margin_loss); a "
+        "margin classifier, not calibrated"
+        + ("" if power == 2 else ", and no ranker (its minimiser is sign(2p - 1))")
+        + ".",
         reference=f"{reference}.",
         params=(
             ParamSpec(
@@ -97,7 +103,11 @@ def _hinge(power: int) -> LossSpec:
                 log=True,
             ),
         ),
-        serves=metrics_without_calibration(CLASSIFICATION),
+        # The hinge's population minimiser is sign(2p - 1): it keeps which side of 1/2 a row is
+        # on and discards the ranking that roc_auc and pr_auc score (the squared hinge's, 2p - 1,
+        # keeps it).
+        serves=metrics_without_calibration(CLASSIFICATION)
+        - (RANKING_METRICS if power == 1 else frozenset()),
     )
 
 
@@ -132,7 +142,9 @@ _REGRESSION_LOSSES = (
         tasks=REGRESSION,
         summary="Pinball (quantile) loss: consistent for the conditional tau-quantile.",
         reference="Koenker & Bassett, Regression Quantiles, Econometrica 1978.",
-        params=(ParamSpec("tau", 0.05, 0.95, 0.5, "quantile level the prediction targets"),),
+        # The pinball metric's quantile range; for that metric planning fixes tau at its
+        # quantile (workers.engine.planning.implied_params).
+        params=(ParamSpec("tau", 0.01, 0.99, 0.5, "quantile level the prediction targets"),),
     ),
     LossSpec(
         name="poisson_nll",

@@ -81,11 +81,16 @@ def render_snippet(
         "# and returns a scalar to minimise. Needs only PyTorch.",
     ]
     if task is Task.REGRESSION:
-        # The model's outputs live in the same standardised units; undo it to predict.
+        # Targets arrive standardised. Outputs are in the same units (undo it to predict), or,
+        # for a log-link loss, the log of the prediction in units of target_scale.
+        predictions = (
+            f"exp(outputs) * {context.target_scale!r} (log link)"
+            if link == "log"
+            else f"outputs * {context.target_std!r} + {context.target_mean!r}"
+        )
         header += [
-            f"# Targets: (y - {context.target_mean!r}) / {context.target_std!r}; predictions: "
-            f"outputs * {context.target_std!r} + {context.target_mean!r}"
-            + (f" (log link: exp(outputs) * {context.target_scale!r})." if link == "log" else "."),
+            f"# Targets: (y - {context.target_mean!r}) / {context.target_std!r}; "
+            f"predictions: {predictions}."
         ]
     return "\n".join(header) + "\n\n" + source.strip() + f"\n\n\nloss_fn = make_loss({call})\n"
 

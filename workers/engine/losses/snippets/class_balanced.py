@@ -1,7 +1,7 @@
 """Cross-entropy with class-balanced weights (1 - beta) / (1 - beta ** n_c).
 
 Here beta = 1 - one_minus_beta. Weights are normalised to mean 1 over the training examples;
-the batch loss is the weighted mean sum(w_i * ce_i) / sum(w_i). For multilabel, each label
+the batch loss is mean(w_i * ce_i), as in Cui et al.'s code. For multilabel, each label
 weights its own negatives and positives (counts: n_train - positives, positives).
 """
 
@@ -39,6 +39,6 @@ def make_loss(
         else:
             per_example = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
             example_weights = w[targets.long()]
-        return (example_weights * per_example).sum() / example_weights.sum()
+        return (example_weights * per_example).mean()
 
     return loss_fn

@@ -1,7 +1,9 @@
 """Cross-entropy with class weights n_c ** -power, normalised to mean 1 over training examples.
 
-The batch loss is the weighted mean sum(w_i * ce_i) / sum(w_i). For multilabel, each label
-weights its own negatives and positives (counts: n_train - positives, positives).
+The batch loss is mean(w_i * ce_i) (King & Zeng's weighted likelihood; not torch's
+sum(w_i * ce_i) / sum(w_i), which damps a rare class in the batches that hold it). For
+multilabel, each label weights its own negatives and positives (counts: n_train - positives,
+positives).
 """
 
 from collections.abc import Callable
@@ -35,6 +37,6 @@ def make_loss(
         else:
             per_example = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
             example_weights = w[targets.long()]
-        return (example_weights * per_example).sum() / example_weights.sum()
+        return (example_weights * per_example).mean()
 
     return loss_fn

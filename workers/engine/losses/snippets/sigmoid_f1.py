@@ -1,8 +1,9 @@
 """sigmoidF1 (Benedict et al. 2022): 1 - soft F-beta of S(u) = sigmoid(slope * (u + offset)).
 
 u is each column's logit: binary the one logit, multilabel each label's, multiclass each
-class's own logit one-vs-rest against one-hot targets. Counts over the batch, F-beta per column
-(beta from the F-beta metric, 1 for F1), then the mean over columns.
+class's own logit one-vs-rest against one-hot targets. Soft counts, F-beta (beta from the
+F-beta metric, 1 for F1) and the averaging over columns (average: macro, micro, samples or
+weighted, as the metric averages) as in soft_f1.
 """
 
 from collections.abc import Callable
@@ -14,7 +15,7 @@ EPSILON = 1e-7
 
 
 def make_loss(
-    task: str, slope: float, offset: float, metric_beta: float = 1.0
+    task: str, slope: float, offset: float, metric_beta: float = 1.0, average: str = "macro"
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     b2 = metric_beta**2
 
@@ -26,10 +27,28 @@ def make_loss(
         else:
             logits, truth = logits.unsqueeze(-1), targets.unsqueeze(-1)
         probs = torch.sigmoid(slope * (logits + offset))
-        tp = (probs * truth).sum(0)
-        fp = (probs * (1 - truth)).sum(0)
-        fn = ((1 - probs) * truth).sum(0)
-        f_beta = (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + EPSILON)
-        return 1.0 - f_beta.mean()
+        return 1.0 - _averaged_f_beta(probs, truth, b2, average)
 
     return loss_fn
+
+
+def _averaged_f_beta(
+    probs: torch.Tensor, truth: torch.Tensor, b2: float, average: str
+) -> torch.Tensor:
+    """Soft F-beta of (batch, columns) probabilities, averaged over columns as the metric does."""
+
+    def f_beta(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> torch.Tensor:
+        return (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + EPSILON)
+
+    # Counts per example over its labels (samples), else per column over the batch.
+    dim = 1 if average == "samples" else 0
+    tp = (probs * truth).sum(dim)
+    fp = (probs * (1 - truth)).sum(dim)
+    fn = ((1 - probs) * truth).sum(dim)
+    if average == "micro":  # counts pooled over the columns too
+        return f_beta(tp.sum(), fp.sum(), fn.sum())
+    per_column = f_beta(tp, fp, fn)
+    if average == "weighted" and truth.sum() > 0:  # by each column's positives
+        support = truth.sum(0)
+        return (per_column * support).sum() / support.sum()
+    return per_column.mean()

@@ -23,8 +23,35 @@ EPSILON = 1e-7
 def soft_f_beta(probs: Tensor, truth: Tensor, beta: float) -> Tensor:
     """``(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp + 1e-7)`` per column, ``(M, K)``."""
     tp, fp, fn = soft_counts(probs, truth)
+    return _f_beta(tp, fp, fn, beta)
+
+
+def _f_beta(tp: Tensor, fp: Tensor, fn: Tensor, beta: float) -> Tensor:
     b2 = beta * beta
     return (1.0 + b2) * tp / ((1.0 + b2) * tp + b2 * fn + fp + EPSILON)
+
+
+def averaged_soft_f_beta(probs: Tensor, truth: Tensor, beta: float, average: str) -> Tensor:
+    """Soft F-beta of ``(M, B, K)`` probabilities averaged as the metric does, shape ``(M,)``.
+
+    ``macro``: per column over the batch, then the mean over columns. ``micro``: counts pooled
+    over the batch and the columns. ``weighted``: per column, weighted by the column's positives
+    in the batch (the plain mean if there are none). ``samples``: per example over its columns,
+    then the mean over examples.
+    """
+    if average == "samples":
+        tp, fp, fn = soft_counts(probs.transpose(1, 2), truth.transpose(1, 2))
+        return _f_beta(tp, fp, fn, beta).mean(dim=-1)
+    if average == "micro":
+        tp, fp, fn = (count.sum(dim=-1) for count in soft_counts(probs, truth))
+        return _f_beta(tp, fp, fn, beta)
+    per_column = soft_f_beta(probs, truth, beta)
+    if average == "weighted":
+        support = truth.sum(dim=1)
+        total = support.sum(dim=-1)
+        weighted = (per_column * support).sum(dim=-1) / total.clamp_min(1.0)
+        return torch.where(total > 0, weighted, per_column.mean(dim=-1))
+    return per_column.mean(dim=-1)
 
 
 def metric_beta(ctx: LossContext) -> float:
@@ -39,20 +66,23 @@ class SoftFBeta(Loss):
     label) or softmax (multiclass: each class against the rest, one-hot targets). Per column,
     ``tp = sum p y``, ``fp = sum p (1 - y)``, ``fn = sum (1 - p) y`` over the batch, and
     ``F = (1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp + 1e-7)`` with ``b`` the metric's ``beta``
-    (1 unless the metric is fbeta). The loss is ``1 - mean over columns`` (soft macro-F for
-    multiclass and multilabel; every column counts, so a column with no positives in the batch
-    contributes a constant 1 with zero gradient).
+    (1 unless the metric is fbeta). The loss is ``1 - F`` averaged over columns as the metric
+    averages (:func:`averaged_soft_f_beta`): macro for f1, macro_f1 and fbeta, micro for
+    micro_f1, per example for samples_f1, by support for weighted_f1. Under macro every column
+    counts, so a column with no positives in the batch contributes a constant 1 with zero
+    gradient.
     """
 
-    def __init__(self, task: Task, beta: float) -> None:
+    def __init__(self, task: Task, beta: float, average: str = "macro") -> None:
         super().__init__()
         self.task = task
         self.beta = beta
+        self.average = average
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         probs = class_probabilities(outputs, self.task)
         truth = class_truth(targets, self.task, probs.shape[-1])
-        return 1.0 - soft_f_beta(probs, truth, self.beta).mean(dim=-1)
+        return 1.0 - averaged_soft_f_beta(probs, truth, self.beta, self.average)
 
 
 class SigmoidFBeta(Loss):
@@ -61,17 +91,20 @@ class SigmoidFBeta(Loss):
     Convention: ``u`` is the logit of each column — binary: the one logit; multilabel: each
     label's; multiclass: each class's own logit, one-vs-rest against one-hot targets (no
     softmax). Counts, F-beta (with the metric's ``beta``, 1 unless fbeta), the 1e-7 in the
-    denominator and the mean over columns are those of :class:`SoftFBeta`; slope 1 and offset 0
-    give soft_f1 on binary and multilabel tasks.
+    denominator and the averaging over columns are those of :class:`SoftFBeta`; slope 1 and
+    offset 0 give soft_f1 on binary and multilabel tasks.
     """
 
     slope: Tensor
     offset: Tensor
 
-    def __init__(self, task: Task, beta: float, slope: Tensor, offset: Tensor) -> None:
+    def __init__(
+        self, task: Task, beta: float, slope: Tensor, offset: Tensor, average: str = "macro"
+    ) -> None:
         super().__init__()
         self.task = task
         self.beta = beta
+        self.average = average
         self.register_buffer("slope", slope)
         self.register_buffer("offset", offset)
 
@@ -80,16 +113,16 @@ class SigmoidFBeta(Loss):
         slope, offset = self.slope.view(-1, 1, 1), self.offset.view(-1, 1, 1)
         probs = torch.sigmoid(slope * (logits + offset))
         truth = class_truth(targets, self.task, logits.shape[-1])
-        return 1.0 - soft_f_beta(probs, truth, self.beta).mean(dim=-1)
+        return 1.0 - averaged_soft_f_beta(probs, truth, self.beta, self.average)
 
 
 def _soft_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    return SoftFBeta(ctx.task, metric_beta(ctx))
+    return SoftFBeta(ctx.task, metric_beta(ctx), ctx.average)
 
 
 def _sigmoid_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     slope, offset = member_param(params, "slope"), member_param(params, "offset")
-    return SigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset)
+    return SigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset, ctx.average)
 
 
 F_SCORE_BUILDERS: dict[str, LossBuilder] = {
