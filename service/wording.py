@@ -6,7 +6,7 @@ the report and its HTML page explain them to a person with the sentences below.
 
 from __future__ import annotations
 
-from workers.engine.results import SearchResult, Verdict
+from workers.engine.results import ConstraintCheck, FloorOnTest, SearchResult, Verdict
 
 KEEP = "That is a useful answer, not a failure."
 SEARCH_RUNNING = (
@@ -16,7 +16,35 @@ SEARCH_RUNNING = (
 
 
 def comparison_summary(result: SearchResult) -> str:
-    """One plain sentence on what the search found against the baseline."""
+    """Plain sentences on what the search found against the baseline, and, for a constrained
+    metric, whether the returned setup's floor held on test."""
+    summary = _verdict_sentence(result)
+    check = result.best.constraint
+    return summary if check is None else f"{summary} {constraint_sentence(check)}"
+
+
+def constraint_sentence(check: ConstraintCheck) -> str:
+    """Whether a constrained metric's floor held on test, with the figures."""
+    low, high = check.test_interval
+    figures = (
+        f"{check.quantity} at the threshold chosen on validation was {check.test:.3g} on test "
+        f"(95% interval [{low:.3g}, {high:.3g}])"
+    )
+    if check.on_test is FloorOnTest.HELD:
+        return f"The {check.quantity} floor of {check.floor:g} held on test: {figures}."
+    if check.on_test is FloorOnTest.UNCERTAIN:
+        return (
+            f"The {check.quantity} floor of {check.floor:g} may not hold on new data: {figures}, "
+            "and the interval reaches below the floor."
+        )
+    return (
+        f"The {check.quantity} floor of {check.floor:g} did NOT hold on test: {figures}. A "
+        f"threshold that meets the floor on validation can miss it on new rows; choose a "
+        f"stricter floor or check {check.quantity} on your own data before relying on it."
+    )
+
+
+def _verdict_sentence(result: SearchResult) -> str:
     comparison, name = result.comparison, result.metric.name
     best, baseline = result.best, result.baseline
     baseline_loss = baseline.loss if baseline is not None else "the baseline"

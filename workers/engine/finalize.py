@@ -74,7 +74,7 @@ def finalize(
     # With no usable baseline the winner is compared with itself: that still gives its interval.
     reference = baseline if baseline is not None and baseline.completed else winner
     comparison = _compare(winner, reference, evaluator, device_data, confirmation, job_seed, "test")
-    describe = SetupDescriber(evaluator, device_data, plan)
+    describe = SetupDescriber(evaluator, device_data, plan, confirmation.resamples, job_seed)
     data = device_data.data
     return SearchResult(
         metric=MetricResult(

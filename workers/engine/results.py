@@ -79,6 +79,28 @@ def _sigmoid(logit: float) -> float:
     return odds / (1.0 + odds)
 
 
+class FloorOnTest(StrEnum):
+    """Whether a constrained metric's floor held on the test rows."""
+
+    HELD = "held"  # the 95% interval's low end reaches the floor
+    UNCERTAIN = "uncertain"  # the estimate reaches it, the interval does not
+    MISSED = "missed"  # the estimate itself falls short
+
+
+class ConstraintCheck(_Model):
+    """The quantity a constrained metric holds at a floor (``recall_at_precision``: precision;
+    ``precision_at_recall``: recall), at the thresholds chosen on validation."""
+
+    quantity: Literal["precision", "recall"]
+    floor: float = Field(description="min_precision or min_recall.")
+    validation: float = Field(description="Mean over the confirmation seeds, on validation.")
+    test: float = Field(description="Mean over the confirmation seeds, on test.")
+    test_interval: list[float] = Field(
+        description="95% bootstrap interval of the test value (resampled test rows)."
+    )
+    on_test: FloorOnTest
+
+
 class Setup(_Model):
     """A loss setup and what it reached.
 
@@ -111,6 +133,11 @@ class Setup(_Model):
     )
     code: str | None = Field(
         default=None, description="Self-contained PyTorch code that reproduces the loss."
+    )
+    constraint: ConstraintCheck | None = Field(
+        default=None,
+        description="For recall_at_precision and precision_at_recall: the constrained quantity "
+        "on validation and test, and whether its floor held on test.",
     )
 
 

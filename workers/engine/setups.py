@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from workers.engine.confirmation import Finalist, consensus_threshold, link_of
+from workers.engine.constraints import check_constraint
 from workers.engine.evaluation import Evaluator
 from workers.engine.losses import get_loss
 from workers.engine.losses.snippets import render_snippet
@@ -23,8 +24,16 @@ from workers.engine.training_plan import TrainingPlan
 class SetupDescriber:
     """Turns the finalists of one job into the setups and summaries of its result."""
 
-    def __init__(self, evaluator: Evaluator, device_data: DeviceData, plan: TrainingPlan) -> None:
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        device_data: DeviceData,
+        plan: TrainingPlan,
+        resamples: int,
+        seed: int,
+    ) -> None:
         self.evaluator, self.device_data, self.plan = evaluator, device_data, plan
+        self.resamples, self.seed = resamples, seed  # of the bootstrap behind test intervals
         self.context = device_data.loss_context(plan, evaluator)
 
     def setup(self, finalist: Finalist, test: Interval | None) -> Setup:
@@ -58,6 +67,14 @@ class SetupDescriber:
                 self.context,
                 spec.reference,
                 spec.link,
+            ),
+            constraint=check_constraint(
+                finalist,
+                self.evaluator,
+                self.device_data.data.validation,
+                self.device_data.data.test,
+                self.resamples,
+                self.seed,
             ),
         )
 
