@@ -95,27 +95,62 @@ def test_eban_precision_at_recall_is_the_hinge_lagrangian() -> None:
     assert value.item() == pytest.approx(1.1 / 3.0, abs=1e-6)
 
 
-def test_eban_lambda_rises_while_the_precision_constraint_is_violated_then_falls() -> None:
-    # Violated: dL/dlam = (L+ + 4 L- - n+) / 3 = (1 + 2 - 2) / 3 = 1/3; step 0.5 * 2 = 1.
+def test_eban_lambda_follows_the_true_precision_violation_not_its_hinge_bound() -> None:
+    # u = (2, -1, 0.5), y = (1, 1, 0): decisions u >= 0 give tp 1, fp 1; min_precision 0.8
+    # (ratio 4). True violation (4 * 1 - 1) / 3 = 1; step 0.5 * dual_scale 2 = 1.
     loss = build("eban_recall_at_precision", Task.BINARY, {"dual_scale": [2.0]})
+    loss(t([[2.0, -1.0, 0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
+    loss.after_step(torch.tensor([0.5]))
+    assert variable(loss, "lam").item() == pytest.approx(1.0, abs=1e-6)
+    # u = (2, 0, -0.5): precision 1 (tp 2, fp 0), violation -2/3, though the hinge bound
+    # (L+ + 4 L- - n+) / 3 = +1/3 still calls it violated: lambda must fall, here to 1/3.
     loss(t([[2.0, 0.0, -0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
     loss.after_step(torch.tensor([0.5]))
     assert variable(loss, "lam").item() == pytest.approx(1.0 / 3.0, abs=1e-6)
-    # Satisfied with room to spare: dL/dlam = (0 + 0 - 2) / 3; lambda falls and stops at 0.
-    loss(t([[2.0, 2.0, -2.0]]), t([[1.0, 1.0, 0.0]])).sum().backward()
-    loss.after_step(torch.tensor([0.05]))
-    assert variable(loss, "lam").item() == pytest.approx(1.0 / 3.0 - 0.1 * 2.0 / 3.0, abs=1e-6)
-    loss(t([[2.0, 2.0, -2.0]]), t([[1.0, 1.0, 0.0]])).sum().backward()
+    loss(t([[2.0, 0.0, -0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
     loss.after_step(torch.tensor([10.0]))
     assert variable(loss, "lam").item() == 0.0
 
 
 def test_eban_lambda_rises_while_the_recall_constraint_is_violated() -> None:
-    # dL/dlam = (L+ - 0.2 n+) / 3 = 0.6 / 3 with min_recall 0.8; step 1.
+    # u = (2, -1, 0.5), y = (1, 1, 0): fn 1, min_recall 0.8: (1 - 0.2 * 2) / 3 = 0.2; step 1.
     loss = build("eban_precision_at_recall", Task.BINARY, {"dual_scale": [1.0]})
-    loss(t([[2.0, 0.0, -0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
+    loss(t([[2.0, -1.0, 0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
     loss.after_step(torch.tensor([1.0]))
     assert variable(loss, "lam").item() == pytest.approx(0.2, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "level"),
+    [
+        ("eban_recall_at_precision", "recall_at_precision", {"min_precision": 0.8}),
+        ("eban_precision_at_recall", "precision_at_recall", {"min_recall": 0.8}),
+    ],
+)
+def test_eban_training_keeps_lambda_bounded_and_the_model_deciding(
+    name: str, metric: str, level: dict[str, float]
+) -> None:
+    # A logistic model on two overlapping Gaussian classes (25% positives), full-batch gradient
+    # descent. Ascending on the loose hinge bound drove lambda up without limit and the model to
+    # a constant; on the true violation lambda settles and the model keeps separating.
+    generator = torch.Generator().manual_seed(0)
+    n = 400
+    labels = (torch.arange(n) < n // 4).float()
+    features = torch.randn(n, 2, generator=generator) + 1.5 * labels.unsqueeze(-1)
+    weights = torch.zeros(2, requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    loss = build(name, Task.BINARY, {"dual_scale": [1.0]}, metric=metric, metric_params=level)
+    optimiser = torch.optim.SGD([weights, bias], lr=0.1)
+    for _ in range(600):
+        optimiser.zero_grad()
+        logits = (features @ weights + bias).unsqueeze(0)
+        loss(logits, labels.unsqueeze(0)).sum().backward()
+        optimiser.step()
+        loss.after_step(torch.tensor([0.1]))
+    assert variable(loss, "lam").item() < 5.0
+    assert weights.norm().item() > 0.5  # still uses the features: not a constant
+    decided = (features @ weights + bias) >= 0
+    assert 0 < int(decided.sum()) < n
 
 
 def test_eban_takes_the_constraint_level_from_the_metric() -> None:
@@ -139,11 +174,13 @@ def test_a_mixed_stateful_loss_freezes_its_variables_during_the_warmup() -> None
         Task.BINARY,
         {"dual_scale": [1.0], "lam": [0.5], "warmup": [0.2]},
     )
+    # A batch that violates the precision floor: true violation (4 * 1 - 1) / 3 = 1.
+    outputs, targets = t([[2.0, -1.0, 0.5]]), t([[1.0, 1.0, 0.0]])
     loss.start_epoch(1)
-    loss(t([[2.0, 0.0, -0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
+    loss(outputs, targets).sum().backward()
     loss.after_step(torch.tensor([1.0]))
     assert variable(surrogate_of(loss), "lam").item() == 0.0
     loss.start_epoch(3)  # surrogate weight 1 - lam = 1/2: the step is halved
-    loss(t([[2.0, 0.0, -0.5]]), t([[1.0, 1.0, 0.0]])).sum().backward()
+    loss(outputs, targets).sum().backward()
     loss.after_step(torch.tensor([1.0]))
-    assert variable(surrogate_of(loss), "lam").item() == pytest.approx(0.5 / 3.0, abs=1e-6)
+    assert variable(surrogate_of(loss), "lam").item() == pytest.approx(0.5, abs=1e-6)

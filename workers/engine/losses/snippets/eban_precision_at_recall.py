@@ -3,8 +3,11 @@
 (L- + lam (L+ - (1 - r) n+)) / batch,  r = min_recall,
 
 L+ = sum over positives of max(0, 1 - u), L- = sum over negatives of max(0, 1 + u), n+ the
-batch's positives. lam starts at 0; call after_step(lr) after each optimiser step: lam takes a
-projected dual-ascent step lam <- max(0, lam + dual_scale * lr * dL/dlam).
+batch's positives. The model descends this with lam fixed. lam starts at 0; call after_step(lr)
+after each optimiser step: lam takes a projected dual-ascent step on the batch's true recall
+violation at the decision u >= 0 (Cotter et al. 2019's proxy-Lagrangian), lam <- max(0, lam +
+dual_scale * lr * (fn - (1 - r) n+) / batch); the hinge bound itself never looks satisfied
+and would make lam grow without limit.
 """
 
 import torch
@@ -22,8 +25,13 @@ class PrecisionAtRecallLoss:
         hinge_positive = (F.relu(1 - logits) * positive).sum()
         hinge_negative = (F.relu(1 + logits) * (1 - positive)).sum()
         lam = self.lam.to(logits.device)
+        fixed = lam.detach()
         slack = hinge_positive - (1 - self.min_recall) * positive.sum()
-        return (hinge_negative + lam * slack) / logits.shape[0]
+        with torch.no_grad():
+            missed = ((logits < 0).to(logits.dtype) * positive).sum()
+            violation = missed - (1 - self.min_recall) * positive.sum()
+        # Zero in value; carries the true violation to lam.grad for after_step.
+        return (hinge_negative + fixed * slack + (lam - fixed) * violation) / logits.shape[0]
 
     def after_step(self, lr: float) -> None:
         if self.lam.grad is not None:

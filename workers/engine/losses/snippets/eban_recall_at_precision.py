@@ -3,8 +3,11 @@
 ((1 + lam) L+ + lam a / (1 - a) L- - lam n+) / batch,  a = min_precision,
 
 L+ = sum over positives of max(0, 1 - u), L- = sum over negatives of max(0, 1 + u), n+ the
-batch's positives. lam starts at 0; call after_step(lr) after each optimiser step: lam takes a
-projected dual-ascent step lam <- max(0, lam + dual_scale * lr * dL/dlam).
+batch's positives. The model descends this with lam fixed. lam starts at 0; call after_step(lr)
+after each optimiser step: lam takes a projected dual-ascent step on the batch's true precision
+violation at the decision u >= 0 (Cotter et al. 2019's proxy-Lagrangian), lam <- max(0, lam +
+dual_scale * lr * (a / (1 - a) fp - tp) / batch); the hinge bound itself never looks satisfied
+and would make lam grow without limit.
 """
 
 import torch
@@ -22,10 +25,18 @@ class RecallAtPrecisionLoss:
         hinge_positive = (F.relu(1 - logits) * positive).sum()
         hinge_negative = (F.relu(1 + logits) * (1 - positive)).sum()
         lam = self.lam.to(logits.device)
+        fixed = lam.detach()
         lagrangian = (
-            (1 + lam) * hinge_positive + lam * self.ratio * hinge_negative - lam * positive.sum()
+            (1 + fixed) * hinge_positive
+            + fixed * self.ratio * hinge_negative
+            - fixed * positive.sum()
         )
-        return lagrangian / logits.shape[0]
+        with torch.no_grad():
+            predicted = (logits >= 0).to(logits.dtype)
+            tp = (predicted * positive).sum()
+            violation = self.ratio * (predicted * (1 - positive)).sum() - tp
+        # Zero in value; carries the true violation to lam.grad for after_step.
+        return (lagrangian + (lam - fixed) * violation) / logits.shape[0]
 
     def after_step(self, lr: float) -> None:
         if self.lam.grad is not None:
