@@ -119,3 +119,20 @@ def test_a_steep_sigmoid_f1_is_hard_f1_with_the_threshold_at_minus_offset() -> N
     value = loss(outputs, t([[1.0, 1.0, 0.0, 1.0]] * 2))
     assert value.tolist() == pytest.approx([1.0 - 2.0 / 3.0, 1.0 - 6.0 / 7.0], abs=1e-6)
     assert math.isfinite(value.sum().item())
+
+
+def test_sigmoid_f1_prob_applies_the_published_sigmoid_to_probabilities() -> None:
+    # Binary, logits (0, ln 3) -> probabilities (1/2, 3/4), targets (1, 0); S = -1, E = 0:
+    # S(p) = 1 / (1 + exp(-p)) = (sigmoid(1/2), sigmoid(3/4)); tp = S1, fp = S2, fn = 1 - S1.
+    loss = build("sigmoid_f1_prob", Task.BINARY, {"S": [-1.0], "E": [0.0]})
+    s1, s2 = 1.0 / (1.0 + math.exp(-0.5)), 1.0 / (1.0 + math.exp(-0.75))
+    expected = 1.0 - 2 * s1 / (2 * s1 + (1.0 - s1) + s2)
+    assert loss(t([[0.0, LN3]]), t([[1.0, 0.0]])).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_sigmoid_f1_prob_at_the_published_setting_is_hard_f1_at_one_half() -> None:
+    # S = -100, E = -0.5: a near step at p = 1/2. Probabilities (0.9, 0.2, 0.7) for targets
+    # (1, 1, 0) decide (1, 0, 1): tp 1, fn 1, fp 1, hard F1 1/2.
+    loss = build("sigmoid_f1_prob", Task.BINARY, {"S": [-100.0], "E": [-0.5]})
+    logits = torch.logit(torch.tensor([[0.9, 0.2, 0.7]]))
+    assert loss(logits, t([[1.0, 1.0, 0.0]])).item() == pytest.approx(0.5, abs=1e-3)

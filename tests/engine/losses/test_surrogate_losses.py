@@ -19,6 +19,7 @@ from workers.engine.spec import Family, Task
 EXPECTED = {
     "soft_f1",
     "sigmoid_f1",
+    "sigmoid_f1_prob",
     "soft_dice",
     "tversky",
     "focal_tversky",

@@ -60,6 +60,22 @@ _F_SCORE_LOSSES = (
         serves=F_METRICS,
         batch_level=True,
     ),
+    LossSpec(
+        name="sigmoid_f1_prob",
+        family=Family.SURROGATE,
+        tasks=CLASSIFICATION,
+        summary="sigmoidF1 as the authors' code computes it: 1 - F-beta from "
+        "1 / (1 + exp(S (p + E))) of the probabilities p (sigmoid; softmax for multiclass), so "
+        "published (S, E) settings apply as published: S = -100, E = -0.5 is a near step at "
+        "p = 1/2. Averaged over columns as the metric averages.",
+        reference=_SIGMOID_F1_REF + " Parametrisation of the authors' code (metrics-as-losses).",
+        params=(
+            ParamSpec("S", -100.0, -1.0, -100.0, "slope; negative, as published"),
+            ParamSpec("E", -0.9, -0.1, -0.5, "offset: the step sits at p = -E"),
+        ),
+        serves=F_METRICS,
+        batch_level=True,
+    ),
 )
 
 # Salehi et al. search alpha + beta = 1 with alpha from 0.1 to 0.9 (best 0.3 / 0.7).

@@ -116,6 +116,36 @@ class SigmoidFBeta(Loss):
         return 1.0 - averaged_soft_f_beta(probs, truth, self.beta, self.average)
 
 
+class ProbabilitySigmoidFBeta(Loss):
+    """sigmoidF1 in the parametrisation of the authors' code: soft F-beta of
+    ``S(p) = 1 / (1 + exp(S * (p + E)))`` on the class probabilities ``p`` (sigmoid for binary
+    and each multilabel label, softmax for multiclass), so published ``(S, E)`` settings mean
+    what they meant there. The paper writes the same sigmoid on the logits, which is
+    :class:`SigmoidFBeta`; with ``S < 0`` the step sits at ``p = -E``. Counts, F-beta and the
+    averaging over columns are those of :class:`SoftFBeta`.
+    """
+
+    slope: Tensor
+    offset: Tensor
+
+    def __init__(
+        self, task: Task, beta: float, slope: Tensor, offset: Tensor, average: str = "macro"
+    ) -> None:
+        super().__init__()
+        self.task = task
+        self.beta = beta
+        self.average = average
+        self.register_buffer("slope", slope)
+        self.register_buffer("offset", offset)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        probs = class_probabilities(outputs, self.task)
+        slope, offset = self.slope.view(-1, 1, 1), self.offset.view(-1, 1, 1)
+        stepped = torch.sigmoid(-slope * (probs + offset))  # = 1 / (1 + exp(S (p + E)))
+        truth = class_truth(targets, self.task, probs.shape[-1])
+        return 1.0 - averaged_soft_f_beta(stepped, truth, self.beta, self.average)
+
+
 def _soft_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return SoftFBeta(ctx.task, metric_beta(ctx), ctx.average)
 
@@ -125,7 +155,13 @@ def _sigmoid_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return SigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset, ctx.average)
 
 
+def _sigmoid_f1_prob(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    slope, offset = member_param(params, "S"), member_param(params, "E")
+    return ProbabilitySigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset, ctx.average)
+
+
 F_SCORE_BUILDERS: dict[str, LossBuilder] = {
     "soft_f1": _soft_f1,
     "sigmoid_f1": _sigmoid_f1,
+    "sigmoid_f1_prob": _sigmoid_f1_prob,
 }
