@@ -6,7 +6,13 @@ the report and its HTML page explain them to a person with the sentences below.
 
 from __future__ import annotations
 
-from workers.engine.results import ConstraintCheck, FloorOnTest, SearchResult, Verdict
+from workers.engine.results import (
+    ConstraintCheck,
+    FloorOnTest,
+    Guardrail,
+    SearchResult,
+    Verdict,
+)
 
 KEEP = "That is a useful answer, not a failure."
 SEARCH_RUNNING = (
@@ -18,9 +24,26 @@ SEARCH_RUNNING = (
 def comparison_summary(result: SearchResult) -> str:
     """Plain sentences on what the search found against the baseline, and, for a constrained
     metric, whether the returned setup's floor held on test."""
-    summary = _verdict_sentence(result)
-    check = result.best.constraint
-    return summary if check is None else f"{summary} {constraint_sentence(check)}"
+    sentences = [_verdict_sentence(result)]
+    if result.best.constraint is not None:
+        sentences.append(constraint_sentence(result.best.constraint))
+    worse = [g for g in result.comparison.guardrails if g.significantly_worse]
+    if worse:
+        sentences.append(guardrail_warning(result.best.loss, worse))
+    return " ".join(sentences)
+
+
+def guardrail_warning(loss: str, worse: list[Guardrail]) -> str:
+    """A warning naming each secondary metric on which the returned setup is reliably worse."""
+    figures = "; ".join(
+        f"{g.metric} {g.winner:.4g} vs {g.baseline:.4g} (lift {g.lift:+.4g}, 95% interval "
+        f"[{g.lift_interval[0]:+.4g}, {g.lift_interval[1]:+.4g}])"
+        for g in worse
+    )
+    return (
+        f"Check before you ship it: on test, {loss} is reliably worse than the baseline on "
+        f"{figures}."
+    )
 
 
 def constraint_sentence(check: ConstraintCheck) -> str:

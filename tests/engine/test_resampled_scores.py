@@ -72,3 +72,42 @@ def test_metrics_without_a_fast_path_are_left_to_scikit_learn() -> None:
     y = np.array([0, 1, 1, 0])
     assert resampled_scorer(Task.BINARY, "pr_auc", {}, y, y.astype(float)) is None
     assert resampled_scorer(Task.BINARY, "balanced_accuracy", {}, y, y) is None
+
+
+def test_binary_probability_metrics_match_scikit_learn() -> None:
+    rng = np.random.default_rng(2)
+    y_true = (rng.random(200) < 0.2).astype(np.int64)
+    probabilities = np.clip(0.3 * y_true + rng.random(200) * 0.7, 0.0, 1.0)
+    probabilities[:3] = [0.0, 1.0, 1e-300]  # clipped as scikit-learn clips them
+    for name in ("log_loss", "brier"):
+        check(Task.BINARY, name, y_true, probabilities)
+
+
+def test_multiclass_log_loss_matches_scikit_learn() -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(150, 4))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y_true = rng.integers(0, 4, size=150)
+    rows = [rng.integers(0, 150, size=150) for _ in range(20)] + [np.arange(150)]
+    fast = resampled_scorer(Task.MULTICLASS, "log_loss", {}, y_true, probabilities)
+    assert fast is not None
+    metric = get_metric("log_loss")
+    for picked in rows:
+        expected = metric.score(y_true[picked], probabilities[picked], {})
+        assert fast(picked) == pytest.approx(expected, abs=1e-12)
+
+
+def test_roc_auc_from_ranks_matches_scikit_learn_and_is_nan_without_both_classes() -> None:
+    rng = np.random.default_rng(4)
+    y_true = (rng.random(120) < 0.15).astype(np.int64)
+    scores = np.round(rng.normal(size=120) + y_true, 1)  # rounded: many ties
+    fast = resampled_scorer(Task.BINARY, "roc_auc", {}, y_true, scores)
+    assert fast is not None
+    metric = get_metric("roc_auc")
+    for rows in subsets(len(y_true), np.random.default_rng(5)):
+        if 0 < y_true[rows].sum() < len(rows):
+            assert fast(rows) == pytest.approx(
+                metric.score(y_true[rows], scores[rows], {}), abs=1e-12
+            )
+        else:
+            assert np.isnan(fast(rows))

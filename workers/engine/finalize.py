@@ -31,11 +31,13 @@ from workers.engine.confirmation import (
 from workers.engine.environment import environment
 from workers.engine.errors import NoCompletedTrials
 from workers.engine.evaluation import Evaluator
+from workers.engine.guardrails import guardrails
 from workers.engine.losses import baseline_loss
 from workers.engine.networks import network_shape
 from workers.engine.results import (
     Confirmation,
     DatasetSummary,
+    Guardrail,
     MetricResult,
     Network,
     SearchResult,
@@ -74,6 +76,8 @@ def finalize(
     # With no usable baseline the winner is compared with itself: that still gives its interval.
     reference = baseline if baseline is not None and baseline.completed else winner
     comparison = _compare(winner, reference, evaluator, device_data, confirmation, job_seed, "test")
+    verdict = compare_with_baseline(winner, baseline, comparison, evaluator, leader, gate)
+    checks = _guardrails(winner, baseline, evaluator, confirmation, job_seed)
     describe = SetupDescriber(evaluator, device_data, plan, confirmation.resamples, job_seed)
     data = device_data.data
     return SearchResult(
@@ -86,7 +90,7 @@ def finalize(
         baseline=None
         if baseline is None
         else describe.setup(baseline, comparison.baseline if reference is baseline else None),
-        comparison=compare_with_baseline(winner, baseline, comparison, evaluator, leader, gate),
+        comparison=verdict.model_copy(update={"guardrails": checks}),
         confirmation=Confirmation(
             top_k=confirmation.top_k,
             seeds=len(seeds),
@@ -101,6 +105,18 @@ def finalize(
         trial_counts=_counts(trials),
         environment=environment(device_data),
     )
+
+
+def _guardrails(
+    winner: Finalist,
+    baseline: Finalist | None,
+    evaluator: Evaluator,
+    confirmation: ConfirmationPlan,
+    job_seed: int,
+) -> list[Guardrail]:
+    if baseline is None or not baseline.completed:
+        return []
+    return guardrails(winner, baseline, evaluator, confirmation.resamples, job_seed)
 
 
 def _complete(trials: list[FrozenTrial]) -> list[FrozenTrial]:

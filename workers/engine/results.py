@@ -159,6 +159,21 @@ class Leader(_Model):
     loss: str
 
 
+class Guardrail(_Model):
+    """The returned setup against the baseline on one metric the job did not optimise, on test.
+    ``lift`` is signed so that positive is better for the returned setup."""
+
+    metric: str
+    direction: Literal["maximize", "minimize"]
+    winner: float
+    baseline: float
+    lift: float
+    lift_interval: list[float] = Field(description="95% paired-bootstrap interval of the lift.")
+    significantly_worse: bool = Field(
+        description="The whole interval is below zero: the returned setup is reliably worse here."
+    )
+
+
 class Comparison(_Model):
     """The returned setup against the plain baseline. Lifts are signed so that positive is
     better, in the metric's units; intervals are 95% paired-bootstrap intervals."""
@@ -173,6 +188,11 @@ class Comparison(_Model):
     validation_lift: float | None = None
     validation_lift_interval: list[float] | None = None
     leader: Leader | None = None
+    guardrails: list[Guardrail] = Field(
+        default_factory=list,
+        description="The returned setup against the baseline on secondary metrics of the task, on "
+        "test (empty when the baseline is returned).",
+    )
 
 
 class FinalistSummary(_Model):
