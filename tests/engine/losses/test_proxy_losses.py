@@ -216,6 +216,30 @@ def test_log_cosh_is_log_of_cosh_of_the_residual() -> None:
     assert value.item() == pytest.approx((math.log(5 / 4) + math.log(5 / 3)) / 3, rel=1e-6)
 
 
+def test_pseudo_huber_is_delta_squared_times_sqrt_one_plus_scaled_residual_squared_minus_one() -> (
+    None
+):
+    # delta 2: residual 0 -> 0; residual 2 -> 4 (sqrt 2 - 1); residual -4 -> 4 (sqrt 5 - 1).
+    # delta 1/2: residual 3/2 -> 1/4 (sqrt 10 - 1).
+    loss = build("pseudo_huber", Task.REGRESSION, {"delta": [2.0, 0.5]})
+    outputs = torch.tensor([[1.0, 3.0, -3.0], [1.0, 1.5, 0.0]])
+    targets = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    value = loss(outputs, targets)
+    first = (4 * (math.sqrt(2) - 1) + 4 * (math.sqrt(5) - 1)) / 3
+    second = 0.25 * (math.sqrt(10) - 1) / 3
+    assert value.tolist() == pytest.approx([first, second], rel=1e-6)
+
+
+def test_pseudo_huber_is_half_the_square_near_zero_and_delta_times_the_residual_far_out() -> None:
+    loss = build("pseudo_huber", Task.REGRESSION, {"delta": [1.0]})
+    small = loss(t([[1e-3]]), t([[0.0]])).item()
+    assert small == pytest.approx(0.5e-6, rel=1e-3)
+    outputs = t([[1e4]]).requires_grad_(True)
+    loss(outputs, t([[0.0]])).sum().backward()
+    assert outputs.grad is not None
+    assert outputs.grad.item() == pytest.approx(1.0, rel=1e-6)  # slope delta: no kink, no blow-up
+
+
 def test_log_cosh_is_linear_with_unit_slope_for_huge_residuals() -> None:
     # log cosh(r) = |r| - ln 2 + log(1 + e^(-2|r|)); cosh itself overflows beyond |r| ~ 89.
     outputs = t([[1000.0, -1000.0]]).requires_grad_(True)
@@ -324,3 +348,38 @@ def test_the_hinge_is_not_offered_for_ranking_metrics_as_its_minimiser_drops_the
         assert "hinge" not in offered
         assert "squared_hinge" in offered
     assert "hinge" in {s.name for s in losses_for(Task.BINARY, "f1", (Family.PROXY,))[Family.PROXY]}
+
+
+def test_generalized_ce_is_one_minus_p_y_to_the_q_over_q() -> None:
+    # Binary logits (0, ln 3) with targets (1, 0): p_y = 1/2 and 1/4. q = 1/2 and q = 1 (MAE).
+    loss = build("generalized_ce", Task.BINARY, {"q": [0.5, 1.0]})
+    value = loss(t([[0.0, LN3], [0.0, LN3]]), t([[1.0, 0.0], [1.0, 0.0]]))
+    half = ((1 - math.sqrt(0.5)) / 0.5 + (1 - math.sqrt(0.25)) / 0.5) / 2
+    assert value.tolist() == pytest.approx([half, (0.5 + 0.75) / 2], rel=1e-6)
+
+
+def test_generalized_ce_tends_to_cross_entropy_as_q_falls() -> None:
+    outputs, targets = random_batch(Task.MULTICLASS, n_members=1, batch=32, seed=8)
+    nearly_ce = build("generalized_ce", Task.MULTICLASS, {"q": [1e-4]})(outputs, targets)
+    ce = F.cross_entropy(outputs[0], targets[0])
+    assert nearly_ce.item() == pytest.approx(ce.item(), rel=1e-3)
+
+
+def test_symmetric_ce_adds_four_times_one_minus_p_y_to_weighted_cross_entropy() -> None:
+    # softmax(ln 2, 0, 0) = (1/2, 1/4, 1/4). Target 0: CE ln 2, RCE 4 * 1/2; target 1: CE ln 4,
+    # RCE 4 * 3/4. alpha 0.1, beta 1.
+    loss = build("symmetric_ce", Task.MULTICLASS, {"alpha": [0.1], "beta": [1.0]})
+    outputs = torch.tensor([[[LN2, 0.0, 0.0], [LN2, 0.0, 0.0]]])
+    value = loss(outputs, torch.tensor([[0, 1]]))
+    expected = (0.1 * LN2 + 2.0 + 0.1 * LN4 + 3.0) / 2
+    assert value.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_confidently_wrong_row_costs_robust_losses_a_bounded_amount() -> None:
+    # Cross-entropy of a wrong logit of 50 is 50; generalised CE stays below 1/q and the
+    # reverse part of symmetric CE below 4, so one mislabelled row cannot dominate a batch.
+    outputs, targets = t([[50.0]]), t([[0.0]])
+    bounded = build("generalized_ce", Task.BINARY, {"q": [0.7]})(outputs, targets).item()
+    assert bounded <= 1 / 0.7 + 1e-6
+    symmetric = build("symmetric_ce", Task.BINARY, {"alpha": [0.01], "beta": [1.0]})
+    assert symmetric(outputs, targets).item() == pytest.approx(0.01 * 50.0 + 4.0, rel=1e-4)

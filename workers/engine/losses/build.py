@@ -17,6 +17,7 @@ from workers.engine.losses.mixture import mixture_builders
 from workers.engine.losses.proxy import PROXY_BUILDERS
 from workers.engine.losses.proxy_margin import MARGIN_BUILDERS
 from workers.engine.losses.proxy_regression import REGRESSION_PROXY_BUILDERS
+from workers.engine.losses.proxy_robust import ROBUST_BUILDERS
 from workers.engine.losses.surrogates.agreement import AGREEMENT_BUILDERS
 from workers.engine.losses.surrogates.auc_margin import AUC_MARGIN_BUILDERS
 from workers.engine.losses.surrogates.constrained import CONSTRAINED_BUILDERS
@@ -58,6 +59,7 @@ BUILDER_GROUPS: tuple[Mapping[str, LossBuilder], ...] = (
     PROXY_BUILDERS,
     MARGIN_BUILDERS,
     REGRESSION_PROXY_BUILDERS,
+    ROBUST_BUILDERS,
     WEIGHTED_BUILDERS,
     IMBALANCE_BUILDERS,
     RESHAPED_BUILDERS,

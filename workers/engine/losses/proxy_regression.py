@@ -1,9 +1,10 @@
-"""Regression proxies beyond MSE, MAE and Huber: log-cosh, pinball (quantile) and Poisson NLL.
+"""Regression proxies beyond MSE, MAE and Huber: log-cosh, pseudo-Huber, pinball (quantile) and
+Poisson NLL.
 
 Regression targets reach a loss standardised with the training mean and standard deviation.
-Log-cosh and pinball work on those standardised values (so a residual of 1 is one standard
-deviation); Poisson NLL has a log link and works in the target's own units, rebuilt from the
-context (:func:`original_targets`).
+Log-cosh, pseudo-Huber and pinball work on those standardised values (so a residual of 1 is
+one standard deviation); Poisson NLL has a log link and works in the target's own units, rebuilt
+from the context (:func:`original_targets`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,28 @@ class LogCosh(Loss):
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         residual = (outputs - targets).abs()
         return (residual + F.softplus(-2.0 * residual) - LN2).mean(dim=-1)
+
+
+class PseudoHuber(Loss):
+    """Mean pseudo-Huber loss ``delta^2 (sqrt(1 + (r / delta)^2) - 1)`` of the residual ``r``
+    (standardised units), with a per-member ``delta``.
+
+    Like Huber's, it is ``r^2 / 2`` near zero and grows like ``delta |r|`` for large residuals,
+    but it is smooth everywhere (gradient ``r / sqrt(1 + (r / delta)^2)``), so there is no kink
+    at ``|r| = delta``.
+    """
+
+    delta: Tensor
+
+    def __init__(self, delta: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("delta", delta)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        delta = per_member(self.delta, outputs)
+        squared = ((outputs - targets) / delta).pow(2)
+        # sqrt(1 + s) - 1 written as s / (sqrt(1 + s) + 1): no cancellation for small residuals.
+        return (delta.pow(2) * squared / (torch.sqrt(1.0 + squared) + 1.0)).mean(dim=-1)
 
 
 class Pinball(Loss):
@@ -100,6 +123,7 @@ def _poisson(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
 
 REGRESSION_PROXY_BUILDERS: dict[str, LossBuilder] = {
     "log_cosh": lambda params, ctx: LogCosh(),
+    "pseudo_huber": lambda params, ctx: PseudoHuber(member_param(params, "delta")),
     "pinball": _pinball,
     "poisson_nll": _poisson,
 }

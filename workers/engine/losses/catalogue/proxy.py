@@ -126,6 +126,41 @@ _MARGIN_LOSSES = (
     ),
 )
 
+# Label metrics only: a noise-robust loss trades calibration and ranking for robustness to
+# mislabelled rows.
+NOISY_LABEL_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "f1", "fbeta", "macro_f1", "micro_f1", "samples_f1"}
+    | {"weighted_f1", "subset_accuracy", "hamming_loss"}
+)
+
+_ROBUST_LOSSES = (
+    LossSpec(
+        name="generalized_ce",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary="Generalised cross-entropy (1 - p_y^q) / q: cross-entropy as q -> 0, the mean "
+        "absolute error of the probabilities at q = 1; bounded, so mislabelled rows weigh less.",
+        reference="Zhang & Sabuncu, Generalized Cross Entropy Loss for Training Deep Neural "
+        "Networks with Noisy Labels, NeurIPS 2018.",
+        params=(ParamSpec("q", 0.1, 1.0, 0.7, "truncation: 0 is cross-entropy, 1 is MAE"),),
+        serves=NOISY_LABEL_METRICS,
+    ),
+    LossSpec(
+        name="symmetric_ce",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary="Symmetric cross-entropy alpha CE + beta RCE, with the reverse cross-entropy "
+        "RCE = 4 (1 - p_y) (log 0 taken as -4), robust to label noise.",
+        reference="Wang, Ma, Chen, Luo, Yi & Bailey, Symmetric Cross Entropy for Robust Learning "
+        "with Noisy Labels, ICCV 2019.",
+        params=(
+            ParamSpec("alpha", 0.01, 1.0, 0.1, "weight of cross-entropy", log=True),
+            ParamSpec("beta", 0.1, 1.0, 1.0, "weight of the reverse cross-entropy", log=True),
+        ),
+        serves=NOISY_LABEL_METRICS,
+    ),
+)
+
 _REGRESSION_LOSSES = (
     LossSpec(
         name="log_cosh",
@@ -135,6 +170,26 @@ _REGRESSION_LOSSES = (
         reference="Chen et al., Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder, "
         "2019; Saleh & Saleh, Statistical Properties of the log-cosh Loss Function Used in "
         "Machine Learning, 2022.",
+    ),
+    LossSpec(
+        name="pseudo_huber",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="delta^2 (sqrt(1 + (residual / delta)^2) - 1): Huber's shape (quadratic near "
+        "zero, linear beyond delta, in target standard deviations) without its kink.",
+        reference="Charbonnier, Blanc-Féraud, Aubert & Barlaud, Two Deterministic Half-Quadratic "
+        "Regularization Algorithms for Computed Imaging, ICIP 1994; Hartley & Zisserman, "
+        "Multiple View Geometry, 2nd ed., 2003, §A6.8.",
+        params=(
+            ParamSpec(
+                "delta",
+                0.1,
+                3.0,
+                1.0,
+                "scale of the switch, in target standard deviations",
+                log=True,
+            ),
+        ),
     ),
     LossSpec(
         name="pinball",
@@ -158,4 +213,9 @@ _REGRESSION_LOSSES = (
     ),
 )
 
-PROXY_LOSSES: tuple[LossSpec, ...] = (*_STANDARD_LOSSES, *_MARGIN_LOSSES, *_REGRESSION_LOSSES)
+PROXY_LOSSES: tuple[LossSpec, ...] = (
+    *_STANDARD_LOSSES,
+    *_MARGIN_LOSSES,
+    *_ROBUST_LOSSES,
+    *_REGRESSION_LOSSES,
+)
