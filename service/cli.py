@@ -59,7 +59,7 @@ def api_command(settings: Settings) -> list[str]:
         "--port",
         str(settings.api_port),
         "--workers",
-        str(settings.api_workers),
+        str(settings.resolved_api_workers),
         "--access-log" if settings.api_access_log else "--no-access-log",
     ]
 

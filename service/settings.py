@@ -7,6 +7,7 @@ jobs and the Optuna trials, and a SQLite-backed Celery broker. Production sets `
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from service.db.session import PoolOptions
 
 DEFAULT_DATA_ROOTS = (Path("data"), Path("bench/datasets"))
+MAX_DEFAULT_API_WORKERS = 4
 
 
 class Settings(BaseSettings):
@@ -45,8 +47,14 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    api_workers: int = Field(
-        default=1, ge=1, le=64, description="uvicorn worker processes serving the API."
+    api_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes serving the API. Unset: one on the embedded SQLite "
+        "database (its writes are serialised anyway), and on a database server one per CPU "
+        "core this process may use, at most 4 (bench.load: on 2 cores, PostgreSQL, 2 workers "
+        "took the paced-polling p99 from 93-103 ms to 56 ms).",
     )
     api_access_log: bool = Field(
         default=False,
@@ -199,6 +207,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'loss_search.db'}"
+
+    @property
+    def resolved_api_workers(self) -> int:
+        """How many uvicorn workers serve the API (see ``api_workers``)."""
+        if self.api_workers is not None:
+            return self.api_workers
+        if self.database_url is None or self.database_url.startswith("sqlite"):
+            return 1
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        cores = len(usable) if usable else (os.cpu_count() or 1)
+        return max(1, min(MAX_DEFAULT_API_WORKERS, cores))
 
     @property
     def resolved_broker_url(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -16,7 +18,7 @@ def test_more_request_threads_than_database_connections_are_refused() -> None:
 def test_the_defaults_fit_together() -> None:
     settings = Settings(_env_file=None)
     assert settings.api_threads <= settings.db_pool_size + settings.db_max_overflow
-    assert settings.api_workers == 1
+    assert settings.resolved_api_workers == 1  # the embedded SQLite database
     assert settings.job_stale_after_s >= 3 * settings.job_heartbeat_s
     assert settings.trial_grace_s >= 3 * settings.trial_heartbeat_s
     assert settings.trial_grace_s <= settings.job_stale_after_s
@@ -33,3 +35,12 @@ def test_a_taken_over_shard_finds_its_lost_trials_already_stale() -> None:
     # Trials outliving their shard's staleness would make the new owner wait for them.
     with pytest.raises(ValidationError, match="must not exceed job_stale_after_s"):
         Settings(_env_file=None, trial_grace_s=60, job_stale_after_s=30)
+
+
+def test_on_a_database_server_the_api_runs_one_worker_per_core_up_to_four() -> None:
+    server = Settings(_env_file=None, database_url="postgresql+psycopg://db/loss_search")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert server.resolved_api_workers == max(1, min(4, cores or 1))
+    assert Settings(_env_file=None, database_url="sqlite:///x.db").resolved_api_workers == 1
+    chosen = Settings(_env_file=None, database_url="postgresql+psycopg://db/x", api_workers=3)
+    assert chosen.resolved_api_workers == 3
