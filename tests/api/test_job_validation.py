@@ -217,6 +217,20 @@ def test_mape_refuses_targets_equal_to_zero(client: TestClient, data_root: Path)
     )
 
 
+@pytest.mark.parametrize("metric", ["msle", "rmsle", "poisson_deviance"])
+def test_log_and_count_metrics_refuse_negative_targets(
+    client: TestClient, data_root: Path, metric: str
+) -> None:
+    (data_root / "signed.csv").write_text(
+        "x,y\n" + "\n".join(f"{i},{i % 5 - 1}" for i in range(60)) + "\n"
+    )
+    assert_refused(
+        client,
+        {"dataset": "signed.csv", "target": "y", "metric": metric, "task": "regression"},
+        f"metric '{metric}' needs non-negative targets",
+    )
+
+
 def test_multilabel_targets_must_be_zero_one_columns(client: TestClient, data_root: Path) -> None:
     rows = [f"{i},{i % 2},{(i // 2) % 2},{i % 3}" for i in range(60)]
     (data_root / "labels.csv").write_text("x,l_a,l_b,l_c\n" + "\n".join(rows) + "\n")

@@ -118,6 +118,22 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
             lambda y, p: skm.mean_poisson_deviance(y, np.maximum(p, 1e-9)),
         )
     ],
+    "msle": [
+        (
+            R,
+            Y_REGRESSION,
+            PRED_REGRESSION,
+            lambda y, p: skm.mean_squared_log_error(y, np.maximum(p, 0.0)),
+        )
+    ],
+    "rmsle": [
+        (
+            R,
+            Y_REGRESSION,
+            PRED_REGRESSION,
+            lambda y, p: skm.root_mean_squared_log_error(y, np.maximum(p, 0.0)),
+        )
+    ],
 }
 
 MINIMIZED = {
@@ -131,6 +147,8 @@ MINIMIZED = {
     "median_ae",
     "pinball",
     "poisson_deviance",
+    "msle",
+    "rmsle",
 }
 DIRECTIONS = {
     name: Direction.MINIMIZE if name in MINIMIZED else Direction.MAXIMIZE for name in REFERENCES
@@ -183,10 +201,12 @@ def test_metrics_for_each_task() -> None:
         "mape",
         "median_ae",
         "mse",
+        "msle",
         "pinball",
         "poisson_deviance",
         "r2",
         "rmse",
+        "rmsle",
     ]
     assert metrics_for(Task.MULTICLASS) == [
         "accuracy",
@@ -286,6 +306,13 @@ def test_macro_roc_auc_skips_labels_with_one_class_in_the_split() -> None:
     y[:, 2] = 0
     expected = skm.roc_auc_score(y[:, :2], SCORES_MULTILABEL[:, :2], average="macro")
     assert get_metric("macro_roc_auc").score(y, SCORES_MULTILABEL, {}) == expected
+
+
+def test_msle_scores_a_negative_prediction_as_zero() -> None:
+    # log(1 + y) is undefined at y <= -1; a negative amount is predicted as none at all.
+    value = get_metric("msle").score(np.array([0.0, np.e - 1.0]), np.array([-3.0, 0.0]), {})
+    assert value == pytest.approx(0.5)
+    assert get_metric("rmsle").score(np.array([np.e - 1.0]), np.array([-3.0]), {}) == 1.0
 
 
 def test_poisson_deviance_clips_non_positive_predictions() -> None:

@@ -183,6 +183,8 @@ CASES: list[tuple[str, dict[str, Any], np.ndarray, np.ndarray, Callable[[Any, An
         PRED_POS,
         lambda y, p: tm("tweedie_deviance_score")(p, y, power=1.0),
     ),
+    ("msle", {}, Y_REG, PRED_POS, lambda y, p: tm("mean_squared_log_error")(p, y)),
+    ("rmsle", {}, Y_REG, PRED_POS, lambda y, p: tm("mean_squared_log_error")(p, y).sqrt()),
 ]
 
 

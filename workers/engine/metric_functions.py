@@ -24,6 +24,15 @@ def _f1(average: str) -> Scorer:
     return score
 
 
+def _msle(y: np.ndarray, values: np.ndarray, _: Params) -> float:
+    # A log error has no value below a prediction of -1; a negative count or amount predicts 0.
+    return float(skm.mean_squared_log_error(y, np.maximum(values, 0.0)))
+
+
+def _rmsle(y: np.ndarray, values: np.ndarray, _: Params) -> float:
+    return float(skm.root_mean_squared_log_error(y, np.maximum(values, 0.0)))
+
+
 def _log_loss(y: np.ndarray, probabilities: np.ndarray, _: Params) -> float:
     n_classes = 2 if probabilities.ndim == 1 else probabilities.shape[1]
     return float(skm.log_loss(y, probabilities, labels=list(range(n_classes))))
@@ -88,4 +97,6 @@ SCORERS: dict[str, Scorer] = {
         skm.mean_pinball_loss(y, v, alpha=float(params["quantile"]))
     ),
     "poisson_deviance": _poisson,
+    "msle": _msle,
+    "rmsle": _rmsle,
 }

@@ -247,6 +247,15 @@ _CATALOGUE: tuple[Metric, ...] = (
         _VALUES,
         "Mean Poisson deviance (non-negative targets; predictions clipped to at least 1e-9).",
     ),
+    Metric(
+        "msle",
+        _R,
+        _DOWN,
+        _VALUES,
+        "Mean squared logarithmic error, mean (log(1 + y) - log(1 + prediction))^2: relative "
+        "errors, for non-negative targets such as counts and amounts (predictions clipped at 0).",
+    ),
+    Metric("rmsle", _R, _DOWN, _VALUES, "Root of the mean squared logarithmic error (msle)."),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _CATALOGUE}

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own convention)
+from sklearn import metrics as skm
 from torch import Tensor
 
 from tests.engine.losses.harness import (
@@ -285,6 +286,31 @@ def test_poisson_nll_clips_negative_targets_to_zero() -> None:
     # Standardised -2.5 -> y = -2, clipped to 0: the loss is exp(output) alone.
     loss = poisson_nll()
     assert loss(t([[LN3]]), t([[-2.5]])).item() == pytest.approx(3.0, rel=1e-6)
+
+
+def test_msle_is_the_msle_metric_of_its_log_link_predictions() -> None:
+    mean, std, scale = 40.0, 30.0, 45.0
+    generator = torch.Generator().manual_seed(16)
+    amounts = torch.distributions.Gamma(2.0, 0.05).sample((2, 40))  # prices, counts...
+    targets = (amounts - mean) / std
+    outputs = torch.randn(2, 40, generator=generator)
+    loss = build("msle", Task.REGRESSION, target_mean=mean, target_std=std, target_scale=scale)
+    value = loss(outputs, targets)
+    for m in range(2):
+        predictions = (torch.exp(outputs[m]) * scale).double().numpy()
+        expected = skm.mean_squared_log_error(amounts[m].double().numpy(), predictions)
+        assert value[m].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_msle_keeps_a_gradient_for_predictions_far_below_the_target() -> None:
+    # A clipped negative prediction would have no gradient; the log link never predicts one.
+    loss = build("msle", Task.REGRESSION, target_mean=10.0, target_std=5.0, target_scale=10.0)
+    outputs = t([[-30.0, 30.0]]).requires_grad_()
+    value = loss(outputs, t([[1.0, -2.0]]))  # targets 15 and 0
+    (grad,) = torch.autograd.grad(value.sum(), outputs)
+    assert torch.isfinite(value).all()
+    assert grad[0, 0] < 0.0  # pushed up towards 15
+    assert grad[0, 1] > 0.0  # pushed down towards 0
 
 
 def test_poisson_nll_matches_torch_on_the_rebuilt_targets() -> None:

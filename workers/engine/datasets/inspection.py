@@ -218,6 +218,14 @@ def _show(label: object) -> str:
     return repr(item() if callable(item) else label)
 
 
+# Regression metrics defined for non-negative targets only, and why.
+NON_NEGATIVE_TARGET_METRICS = {
+    "poisson_deviance": "a Poisson deviance is defined for counts",
+    "msle": "it compares log(1 + y)",
+    "rmsle": "it compares log(1 + y)",
+}
+
+
 def check_target_for_metric(metric: str, values: np.ndarray) -> None:
     """Refuse targets a regression metric cannot score (``values`` in the target's units)."""
     if metric == "mape" and np.any(values == 0):
@@ -226,5 +234,9 @@ def check_target_for_metric(metric: str, values: np.ndarray) -> None:
             f"metric 'mape' divides by the target, and {count} rows have target 0; use 'mae' "
             "or 'rmse', or drop those rows"
         )
-    if metric == "poisson_deviance" and np.any(values < 0):
-        raise DatasetError("metric 'poisson_deviance' needs non-negative targets")
+    if metric in NON_NEGATIVE_TARGET_METRICS and np.any(values < 0):
+        count, why = int(np.sum(values < 0)), NON_NEGATIVE_TARGET_METRICS[metric]
+        raise DatasetError(
+            f"metric {metric!r} needs non-negative targets ({why}), and {count} rows have a "
+            "negative target; use 'mae' or 'rmse', or shift the target"
+        )

@@ -1,10 +1,10 @@
-"""Regression proxies beyond MSE, MAE and Huber: log-cosh, pseudo-Huber, pinball (quantile) and
-Poisson NLL.
+"""Regression proxies beyond MSE, MAE and Huber: log-cosh, pseudo-Huber, pinball (quantile),
+Poisson NLL and squared log error.
 
 Regression targets reach a loss standardised with the training mean and standard deviation.
 Log-cosh, pseudo-Huber and pinball work on those standardised values (so a residual of 1 is
-one standard deviation); Poisson NLL has a log link and works in the target's own units, rebuilt
-from the context (:func:`original_targets`).
+one standard deviation); Poisson NLL and squared log error have a log link and work in the
+target's own units, rebuilt from the context (:func:`original_targets`).
 """
 
 from __future__ import annotations
@@ -113,6 +113,29 @@ class PoissonNLL(Loss):
         return (torch.exp(outputs) - counts * outputs).mean(dim=-1)
 
 
+class SquaredLogError(Loss):
+    """Squared logarithmic error ``mean((log(1 + prediction) - log(1 + y))^2)`` with a log link.
+
+    As for :class:`PoissonNLL`, the output ``eta`` is the log of the prediction in units of
+    ``target_scale``, so the prediction ``exp(eta) * target_scale`` is positive and
+    ``log(1 + prediction) = softplus(eta + log(target_scale))`` exactly, smooth for every
+    output (no clipping of a negative prediction, whose gradient would vanish). The target is
+    rebuilt in its own units and clipped at 0. The loss is the msle metric of the prediction, so
+    it is minimised by the conditional mean of ``log(1 + y)``.
+    """
+
+    def __init__(self, target_mean: float, target_std: float, target_scale: float) -> None:
+        super().__init__()
+        self.target_mean = target_mean
+        self.target_std = target_std
+        self.log_scale = math.log(target_scale)
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        amounts = original_targets(targets, self.target_mean, self.target_std).clamp_min(0.0)
+        log_error = F.softplus(outputs + self.log_scale) - torch.log1p(amounts)
+        return log_error.square().mean(dim=-1)
+
+
 def _pinball(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     return Pinball(member_param(params, "tau"))
 
@@ -126,4 +149,5 @@ REGRESSION_PROXY_BUILDERS: dict[str, LossBuilder] = {
     "pseudo_huber": lambda params, ctx: PseudoHuber(member_param(params, "delta")),
     "pinball": _pinball,
     "poisson_nll": _poisson,
+    "msle": lambda params, ctx: SquaredLogError(ctx.target_mean, ctx.target_std, ctx.target_scale),
 }

@@ -211,6 +211,18 @@ _REGRESSION_LOSSES = (
         serves=frozenset({"poisson_deviance"}),
         link=LOG_LINK,
     ),
+    LossSpec(
+        name="msle",
+        family=Family.PROXY,
+        tasks=REGRESSION,
+        summary="Squared logarithmic error with a log link: relative errors, for non-negative "
+        "targets such as counts, prices and amounts.",
+        reference="scikit-learn, sklearn.metrics.mean_squared_log_error (the loss is that "
+        "metric of the prediction); log link as in McCullagh & Nelder, Generalized Linear "
+        "Models, 2nd ed., 1989.",
+        serves=frozenset({"msle", "rmsle"}),
+        link=LOG_LINK,
+    ),
 )
 
 PROXY_LOSSES: tuple[LossSpec, ...] = (
