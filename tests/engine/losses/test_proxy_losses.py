@@ -43,6 +43,33 @@ def test_cross_entropy_multiclass_is_mean_softmax_cross_entropy() -> None:
     assert value.item() == pytest.approx((LN3 + LN4) / 2, rel=1e-6)
 
 
+def test_brier_binary_and_multilabel_are_scikit_learns_brier_score_of_the_sigmoid() -> None:
+    outputs, targets = random_batch(Task.BINARY, n_members=2, batch=50, seed=21)
+    value = build("brier", Task.BINARY)(outputs, targets)
+    for m in range(2):
+        expected = skm.brier_score_loss(targets[m].numpy(), torch.sigmoid(outputs[m]).numpy())
+        assert value[m].item() == pytest.approx(expected, rel=1e-5)
+    outputs, targets = random_batch(Task.MULTILABEL, n_members=1, batch=50, seed=22)
+    value = build("brier", Task.MULTILABEL)(outputs, targets)
+    torch.testing.assert_close(value[0], (torch.sigmoid(outputs) - targets).square().mean())
+
+
+def test_brier_multiclass_sums_over_classes_as_scikit_learn_does_unscaled() -> None:
+    outputs, targets = random_batch(Task.MULTICLASS, n_members=1, batch=60, seed=23)
+    value = build("brier", Task.MULTICLASS)(outputs, targets)
+    probabilities = torch.softmax(outputs[0].double(), dim=-1).numpy()
+    expected = skm.brier_score_loss(
+        targets[0].numpy(), probabilities, labels=list(range(N_CLASSES)), scale_by_half=False
+    )
+    assert value[0].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_brier_bounds_a_confidently_wrong_row_where_cross_entropy_does_not() -> None:
+    outputs, targets = t([[-40.0, 40.0]]), t([[1.0, 0.0]])
+    assert build("brier", Task.BINARY)(outputs, targets).item() == pytest.approx(1.0)
+    assert build("cross_entropy", Task.BINARY)(outputs, targets).item() == pytest.approx(40.0)
+
+
 def test_mse_and_mae_are_mean_squared_and_absolute_residuals() -> None:
     outputs, targets = t([[1.0, 2.0, -3.0]]), t([[0.0, 0.0, 0.0]])
     assert build("mse", Task.REGRESSION)(outputs, targets).item() == pytest.approx(14.0 / 3.0)

@@ -1,7 +1,7 @@
 """Proxy losses: the standard, metric-agnostic training objectives.
 
-Cross-entropy, MSE, MAE and Huber live here; margin and square losses for classification in
-:mod:`~workers.engine.losses.proxy_margin`, the other regression proxies in
+Cross-entropy, the Brier score, MSE, MAE and Huber live here; margin and square losses for
+classification in :mod:`~workers.engine.losses.proxy_margin`, the other regression proxies in
 :mod:`~workers.engine.losses.proxy_regression`. Their catalogue entries are in
 :mod:`workers.engine.losses.catalogue.proxy`.
 """
@@ -46,6 +46,27 @@ class CrossEntropy(Loss):
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return member_mean(per_example_cross_entropy(outputs, targets, self.task))
+
+
+class BrierScore(Loss):
+    """The Brier score of the predicted probabilities (Brier 1950): a bounded, strictly proper
+    scoring rule, so it is minimised by the true probabilities, as cross-entropy is, but a
+    confidently wrong row costs at most 1 (binary) or 2 (multiclass) instead of without bound.
+
+    Binary and multilabel: ``mean (sigmoid(z) - y)^2`` over decisions, which is
+    ``sklearn.metrics.brier_score_loss``; multiclass: the mean over examples of
+    ``sum_c (softmax(z)_c - 1[c = y])^2`` (scikit-learn's multiclass Brier score, unscaled).
+    """
+
+    def __init__(self, task: Task) -> None:
+        super().__init__()
+        self.task = task
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if self.task is Task.MULTICLASS:
+            truth = F.one_hot(targets.long(), outputs.shape[-1]).to(outputs.dtype)
+            return member_mean((torch.softmax(outputs, dim=-1) - truth).square().sum(dim=-1))
+        return member_mean((torch.sigmoid(outputs) - targets).square())
 
 
 class SquaredError(Loss):
@@ -93,6 +114,7 @@ def _huber(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
 
 PROXY_BUILDERS: dict[str, LossBuilder] = {
     "cross_entropy": _cross_entropy,
+    "brier": lambda params, ctx: BrierScore(ctx.task),
     "mse": lambda params, ctx: SquaredError(),
     "mae": lambda params, ctx: AbsoluteError(),
     "huber": _huber,

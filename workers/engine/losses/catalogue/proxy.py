@@ -42,6 +42,17 @@ _STANDARD_LOSSES = (
         "2016, §6.2.",
     ),
     LossSpec(
+        name="brier",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary="Brier score of the sigmoid or softmax probabilities: strictly proper like "
+        "cross-entropy, but bounded, so a confidently wrong row cannot dominate.",
+        reference="Brier, Verification of Forecasts Expressed in Terms of Probability, Monthly "
+        "Weather Review 1950; sklearn.metrics.brier_score_loss.",
+        # Calibrated probabilities, and the plain decision they give at 1/2 or arg-max.
+        serves=CALIBRATION_METRICS | frozenset({"accuracy"}),
+    ),
+    LossSpec(
         name="mse",
         family=Family.PROXY,
         tasks=REGRESSION,
