@@ -62,8 +62,9 @@ def constraint_sentence(check: ConstraintCheck) -> str:
         )
     return (
         f"The {check.quantity} floor of {check.floor:g} did NOT hold on test: {figures}. A "
-        f"threshold that meets the floor on validation can miss it on new rows; choose a "
-        f"stricter floor or check {check.quantity} on your own data before relying on it."
+        f"threshold that meets the floor on validation can miss it on new rows; raise the "
+        f"metric's confidence parameter (how sure validation must be of the floor) or the floor, "
+        f"or check {check.quantity} on your own data before relying on it."
     )
 
 

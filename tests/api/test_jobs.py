@@ -51,7 +51,7 @@ def test_a_submitted_job_is_queued_with_its_resolved_spec(client: TestClient) ->
 
 def test_metric_parameters_get_their_defaults(client: TestClient) -> None:
     job = submit(client, {"dataset": "builtin:breast_cancer", "metric": "recall_at_precision"})
-    assert job["spec"]["metric"]["params"] == {"min_precision": 0.9}
+    assert job["spec"]["metric"]["params"] == {"min_precision": 0.9, "confidence": 0.9}
 
 
 def test_csv_and_parquet_files_under_a_root_are_accepted(client: TestClient) -> None:

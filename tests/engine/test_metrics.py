@@ -258,12 +258,13 @@ def test_an_unknown_metric_raises_listing_every_metric() -> None:
         assert name in str(excinfo.value)
 
 
-def test_recall_at_precision_min_precision_defaults_to_0_9() -> None:
+def test_recall_at_precision_defaults_to_precision_0_9_held_with_confidence_0_9() -> None:
     assert check_metric_fits(MetricRef(name="recall_at_precision"), Task.BINARY) == {
-        "min_precision": 0.9
+        "min_precision": 0.9,
+        "confidence": 0.9,
     }
     given = MetricRef(name="recall_at_precision", params={"min_precision": 0.75})
-    assert check_metric_fits(given, Task.BINARY) == {"min_precision": 0.75}
+    assert check_metric_fits(given, Task.BINARY) == {"min_precision": 0.75, "confidence": 0.9}
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0, 1.5, -0.2])

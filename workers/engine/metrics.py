@@ -156,6 +156,15 @@ _MIN_PRECISION = MetricParam(
 _MIN_RECALL = MetricParam(
     "min_recall", 0.9, "the recall the threshold must reach", low=0.01, high=0.999
 )
+_CONFIDENCE = MetricParam(
+    "confidence",
+    0.9,
+    "how sure the threshold must be of its floor: the one-sided Wilson lower bound of the "
+    "constrained quantity on validation, at this confidence, must reach the floor (0.5: the "
+    "observed value reaching it is enough)",
+    low=0.5,
+    high=0.999,
+)
 _K = MetricParam(
     "k",
     2,
@@ -194,16 +203,18 @@ _CATALOGUE: tuple[Metric, ...] = (
         _B,
         _UP,
         _LABELS,
-        "Recall at the threshold that reaches min_precision on validation.",
-        (_MIN_PRECISION,),
+        "Recall at the threshold with the best validation recall among those whose precision "
+        "reaches min_precision with the given confidence on validation.",
+        (_MIN_PRECISION, _CONFIDENCE),
     ),
     Metric(
         "precision_at_recall",
         _B,
         _UP,
         _LABELS,
-        "Precision at the threshold that reaches min_recall on validation.",
-        (_MIN_RECALL,),
+        "Precision at the threshold with the best validation precision among those whose "
+        "recall reaches min_recall with the given confidence on validation.",
+        (_MIN_RECALL, _CONFIDENCE),
     ),
     Metric("log_loss", _BC, _DOWN, _PROBS, "Cross-entropy of the predicted probabilities."),
     Metric("brier", _B, _DOWN, _PROBS, "Mean squared error of the positive-class probability."),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -147,22 +148,44 @@ def _fbeta(
     return _safe_divide((1 + beta2) * tp, (1 + beta2) * tp + beta2 * fn + fp)
 
 
+def wilson_lower_bound(successes: np.ndarray, trials: np.ndarray, confidence: float) -> np.ndarray:
+    """One-sided Wilson score lower bound of a binomial proportion at ``confidence`` (the
+    observed proportion itself at 0.5; 0 where there are no trials)."""
+    z = NormalDist().inv_cdf(confidence)
+    n = np.maximum(trials, 1.0)
+    p = successes / n
+    centre = p + z * z / (2.0 * n)
+    spread = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
+    lower: np.ndarray = np.where(trials > 0, (centre - spread) / (1.0 + z * z / n), 0.0)
+    return lower
+
+
+def _reaches_floor(
+    successes: np.ndarray, trials: np.ndarray, floor: ParamValue, params: Mapping[str, ParamValue]
+) -> np.ndarray:
+    # The cut-off with the best objective among those that just reach the floor on validation
+    # is the one most likely to have reached it by luck; asking the lower bound to reach it
+    # leaves a margin that shrinks as the rows behind the estimate grow.
+    confidence = float(params.get("confidence", 0.5))
+    return wilson_lower_bound(successes, trials, confidence) >= float(floor)
+
+
 def _precision_at_recall(
     tp: np.ndarray, fp: np.ndarray, tn: np.ndarray, fn: np.ndarray, params: Mapping[str, ParamValue]
 ) -> np.ndarray:
     precision = _safe_divide(tp, tp + fp)
-    recall = _safe_divide(tp, tp + fn)
-    ranked: np.ndarray = np.where(recall >= float(params["min_recall"]), precision, -1.0)
+    feasible = _reaches_floor(tp, tp + fn, params["min_recall"], params)
+    ranked: np.ndarray = np.where(feasible, precision, -1.0)
     return ranked
 
 
 def _recall_at_precision(
     tp: np.ndarray, fp: np.ndarray, tn: np.ndarray, fn: np.ndarray, params: Mapping[str, ParamValue]
 ) -> np.ndarray:
-    precision = _safe_divide(tp, tp + fp)
     recall = _safe_divide(tp, tp + fn)
     # Infeasible cut-offs rank below every feasible one, including recall 0.
-    ranked: np.ndarray = np.where(precision >= float(params["min_precision"]), recall, -1.0)
+    feasible = _reaches_floor(tp, tp + fp, params["min_precision"], params)
+    ranked: np.ndarray = np.where(feasible, recall, -1.0)
     return ranked
 
 
