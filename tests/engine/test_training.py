@@ -230,6 +230,45 @@ def test_members_stop_after_patience_evaluations_without_improvement(
             assert result.epochs_trained == plan.max_epochs
 
 
+def test_a_staged_loss_gets_a_second_patience_when_it_stalls_in_its_first_stage(
+    breast_cancer: PreparedData, breast_cancer_device: DeviceData
+) -> None:
+    # Learning rate 0: no member ever improves on its first evaluation. Cross-entropy stops
+    # after one patience; LDAM-DRW starts its re-weighting stage instead (its deferred epoch,
+    # 36 of 40, is far away) and stops after a second patience.
+    evaluator = Evaluator(get_metric("accuracy"), {}, breast_cancer)
+    plan = TrainingPlan(batch_size=64, max_epochs=40, eval_every=2, patience=3)
+    ldam = {"max_margin": 0.5, "scale": 30.0, "defer": 0.9, "lr_factor": 0.01}
+    members = [
+        MemberConfig("cross_entropy", {}, 0.0, seed=3),
+        MemberConfig("ldam_drw", ldam, 0.0, seed=3),
+    ]
+    plain, staged = train(members, breast_cancer_device, evaluator, plan)
+    assert (plain.best_epoch, plain.epochs_trained) == (2, 8)
+    assert (staged.best_epoch, staged.epochs_trained) == (2, 14)
+    assert staged.outcome is Outcome.COMPLETE
+
+
+def test_a_member_in_its_second_stage_trains_with_its_loss_s_learning_rate_factor(
+    breast_cancer_device: DeviceData, roc_auc_evaluator: Evaluator
+) -> None:
+    plan = TrainingPlan(batch_size=64, max_epochs=10, eval_every=1, patience=10)
+    trainer = PopulationTrainer(breast_cancer_device, roc_auc_evaluator, plan)
+    ldam = {"max_margin": 0.5, "scale": 30.0, "defer": 0.2, "lr_factor": 0.01}
+    trainer.add("ldam", MemberConfig("ldam_drw", ldam, 1e-3, seed=1))
+    trainer.add("ce", MemberConfig("cross_entropy", {}, 1e-3, seed=2))
+    (group,) = trainer.groups.values()
+    rates = []
+    for _ in range(3):  # re-weighting starts after epoch round(0.2 * 10) = 2
+        trainer.run_epoch()
+        population = group.population
+        rates.append(
+            dict(zip(population.keys, population.optimizer.rates_in_use.tolist(), strict=True))
+        )
+    assert [r["ldam"] for r in rates] == pytest.approx([1e-3, 1e-3, 1e-5])
+    assert [r["ce"] for r in rates] == pytest.approx([1e-3, 1e-3, 1e-3])
+
+
 def test_kept_state_is_the_best_evaluation_and_reproduces_its_score(
     breast_cancer_device: DeviceData, roc_auc_evaluator: Evaluator
 ) -> None:

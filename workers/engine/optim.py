@@ -31,9 +31,20 @@ class PopulationAdamW:
         self.weight_decay = weight_decay
         self.beta1, self.beta2 = betas
         self.eps = eps
+        self.multipliers = torch.ones_like(self.learning_rates)
         self.steps = torch.zeros_like(self.learning_rates, dtype=torch.float64)
         self.exp_avg = [torch.zeros_like(p) for p in parameters]
         self.exp_avg_sq = [torch.zeros_like(p) for p in parameters]
+
+    @property
+    def rates_in_use(self) -> Tensor:
+        """The learning rates the next step applies: each member's own times its multiplier
+        (a loss's schedule, see :meth:`set_multipliers`)."""
+        return self.learning_rates * self.multipliers
+
+    def set_multipliers(self, multipliers: Tensor) -> None:
+        """Scale each member's learning rate by ``multipliers`` (M,) from the next step on."""
+        self.multipliers = multipliers.to(self.learning_rates.device, torch.float32)
 
     @torch.no_grad()
     def step(self) -> None:
@@ -53,8 +64,9 @@ class PopulationAdamW:
         bias1 = (1.0 - self.beta1**self.steps).float()
         bias2_sqrt = (1.0 - self.beta2**self.steps).sqrt().float()
         shapes = [(-1, *([1] * (p.dim() - 1))) for p in params]
-        decay = 1.0 - self.learning_rates * self.weight_decay
-        step_size = -self.learning_rates / bias1
+        rates = self.rates_in_use
+        decay = 1.0 - rates * self.weight_decay
+        step_size = -rates / bias1
         torch._foreach_mul_(params, [decay.view(s) for s in shapes])
         torch._foreach_lerp_(avgs, grads, 1.0 - self.beta1)  # type: ignore[arg-type]
         torch._foreach_mul_(avg_sqs, self.beta2)
@@ -84,6 +96,9 @@ class PopulationAdamW:
 
         self.parameters = parameters
         self.learning_rates = torch.cat([self.learning_rates, new_rates]).index_select(0, index)
+        self.multipliers = torch.cat([self.multipliers, torch.ones_like(new_rates)]).index_select(
+            0, index
+        )
         self.steps = grow(self.steps)
         self.exp_avg = [grow(state) for state in self.exp_avg]
         self.exp_avg_sq = [grow(state) for state in self.exp_avg_sq]

@@ -144,7 +144,7 @@ class Population:
         self.optimizer.step()
         for block in self.blocks:
             if block.stateful:
-                block.module.after_step(self.optimizer.learning_rates[block.start : block.stop])
+                block.module.after_step(self.optimizer.rates_in_use[block.start : block.stop])
 
     def start_epoch(self) -> None:
         """Every member starts its next epoch (each counts its own)."""
@@ -152,6 +152,23 @@ class Population:
         epochs = torch.tensor(self.epochs, device=self.context.device)
         for block in self.blocks:
             block.module.start_epoch(epochs[block.start : block.stop])
+        self.optimizer.set_multipliers(
+            torch.cat(
+                [
+                    block.module.learning_rate_multipliers(block.stop - block.start).cpu()
+                    for block in self.blocks
+                ]
+            )
+        )
+
+    def advance_stage(self, position: int) -> bool:
+        """Ask the member at ``position``'s loss to start its next training stage because the
+        member stopped improving; True if it did (the member keeps training)."""
+        for block in self.blocks:
+            if block.start <= position < block.stop:
+                local = torch.tensor([position - block.start], device=self.context.device)
+                return bool(block.module.advance_stage(local)[0])
+        raise IndexError(position)
 
     def member_state(self, position: int) -> list[Tensor]:
         """A detached copy of one member's parameters."""

@@ -3,8 +3,10 @@
 Each member keeps the weights of its best validation evaluation (early stopping on validation,
 never on test). A member ends when it is pruned, when it diverges or collapses (failed, with the
 reason), when it has not improved for ``patience`` evaluations, or after ``max_epochs`` of its
-own. Members that end leave the population at once, and new members can join at any epoch
-boundary, so a search keeps its populations full instead of waiting for the slowest member.
+own. A member that stops improving while its loss has a training stage still to come
+(LDAM-DRW's deferred re-weighting) starts that stage instead, with fresh patience. Members that
+end leave the population at once, and new members can join at any epoch boundary, so a search
+keeps its populations full instead of waiting for the slowest member.
 
 Members with different batch sizes cannot share batches, so each batch size has its own
 population; :meth:`PopulationTrainer.run_epoch` advances each of them by one epoch.
@@ -160,6 +162,10 @@ class PopulationTrainer:
                 track.state = population.member_state(position)
         else:
             track.stale += 1
+        stalled = track.stale >= self.plan.patience and epoch < self.plan.max_epochs
+        if stalled and not pruned and population.advance_stage(position):
+            track.stale = 0  # a new training stage (e.g. deferred re-weighting) gets its patience
+            return None
         if pruned or epoch >= self.plan.max_epochs or track.stale >= self.plan.patience:
             if not pruned and self._single_class(track):
                 return MemberResult(Outcome.FAILED, epochs_trained=epoch, reason=SINGLE_CLASS)

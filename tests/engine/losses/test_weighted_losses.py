@@ -303,12 +303,17 @@ def test_logit_adjusted_gives_an_absent_class_a_finite_prior() -> None:
 # LDAM with deferred re-weighting ----------------------------------------------------------------
 
 
+def unscaled(n_members: int) -> dict[str, list[float]]:
+    """Scale 1 and no learning-rate drop, so the worked numbers below are in logit units."""
+    return {"scale": [1.0] * n_members, "lr_factor": [1.0] * n_members}
+
+
 def test_ldam_margins_scale_as_count_to_the_minus_quarter_with_the_rarest_at_max() -> None:
     # counts (81, 1): n^(-1/4) = (1/3, 1), so margins (m/3, m).
     loss = build(
         "ldam_drw",
         Task.BINARY,
-        {"max_margin": [3.0, 0.6], "defer": [0.5, 0.5]},
+        {"max_margin": [3.0, 0.6], "defer": [0.5, 0.5], **unscaled(2)},
         class_counts=[81.0, 1.0],
     )
     assert loss.get_buffer("margins").tolist() == [
@@ -323,7 +328,7 @@ def test_ldam_binary_lowers_the_true_class_logit_by_its_margin() -> None:
     loss = build(
         "ldam_drw",
         Task.BINARY,
-        {"max_margin": [3 * LN2], "defer": [0.5]},
+        {"max_margin": [3 * LN2], "defer": [0.5], **unscaled(1)},
         class_counts=[81.0, 1.0],
     )
     loss.start_epoch(1)
@@ -338,7 +343,7 @@ def test_ldam_multiclass_lowers_the_true_logit_before_softmax() -> None:
     loss = build(
         "ldam_drw",
         Task.MULTICLASS,
-        {"max_margin": [2 * LN2], "defer": [0.5]},
+        {"max_margin": [2 * LN2], "defer": [0.5], **unscaled(1)},
         class_counts=[16.0, 1.0, 1.0],
     )
     loss.start_epoch(1)
@@ -351,7 +356,7 @@ def test_ldam_multilabel_margins_are_per_label() -> None:
     loss = build(
         "ldam_drw",
         Task.MULTILABEL,
-        {"max_margin": [1.0], "defer": [0.5]},
+        {"max_margin": [1.0], "defer": [0.5], **unscaled(1)},
         class_counts=[1.0, 16.0],
         n_train=17,
     )
@@ -367,7 +372,7 @@ def test_ldam_defers_class_balanced_reweighting_until_after_its_fraction_of_epoc
     loss = build(
         "ldam_drw",
         Task.BINARY,
-        {"max_margin": [3 * LN2, 3 * LN2], "defer": [0.3, 0.8]},
+        {"max_margin": [3 * LN2, 3 * LN2], "defer": [0.3, 0.8], **unscaled(2)},
         class_counts=[81.0, 1.0],
         max_epochs=10,
     )
@@ -388,12 +393,18 @@ def test_ldam_defers_class_balanced_reweighting_until_after_its_fraction_of_epoc
 
 
 def test_ldam_drw_matches_the_reference_formula_after_deferral() -> None:
-    # Cao et al.'s code: F.cross_entropy(s * (x - margin one-hot), weight=per-class weights), s=1.
-    counts, max_margins = [50.0, 7.0, 20.0], [0.1, 0.5, 4.0]
+    # Cao et al.'s code: F.cross_entropy(s * (x - margin one-hot), weight=per-class weights),
+    # with the paper's s = 30, max margin 0.5 among the members.
+    counts, max_margins, scales = [50.0, 7.0, 20.0], [0.1, 0.5, 1.0], [1.0, 30.0, 5.0]
     loss = build(
         "ldam_drw",
         Task.MULTICLASS,
-        {"max_margin": max_margins, "defer": [0.3, 0.3, 0.3]},
+        {
+            "max_margin": max_margins,
+            "scale": scales,
+            "defer": [0.3, 0.3, 0.3],
+            "lr_factor": [0.01] * 3,
+        },
         class_counts=counts,
     )
     loss.start_epoch(MAX_EPOCHS)
@@ -405,8 +416,73 @@ def test_ldam_drw_matches_the_reference_formula_after_deferral() -> None:
         margins = torch.tensor([n**-0.25 for n in counts])
         margins = max_margin * margins / margins.max()
         shifted = outputs[m] - F.one_hot(targets[m], N_CLASSES) * margins
-        reference = F.cross_entropy(shifted, targets[m], weight=weight)
+        reference = F.cross_entropy(scales[m] * shifted, targets[m], weight=weight)
         assert value[m].item() == pytest.approx(reference.item(), rel=1e-5)
+
+
+def test_ldam_binary_scales_the_margin_shifted_logit() -> None:
+    # counts (81, 1), max margin ln 2 / 3 -> margins (ln 2 / 9, ln 2 / 3); s = 3, z = 0:
+    # y = 0: BCE(3 ln 2 / 9, 0) = softplus(ln 2 / 3); y = 1: BCE(-ln 2, 1) = softplus(ln 2).
+    loss = build(
+        "ldam_drw",
+        Task.BINARY,
+        {"max_margin": [LN2 / 3], "scale": [3.0], "defer": [0.5], "lr_factor": [1.0]},
+        class_counts=[81.0, 1.0],
+    )
+    loss.start_epoch(1)
+    value = loss(t([[0.0, 0.0]]), t([[0.0, 1.0]]))
+    expected = (math.log1p(2 ** (1 / 3)) + LN3) / 2
+    assert value.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_ldam_starts_reweighting_early_when_a_member_stops_improving() -> None:
+    # max_epochs 10, defer 0.8: re-weighting would wait until epoch 9. Member 0 stalls at epoch
+    # 3 and moves on to the second stage from epoch 4; member 1 keeps the first stage.
+    loss = build(
+        "ldam_drw",
+        Task.BINARY,
+        {"max_margin": [3 * LN2] * 2, "defer": [0.8] * 2, **unscaled(2)},
+        class_counts=[81.0, 1.0],
+        max_epochs=10,
+    )
+    outputs, targets = torch.zeros(2, 2), t([[0.0, 1.0], [0.0, 1.0]])
+    q = 1e-4
+    w0 = q / (1 - (1 - q) ** 81)
+    plain = (LN3 + math.log(9.0)) / 2
+    weighted = (w0 * LN3 + math.log(9.0)) / (w0 + 1.0)
+    loss.start_epoch(3)
+    assert loss.advance_stage(torch.tensor([0])).tolist() == [True]
+    assert loss(outputs, targets).tolist() == pytest.approx([plain, plain])  # not mid-epoch
+    loss.start_epoch(4)
+    assert loss(outputs, targets).tolist() == pytest.approx([weighted, plain], rel=1e-6)
+    # A member already in its second stage has no further stage: it may end.
+    assert loss.advance_stage(torch.tensor([0, 1])).tolist() == [False, True]
+
+
+def test_ldam_drops_the_learning_rate_by_its_factor_in_the_second_stage() -> None:
+    loss = build(
+        "ldam_drw",
+        Task.BINARY,
+        {
+            "max_margin": [0.5] * 2,
+            "scale": [30.0] * 2,
+            "defer": [0.3, 0.8],
+            "lr_factor": [0.01, 0.1],
+        },
+        max_epochs=10,
+    )
+    loss.start_epoch(3)
+    assert loss.learning_rate_multipliers(2).tolist() == [1.0, 1.0]
+    loss.start_epoch(4)
+    assert loss.learning_rate_multipliers(2).tolist() == pytest.approx([0.01, 1.0])
+    loss.start_epoch(9)
+    assert loss.learning_rate_multipliers(2).tolist() == pytest.approx([0.01, 0.1])
+
+
+def test_losses_without_stages_neither_advance_nor_change_the_learning_rate() -> None:
+    loss = build("focal", Task.BINARY, {"gamma": [2.0, 1.0], "alpha": [0.25, 0.5]})
+    assert loss.advance_stage(torch.tensor([0, 1])).tolist() == [False, False]
+    assert loss.learning_rate_multipliers(2).tolist() == [1.0, 1.0]
 
 
 # Poly-1 -----------------------------------------------------------------------------------------

@@ -133,6 +133,27 @@ class Loss(nn.Module):
             if isinstance(child, Loss):
                 child.after_step(learning_rates)
 
+    def advance_stage(self, members: Tensor) -> Tensor:
+        """Called when the members at ``members`` (positions within this loss, shape (K,)) have
+        stopped improving on validation and would end. Returns a bool per listed member: True
+        where the loss moved it on to a next training stage (it then keeps training), False
+        where it has none. Staged losses (LDAM-DRW's deferred re-weighting) start their next
+        stage here, so early stopping cannot end a member before the stage it was built for."""
+        advanced = torch.zeros(len(members), dtype=torch.bool, device=members.device)
+        for child in self.children():
+            if isinstance(child, Loss):
+                advanced |= child.advance_stage(members)
+        return advanced
+
+    def learning_rate_multipliers(self, members: int) -> Tensor:
+        """Each member's multiplier of its learning rate for the coming epoch, shape (M,): 1
+        unless the loss schedules its own (a drop when a training stage starts)."""
+        multipliers = torch.ones(members)
+        for child in self.children():
+            if isinstance(child, Loss):
+                multipliers = multipliers * child.learning_rate_multipliers(members).cpu()
+        return multipliers
+
     def select(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (positions within this loss's members)."""
         for name, buffer in list(self.named_buffers(recurse=False)):

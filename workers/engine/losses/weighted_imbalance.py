@@ -82,35 +82,66 @@ def ldam_margins(counts: Tensor, max_margin: Tensor) -> Tensor:
 class LDAMDRW(Loss):
     """LDAM (label-distribution-aware margin) loss with deferred re-weighting (DRW).
 
-    The true class's logit is lowered by its margin ``Delta_y = max_margin (n_min / n_y)^(1/4)``
-    before cross-entropy: multiclass ``CE(z - Delta_y e_y, y)``; binary (and multilabel per label)
-    ``BCE(z - (2y - 1) Delta_y, y)``, the two-class version on ``(0, z)``, each label with the
-    margins of its own (negatives, positives) counts.
-    The paper's logit scale ``s`` (30, for its normalised cosine logits) is 1 here: our logits
-    are not normalised, so a scale would only rescale them, and ``max_margin`` is in logit units.
+    As in Cao et al.'s code, the true class's output is lowered by its margin
+    ``Delta_y = max_margin (n_min / n_y)^(1/4)`` and the result is scaled by ``s`` before
+    cross-entropy: multiclass ``CE(s (z - Delta_y e_y), y)``; binary (and multilabel per label)
+    ``BCE(s (z - (2y - 1) Delta_y), y)``, the two-class version on ``(0, z)``, each label with
+    the margins of its own (negatives, positives) counts. The paper's outputs are cosines and
+    ``s = 30``, ``max_margin = 0.5``: a margin of 15 in the units of the logits the loss sees.
+    Ours are not normalised, so ``s`` also sets how large the outputs grow; predictions stay
+    the outputs ``z`` (the margins and the scale exist in training only).
 
-    Until epoch ``defer_epochs`` (``round(defer * max_epochs)``) every decision weighs 1 and the
-    loss is the mean over the batch; from the next epoch on, decisions weigh their class's
-    class-balanced weight with ``beta = 0.9999`` (per label for multilabel) and the loss is the
-    weighted mean ``sum w l / sum w``, as ``F.cross_entropy(weight=w)``.
+    Training has two stages. In the first every decision weighs 1 and the loss is the mean
+    over the batch. The second re-weights: decisions weigh their class's class-balanced weight
+    with ``beta = 0.9999`` (per label for multilabel) and the loss is the weighted mean
+    ``sum w l / sum w``, as ``F.cross_entropy(weight=w)``; the learning rate is multiplied by
+    ``lr_factor`` (the paper drops it 100-fold at the switch). The second stage starts after
+    epoch ``defer_epochs`` (``round(defer * max_epochs)``, the paper's 160 of 200), or earlier,
+    when the member stops improving on validation (:meth:`advance_stage`): with early stopping
+    a fixed epoch is often never reached, and the first stage has then converged.
     """
 
     margins: Tensor
     balanced: Tensor
+    scale: Tensor
+    lr_factor: Tensor
     defer_epochs: Tensor
+    switched: Tensor
     reweighting: Tensor
 
-    def __init__(self, task: Task, margins: Tensor, balanced: Tensor, defer_epochs: Tensor) -> None:
+    def __init__(
+        self,
+        task: Task,
+        margins: Tensor,
+        balanced: Tensor,
+        scale: Tensor,
+        lr_factor: Tensor,
+        defer_epochs: Tensor,
+    ) -> None:
         super().__init__()
         self.task = task
         self.register_buffer("margins", margins)
         self.register_buffer("balanced", balanced)
+        self.register_buffer("scale", scale)
+        self.register_buffer("lr_factor", lr_factor)
         self.register_buffer("defer_epochs", defer_epochs)
+        # Moved to the second stage by a plateau before the deferred epoch.
+        self.register_buffer("switched", torch.zeros_like(defer_epochs, dtype=torch.bool))
         self.register_buffer("reweighting", torch.zeros_like(defer_epochs, dtype=torch.bool))
 
     def start_epoch(self, epoch: Tensor | int) -> None:
         super().start_epoch(epoch)
-        self.reweighting = epoch > self.defer_epochs
+        self.reweighting = self.switched | (epoch > self.defer_epochs)
+
+    def advance_stage(self, members: Tensor) -> Tensor:
+        first_stage = ~self.reweighting[members]
+        switched = self.switched.clone()
+        switched[members] = True
+        self.switched = switched
+        return first_stage
+
+    def learning_rate_multipliers(self, members: int) -> Tensor:
+        return torch.where(self.reweighting, self.lr_factor, torch.ones_like(self.lr_factor))
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         if self.task is Task.MULTICLASS:
@@ -119,7 +150,8 @@ class LDAMDRW(Loss):
         else:
             margin = per_decision(self.margins, targets, self.task)
             shifted = outputs - (2.0 * targets - 1.0) * margin
-        per_example = per_example_cross_entropy(shifted, targets, self.task)
+        scaled = shifted * per_member(self.scale, shifted)
+        per_example = per_example_cross_entropy(scaled, targets, self.task)
         reweighting = per_member(self.reweighting, self.balanced)
         weights = torch.where(reweighting, self.balanced, torch.ones_like(self.balanced))
         return weighted_mean(per_example, per_decision(weights, targets, self.task))
@@ -140,6 +172,8 @@ def _ldam_drw(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
         ctx.task,
         per_task(ldam_margins(counts, max_margin), ctx.task),
         per_task(effective_number_weights(counts, beta), ctx.task),
+        member_param(params, "scale"),
+        member_param(params, "lr_factor"),
         defer_epochs,
     )
 

@@ -83,17 +83,25 @@ _IMBALANCE_LOSSES = (
         name="ldam_drw",
         family=Family.WEIGHTED,
         tasks=CLASSIFICATION,
-        summary="Cross-entropy with class margins ∝ n_c^(-1/4), class-balanced weights "
-        "switched on late in training.",
+        summary="Cross-entropy with class margins ∝ n_c^(-1/4) on scaled outputs, then "
+        "class-balanced weights and a lower learning rate once the first stage has converged.",
         reference="Cao et al., Learning Imbalanced Datasets with Label-Distribution-Aware "
         "Margin Loss, NeurIPS 2019.",
         params=(
             ParamSpec(
                 "max_margin",
-                0.1,
-                4.0,
+                0.05,
+                1.0,
                 0.5,
-                "margin of the rarest class, in logit units (0.5 in the paper)",
+                "margin of the rarest class, in output units before the scale (0.5 in the paper)",
+                log=True,
+            ),
+            ParamSpec(
+                "scale",
+                1.0,
+                30.0,
+                30.0,
+                "scale s of the margin-shifted outputs inside the loss (30 in the paper)",
                 log=True,
             ),
             ParamSpec(
@@ -101,7 +109,16 @@ _IMBALANCE_LOSSES = (
                 0.3,
                 0.9,
                 0.8,
-                "fraction of the epoch cap trained before re-weighting starts (0.8 in the paper)",
+                "fraction of the epoch cap after which re-weighting starts at the latest "
+                "(0.8 in the paper); it starts earlier when validation stops improving",
+            ),
+            ParamSpec(
+                "lr_factor",
+                0.01,
+                1.0,
+                0.01,
+                "learning-rate multiplier once re-weighting starts (0.01 in the paper)",
+                log=True,
             ),
         ),
     ),

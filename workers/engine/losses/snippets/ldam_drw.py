@@ -1,10 +1,15 @@
-"""LDAM loss with deferred re-weighting (DRW), on raw logits (logit scale s = 1).
+"""LDAM loss with deferred re-weighting (DRW).
 
-The true class's logit is lowered by the margin max_margin * (n_min / n_y) ** 0.25 before
-cross-entropy (binary and multilabel: BCE of z - (2y - 1) * margin_y, per label for multilabel).
-For the first round(defer * max_epochs) epochs the loss is the plain mean; afterwards each
-decision weighs its class's class-balanced weight (beta = 0.9999) and the loss is the weighted
-mean sum(w * l) / sum(w). Call start_epoch(epoch) (epochs from 1) before each epoch.
+The true class's output is lowered by the margin max_margin * (n_min / n_y) ** 0.25 and the
+result is multiplied by scale before cross-entropy (binary and multilabel: BCE of
+scale * (z - (2y - 1) * margin_y), per label for multilabel). Predictions are the outputs z.
+Stage one: the loss is the plain mean. Stage two: each decision weighs its class's
+class-balanced weight (beta = 0.9999), the loss is the weighted mean sum(w * l) / sum(w), and
+the learning rate should be multiplied by lr_factor. Stage two starts after epoch
+round(defer * max_epochs), or earlier: call start_reweighting() when validation stops
+improving (where early stopping would end training), then keep training with fresh patience.
+Call start_epoch(epoch) (epochs from 1) before each epoch; from the epoch on which it returns
+True, multiply your optimiser's learning rate by lr_factor.
 """
 
 import torch
@@ -26,12 +31,16 @@ class LDAMDRWLoss:
         self,
         task: str,
         max_margin: float,
+        scale: float,
         defer: float,
+        lr_factor: float,
         class_counts: list[float],
         n_train: int,
         max_epochs: int,
     ) -> None:
         self.task = task
+        self.scale = scale
+        self.lr_factor = lr_factor
         counts = torch.tensor(class_counts, dtype=torch.float32)
         if task == "multilabel":
             counts = torch.stack([n_train - counts, counts], dim=-1)  # (labels, 2)
@@ -39,10 +48,17 @@ class LDAMDRWLoss:
         self.margins = max_margin * raw / raw.amax(-1, keepdim=True)
         self.balanced = _balanced_weights(counts)
         self.defer_epochs = round(defer * max_epochs)
+        self.switched = False
         self.reweighting = False
 
-    def start_epoch(self, epoch: int) -> None:
-        self.reweighting = epoch > self.defer_epochs
+    def start_reweighting(self) -> None:
+        self.switched = True
+
+    def start_epoch(self, epoch: int) -> bool:
+        """Returns True on the epoch re-weighting starts (time to drop the learning rate)."""
+        starting = not self.reweighting and (self.switched or epoch > self.defer_epochs)
+        self.reweighting = self.reweighting or starting
+        return starting
 
     def _lookup(self, table: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         table = table.to(targets.device)
@@ -54,10 +70,12 @@ class LDAMDRWLoss:
         if self.task == "multiclass":
             onehot = F.one_hot(targets.long(), logits.shape[-1]).to(logits.dtype)
             shifted = logits - onehot * self.margins.to(logits.device)
-            per_example = F.cross_entropy(shifted, targets.long(), reduction="none")
+            per_example = F.cross_entropy(self.scale * shifted, targets.long(), reduction="none")
         else:
             shifted = logits - (2.0 * targets - 1.0) * self._lookup(self.margins, targets)
-            per_example = F.binary_cross_entropy_with_logits(shifted, targets, reduction="none")
+            per_example = F.binary_cross_entropy_with_logits(
+                self.scale * shifted, targets, reduction="none"
+            )
         if not self.reweighting:
             return per_example.mean()
         weights = self._lookup(self.balanced, targets)
@@ -67,9 +85,11 @@ class LDAMDRWLoss:
 def make_loss(
     task: str,
     max_margin: float,
+    scale: float,
     defer: float,
+    lr_factor: float,
     class_counts: list[float],
     n_train: int,
     max_epochs: int,
 ) -> LDAMDRWLoss:
-    return LDAMDRWLoss(task, max_margin, defer, class_counts, n_train, max_epochs)
+    return LDAMDRWLoss(task, max_margin, scale, defer, lr_factor, class_counts, n_train, max_epochs)
