@@ -20,13 +20,13 @@ from service.schemas import (
 from service.wording import SEARCH_RUNNING, comparison_summary
 from workers.engine.metrics import get_metric
 from workers.engine.results import (
-    DecisionThreshold,
     SearchResult,
     Setup,
     TrainingSettings,
     TrialTraining,
+    decision_rule,
 )
-from workers.engine.spec import JobSpec
+from workers.engine.spec import JobSpec, Task
 from workers.engine.trial_records import TRIAL_STATES
 
 
@@ -172,20 +172,23 @@ def comparison_out(result: SearchResult) -> ComparisonOut:
 
 def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | None) -> BestOut:
     """Best and baseline so far, validation only, from the job's best trial records."""
+    spec = JobSpec.model_validate(row.spec)
+    multiclass = spec.planned_task is Task.MULTICLASS
     return BestOut(
         job_id=row.id,
         final=False,
-        metric=metric_out(JobSpec.model_validate(row.spec)),
-        best=_setup(best),
-        baseline=_setup(baseline) if baseline is not None else None,
+        metric=metric_out(spec),
+        best=_setup(best, multiclass),
+        baseline=_setup(baseline, multiclass) if baseline is not None else None,
         comparison=ComparisonOut(summary=SEARCH_RUNNING),
         trial_counts=trial_counts(row),
     )
 
 
-def _setup(trial: TrialFields) -> Setup:
+def _setup(trial: TrialFields, multiclass: bool) -> Setup:
     training = trial.training or {}
     seed = training.get("seed")
+    threshold, offsets = decision_rule(multiclass, trial.threshold)
     return Setup(
         trial_number=trial.number,
         arm=trial.arm,
@@ -198,7 +201,8 @@ def _setup(trial: TrialFields) -> Setup:
             epochs=training.get("best_epoch"),
             seeds=[] if seed is None else [seed],
         ),
-        threshold=DecisionThreshold.from_logit(trial.threshold),
+        threshold=threshold,
+        class_offsets=offsets,
         trial_validation=trial.value,
         validation=trial.value,
     )

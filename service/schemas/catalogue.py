@@ -27,7 +27,8 @@ class MetricInfo(BaseModel):
     direction: Literal["maximize", "minimize"]
     scores: Literal["labels", "scores", "probabilities", "values"]
     threshold_tuned_for: list[Task] = Field(
-        description="Tasks for which the decision threshold is tuned on validation."
+        description="Tasks for which the decision is tuned on validation: the threshold "
+        "(binary; per label for multilabel) or per-class logit offsets (multiclass)."
     )
     params: list[MetricParamInfo]
     description: str

@@ -92,7 +92,8 @@ class TrialOut(BaseModel):
     )
     threshold: float | list[float] | None = Field(
         description="Decision threshold on the logit (one per label for multilabel), tuned on "
-        "validation."
+        "validation; for multiclass, the offsets added to the class logits before the arg-max "
+        "(tuned for macro_f1, weighted_f1 and balanced_accuracy)."
     )
     started_at: datetime | None
     finished_at: datetime | None

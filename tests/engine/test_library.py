@@ -81,3 +81,22 @@ def test_a_path_that_is_not_there_names_the_data(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as refused:
         search_losses(tmp_path / "absent.csv", target="label", metric="f1", n_trials=2)
     assert refused.value.field == "data"
+
+
+def _three_classes(n: int = 400, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame["label"] = np.where(x[:, 0] > 1.0, 2, np.where(x[:, 1] > 0.3, 1, 0))
+    return frame
+
+
+def test_a_multiclass_macro_metric_returns_class_offsets_tuned_on_validation() -> None:
+    options = {"target": "label", "n_trials": 3, "population_size": 3, "losses": ["cross_entropy"]}
+    tuned = search_losses(_three_classes(), metric="macro_f1", **options)  # type: ignore[arg-type]
+    assert tuned.best.threshold is None
+    assert tuned.best.class_offsets is not None
+    assert len(tuned.best.class_offsets) == 3
+    assert sum(tuned.best.class_offsets) == pytest.approx(0.0, abs=1e-6)
+    plain = search_losses(_three_classes(), metric="accuracy", **options)  # type: ignore[arg-type]
+    assert plain.best.class_offsets is None  # accuracy keeps the raw arg-max

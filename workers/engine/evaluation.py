@@ -4,8 +4,11 @@ Classification models output logits: one per example (binary), one per class (mu
 per label (multilabel). Metrics on hard labels predict positive when ``logit >= threshold``, with
 the threshold (one per label for multilabel) tuned on validation and only applied elsewhere; it
 lives on the logit scale so saturated probabilities cannot create ties (``sigmoid(threshold)`` is
-reported beside it). Multiclass labels are the arg-max. Regression outputs are in standardised
-units (or log units for losses with a log link) and are converted back to the target's units.
+reported beside it). Multiclass labels are the arg-max of the logits plus per-class offsets,
+tuned on validation like thresholds for the metrics that weigh classes (macro F1, weighted F1,
+balanced accuracy) and 0 otherwise; the offsets travel as the run's ``threshold``. Regression
+outputs are in standardised units (or log units for losses with a log link) and are converted
+back to the target's units.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, softmax
 
+from workers.engine.class_offsets import decide, tune_class_offsets
 from workers.engine.datasets import PreparedData, Split
 from workers.engine.metrics import Metric, Needs, ParamValue
 from workers.engine.resampled_scores import resampled_scorer
@@ -64,6 +68,9 @@ class Evaluator:
         """The validation metric, with thresholds tuned here when the metric needs them."""
         check_outputs(outputs)
         y_true = self.data.validation.y_true
+        if self.tunes_threshold and self.data.task is Task.MULTICLASS:
+            tuned_offsets = tune_class_offsets(self.metric.name, y_true, outputs)
+            return Score(tuned_offsets.value, tuned_offsets.offsets)
         if self.tunes_threshold and self.data.task is Task.MULTILABEL:
             labels = tune_label_thresholds(self.metric, self.params, y_true, outputs)
             return Score(labels.value, labels.thresholds)
@@ -110,7 +117,7 @@ class Evaluator:
         if task is Task.BINARY and threshold is not None and not isinstance(threshold, tuple):
             predicted = outputs >= threshold
         elif task is Task.MULTICLASS:
-            predicted = outputs.argmax(axis=-1)
+            predicted = decide(outputs, 0.0 if threshold is None else threshold)
         else:
             return False
         classes = np.unique(self.data.validation.y_true)
@@ -164,7 +171,7 @@ class Evaluator:
             return self.data.to_original_units(outputs, link)
         if task is Task.MULTICLASS:
             if needs is Needs.LABELS:
-                return np.asarray(outputs.argmax(axis=-1))
+                return decide(outputs, 0.0 if threshold is None else threshold)
             return np.asarray(softmax(outputs, axis=-1))
         if needs is Needs.LABELS:
             assert threshold is not None

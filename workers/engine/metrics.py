@@ -18,6 +18,10 @@ from workers.engine.errors import SpecError
 from workers.engine.metric_functions import SCORERS
 from workers.engine.spec import MetricRef, Task
 
+# Multiclass metrics that weigh classes apart from their frequency: their decisions are tuned
+# with per-class logit offsets (workers.engine.class_offsets computes each from counts).
+OFFSET_TUNED = frozenset({"macro_f1", "weighted_f1", "balanced_accuracy"})
+
 ParamValue = float | str
 
 
@@ -115,8 +119,14 @@ class Metric:
         return self.needs is Needs.LABELS
 
     def depends_on_threshold(self, task: Task) -> bool:
-        """Whether decision thresholds change the value (they are tuned on validation)."""
-        return self.on_labels and task in self.tasks and task in (Task.BINARY, Task.MULTILABEL)
+        """Whether the decision rule is tuned on validation: thresholds (binary, multilabel) or
+        per-class logit offsets (multiclass metrics that weigh classes, see
+        :mod:`workers.engine.class_offsets`)."""
+        if not self.on_labels or task not in self.tasks:
+            return False
+        if task is Task.MULTICLASS:
+            return self.name in OFFSET_TUNED
+        return task in (Task.BINARY, Task.MULTILABEL)
 
     def score(
         self, y_true: np.ndarray, predictions: np.ndarray, params: Mapping[str, ParamValue]

@@ -71,6 +71,19 @@ class DecisionThreshold(_Model):
         return cls(logit=list(logit), probability=[_sigmoid(v) for v in logit])
 
 
+def decision_rule(
+    multiclass: bool, tuned: float | Sequence[float] | None
+) -> tuple[DecisionThreshold | None, list[float] | None]:
+    """A run's tuned decision as the result shows it: ``(threshold, None)`` for binary and
+    multilabel tasks, ``(None, class_offsets)`` for multiclass ones (offsets tuned for metrics
+    that weigh classes; None for the raw arg-max)."""
+    if not multiclass:
+        return DecisionThreshold.from_logit(tuned), None
+    if tuned is None or isinstance(tuned, int | float):
+        return None, None
+    return None, [float(v) for v in tuned]
+
+
 def _sigmoid(logit: float) -> float:
     # math, not scipy: the API reads these types and imports neither numpy's nor scipy's.
     if logit >= 0:
@@ -117,6 +130,12 @@ class Setup(_Model):
     training: TrainingSettings
     threshold: DecisionThreshold | None = Field(
         description="Decision threshold(s) on the logit and as probabilities (median over seeds)."
+    )
+    class_offsets: list[float] | None = Field(
+        default=None,
+        description="Multiclass: the offset added to each class's logit before the arg-max, "
+        "tuned on validation for metrics that weigh classes (median over seeds); none for the "
+        "raw arg-max.",
     )
     trial_validation: float | None = Field(default=None, description="The search trial's value.")
     validation: float | None

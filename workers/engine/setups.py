@@ -10,12 +10,13 @@ from workers.engine.evaluation import Evaluator
 from workers.engine.losses import get_loss
 from workers.engine.losses.snippets import render_snippet
 from workers.engine.results import (
-    DecisionThreshold,
     FinalistSummary,
     Setup,
     TrainingPlanResult,
     TrainingSettings,
+    decision_rule,
 )
+from workers.engine.spec import Task
 from workers.engine.statistics import Interval
 from workers.engine.training import DeviceData
 from workers.engine.training_plan import TrainingPlan
@@ -43,6 +44,8 @@ class SetupDescriber:
         spec = get_loss(config.loss)
         validation = finalist.validation_values()
         test_values = self._test_values(finalist)
+        multiclass = self.evaluator.data.task is Task.MULTICLASS
+        threshold, offsets = decision_rule(multiclass, consensus_threshold(finalist.thresholds()))
         return Setup(
             trial_number=trial.number,
             arm=trial.user_attrs.get("arm"),
@@ -50,7 +53,8 @@ class SetupDescriber:
             loss=spec.name,
             loss_params=dict(config.loss_params),
             training=self._training(finalist),
-            threshold=DecisionThreshold.from_logit(consensus_threshold(finalist.thresholds())),
+            threshold=threshold,
+            class_offsets=offsets,
             trial_validation=trial.value,
             validation=float(np.mean(validation)) if validation else None,
             validation_std=float(np.std(validation)) if validation else None,
