@@ -183,3 +183,14 @@ def test_more_than_twenty_tags_are_refused(client: TestClient) -> None:
     response = client.post("/v1/jobs", json={**JOB, "tags": {f"t{i}": "x" for i in range(21)}})
     assert response.status_code == 422
     assert "tags" in response.json()["error"]["message"]
+
+
+def test_a_job_can_target_the_calibration_error_with_its_bins(client: TestClient) -> None:
+    job = submit(client, {**JOB, "metric": {"name": "ece", "params": {"bins": 10}}})
+    assert job["spec"]["metric"] == {"name": "ece", "params": {"bins": 10}}
+    assert job["direction"] == "minimize"
+    served = {x["name"] for x in client.get("/v1/losses", params={"metric": "ece"}).json()}
+    assert {"cross_entropy", "brier", "focal"} <= served
+    assert not {"hinge", "mse_onehot", "generalized_ce"} & served  # not calibrated
+    multiclass = {"dataset": "builtin:wine", "metric": "ece"}
+    assert client.post("/v1/jobs", json=multiclass).status_code == 202

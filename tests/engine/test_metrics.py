@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
 
 from workers.engine.errors import SpecError
 from workers.engine.metrics import METRICS, Direction, check_metric_fits, get_metric, metrics_for
@@ -30,6 +31,22 @@ PRED_REGRESSION = Y_REGRESSION + RNG.normal(scale=1.0, size=N)
 
 SkFn = Callable[[np.ndarray, np.ndarray], float]
 B, C, L, R = Task.BINARY, Task.MULTICLASS, Task.MULTILABEL, Task.REGRESSION
+
+
+def _sklearn_ece(outcome: np.ndarray, confidence: np.ndarray, bins: int = 15) -> float:
+    """ECE from scikit-learn's reliability curve (uniform bins): the non-empty bins' observed
+    frequency and mean confidence, weighted by their share of the rows."""
+    observed, predicted = calibration_curve(outcome, confidence, n_bins=bins, strategy="uniform")
+    which = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], confidence)
+    counts = np.bincount(which, minlength=bins)
+    shares = counts[counts > 0] / len(confidence)
+    return float(np.sum(shares * np.abs(observed - predicted)))
+
+
+def _sklearn_top_label_ece(y: np.ndarray, probabilities: np.ndarray) -> float:
+    correct = (probabilities.argmax(axis=1) == y).astype(np.int64)
+    return _sklearn_ece(correct, probabilities.max(axis=1))
+
 
 # metric name -> (task, y_true, what the metric receives, the scikit-learn reference), with the
 # metric's default parameters.
@@ -59,6 +76,16 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
         (C, Y_MULTICLASS, PROBS_MULTICLASS, skm.log_loss),
     ],
     "brier": [(B, Y_BINARY, PROBS_BINARY, skm.brier_score_loss)],
+    "ece": [
+        (B, Y_BINARY, PROBS_BINARY, _sklearn_ece),
+        (C, Y_MULTICLASS, PROBS_MULTICLASS, _sklearn_top_label_ece),
+        (
+            L,
+            Y_MULTILABEL,
+            1.0 / (1.0 + np.exp(-SCORES_MULTILABEL)),
+            lambda y, p: _sklearn_ece(y.ravel(), p.ravel()),
+        ),
+    ],
     "macro_f1": [
         (C, Y_MULTICLASS, LABELS_MULTICLASS, lambda y, p: skm.f1_score(y, p, average="macro")),
         (L, Y_MULTILABEL, LABELS_MULTILABEL, lambda y, p: skm.f1_score(y, p, average="macro")),
@@ -139,6 +166,7 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
 MINIMIZED = {
     "log_loss",
     "brier",
+    "ece",
     "hamming_loss",
     "mae",
     "mse",
@@ -166,7 +194,9 @@ def test_metric_equals_scikit_learn(name: str) -> None:
     params = metric.resolve_params({})
     for task, y_true, received, reference in REFERENCES[name]:
         assert task in metric.tasks
-        assert metric.score(y_true, received, params) == float(reference(y_true, received))
+        # To the last bits: the ECE reference sums its bins in another order.
+        expected = float(reference(y_true, received))
+        assert metric.score(y_true, received, params) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(DIRECTIONS))
@@ -212,6 +242,7 @@ def test_metrics_for_each_task() -> None:
         "accuracy",
         "balanced_accuracy",
         "cohen_kappa",
+        "ece",
         "log_loss",
         "macro_f1",
         "mcc",
@@ -219,6 +250,7 @@ def test_metrics_for_each_task() -> None:
         "weighted_f1",
     ]
     assert metrics_for(Task.MULTILABEL) == [
+        "ece",
         "hamming_loss",
         "jaccard",
         "macro_f1",
@@ -231,6 +263,7 @@ def test_metrics_for_each_task() -> None:
         "accuracy",
         "balanced_accuracy",
         "brier",
+        "ece",
         "f1",
         "fbeta",
         "log_loss",
@@ -319,3 +352,53 @@ def test_msle_scores_a_negative_prediction_as_zero() -> None:
 def test_poisson_deviance_clips_non_positive_predictions() -> None:
     value = get_metric("poisson_deviance").score(np.array([1.0, 2.0]), np.array([-1.0, 2.0]), {})
     assert np.isfinite(value)
+
+
+def test_ece_by_hand_binary_calibrates_the_positive_class_probability() -> None:
+    # 5 bins of width 0.2. [0.1, 0.15]: confidence 0.125, positives 0; [0.7, 0.75]: 0.725 vs 1;
+    # [0.9, 0.95]: 0.925 vs 1/2. Each bin holds a third of the rows.
+    y = np.array([0, 0, 1, 1, 1, 0])
+    p = np.array([0.1, 0.15, 0.7, 0.75, 0.9, 0.95])
+    expected = (0.125 + 0.275 + 0.425) / 3
+    assert get_metric("ece").score(y, p, {"bins": 5}) == pytest.approx(expected, abs=1e-15)
+
+
+def test_ece_by_hand_multiclass_uses_the_top_label() -> None:
+    # Top-label confidences 0.7 (right), 0.65 (wrong), 0.45 (right), 0.9 (wrong). With 5 bins:
+    # [0.6, 0.8) holds 0.7 and 0.65 (confidence 0.675, accuracy 1/2), then 0.45 alone and 0.9
+    # alone: 2/4 * 0.175 + 1/4 * 0.55 + 1/4 * 0.9.
+    y = np.array([0, 2, 2, 1])
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.65, 0.25], [0.25, 0.3, 0.45], [0.9, 0.05, 0.05]])
+    assert get_metric("ece").score(y, p, {"bins": 5}) == pytest.approx(0.45, abs=1e-15)
+
+
+def test_ece_by_hand_multilabel_pools_every_example_and_label() -> None:
+    # Pairs (0.9, 1), (0.1, 0), (0.3, 0), (0.15, 0): bins [0.8, 1] gap 0.1, [0, 0.2) gap 0.125
+    # over two pairs, [0.2, 0.4) gap 0.3.
+    y = np.array([[1, 0], [0, 0]])
+    p = np.array([[0.9, 0.1], [0.3, 0.15]])
+    expected = 0.1 / 4 + 0.125 * 2 / 4 + 0.3 / 4
+    assert get_metric("ece").score(y, p, {"bins": 5}) == pytest.approx(expected, abs=1e-15)
+
+
+def test_ece_is_zero_when_each_bin_is_calibrated_and_bins_change_it() -> None:
+    # Four rows at 0.25 with one positive and four at 0.75 with three: calibrated.
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0])
+    p = np.array([0.25] * 4 + [0.75] * 4)
+    assert get_metric("ece").score(y, p, {"bins": 10}) == pytest.approx(0.0, abs=1e-15)
+    # 0.05 (negative) and 0.19 (positive) share [0, 0.2) at 5 bins: |0.12 - 1/2|; at 10 bins
+    # they are apart: (|0.05 - 0| + |0.19 - 1|) / 2.
+    y2, p2 = np.array([0, 1]), np.array([0.05, 0.19])
+    assert get_metric("ece").score(y2, p2, {"bins": 5}) == pytest.approx(0.38, abs=1e-12)
+    assert get_metric("ece").score(y2, p2, {"bins": 10}) == pytest.approx(0.43, abs=1e-12)
+
+
+def test_ece_bins_default_to_15_and_are_an_integer_from_5_to_100() -> None:
+    assert check_metric_fits(MetricRef(name="ece"), Task.MULTICLASS) == {"bins": 15}
+    for task in (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL):
+        assert check_metric_fits(MetricRef(name="ece", params={"bins": 5}), task) == {"bins": 5}
+    for bad, message in [(4, "out of range"), (101, "out of range"), (15.5, "must be an integer")]:
+        with pytest.raises(SpecError, match=message):
+            check_metric_fits(MetricRef(name="ece", params={"bins": bad}), Task.BINARY)
+    with pytest.raises(SpecError, match="'ece' does not apply to a regression task"):
+        check_metric_fits(MetricRef(name="ece"), Task.REGRESSION)

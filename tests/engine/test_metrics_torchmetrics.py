@@ -171,6 +171,28 @@ CASES: list[tuple[str, dict[str, Any], np.ndarray, np.ndarray, Callable[[Any, An
         SCORES_ML,
         lambda y, s: tm("multilabel_auroc")(torch.sigmoid(s), y, num_labels=3, average="macro"),
     ),
+    (
+        "ece",
+        {"bins": 15},
+        Y_BIN,
+        1.0 / (1.0 + np.exp(-SCORES_BIN)),
+        lambda y, p: tm("binary_calibration_error")(p, y, n_bins=15, norm="l1"),
+    ),
+    (
+        "ece",
+        {"bins": 10},
+        Y_MC,
+        PROBS_MC,
+        lambda y, p: tm("multiclass_calibration_error")(p, y, num_classes=4, n_bins=10, norm="l1"),
+    ),
+    (
+        "ece",
+        {"bins": 15},
+        Y_ML,
+        1.0 / (1.0 + np.exp(-SCORES_ML)),
+        # torchmetrics has no multilabel ECE; ours pools every (example, label) pair as binary.
+        lambda y, p: tm("binary_calibration_error")(p.flatten(), y.flatten(), n_bins=15),
+    ),
     ("mae", {}, Y_REG, PRED_REG, lambda y, p: tm("mean_absolute_error")(p, y)),
     ("mse", {}, Y_REG, PRED_REG, lambda y, p: tm("mean_squared_error")(p, y)),
     ("rmse", {}, Y_REG, PRED_REG, lambda y, p: tm("mean_squared_error")(p, y, squared=False)),

@@ -1,4 +1,5 @@
-"""The bootstrap's fast metric path agrees with scikit-learn on every subset it is given."""
+"""The bootstrap's fast metric path agrees with the plain metric (scikit-learn's, or the
+calibration error's own) on every subset it is given."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from workers.engine.resampled_scores import resampled_scorer
 from workers.engine.spec import Task
 
 # scikit-learn warns on subsets holding one class; that is the case under test.
-pytestmark = pytest.mark.filterwarnings("ignore:A single label was found")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:A single label was found"),
+    pytest.mark.filterwarnings("ignore:No positive class found"),
+]
 
-PARAMS = {"beta": 0.5, "min_precision": 0.9, "min_recall": 0.8}
+PARAMS = {"beta": 0.5, "min_precision": 0.9, "min_recall": 0.8, "bins": 10}
 
 
 def subsets(n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -60,7 +64,7 @@ def test_multiclass_label_metrics_match_scikit_learn(name: str) -> None:
     check(Task.MULTICLASS, name, y_true, labels)
 
 
-@pytest.mark.parametrize("name", ["mae", "mse", "rmse", "mape"])
+@pytest.mark.parametrize("name", ["mae", "mse", "rmse", "mape", "r2"])
 def test_regression_metrics_match_scikit_learn(name: str) -> None:
     rng = np.random.default_rng(0)
     y_true = rng.normal(5.0, 2.0, size=200)
@@ -68,10 +72,19 @@ def test_regression_metrics_match_scikit_learn(name: str) -> None:
     check(Task.REGRESSION, name, y_true, values)
 
 
+def test_r2_on_constant_targets_follows_scikit_learn() -> None:
+    # Rounded targets with few values: tiny subsets often draw one value (scikit-learn: 1.0 if
+    # predicted exactly, else 0.0).
+    rng = np.random.default_rng(10)
+    y_true = rng.integers(0, 2, size=60).astype(np.float64)
+    values = np.where(rng.random(60) < 0.5, y_true, y_true + 0.3)
+    check(Task.REGRESSION, "r2", y_true, values)
+
+
 def test_metrics_without_a_fast_path_are_left_to_scikit_learn() -> None:
     y = np.array([0, 1, 1, 0])
-    assert resampled_scorer(Task.BINARY, "pr_auc", {}, y, y.astype(float)) is None
     assert resampled_scorer(Task.BINARY, "balanced_accuracy", {}, y, y) is None
+    assert resampled_scorer(Task.MULTILABEL, "samples_f1", {}, y[:, None], y[:, None]) is None
 
 
 def test_binary_probability_metrics_match_scikit_learn() -> None:
@@ -111,3 +124,41 @@ def test_roc_auc_from_ranks_matches_scikit_learn_and_is_nan_without_both_classes
             )
         else:
             assert np.isnan(fast(rows))
+
+
+def test_average_precision_matches_scikit_learn_with_ties_and_without_positives() -> None:
+    rng = np.random.default_rng(6)
+    y_true = (rng.random(150) < 0.1).astype(np.int64)  # tiny subsets often draw no positive
+    scores = np.round(rng.normal(size=150) + 1.5 * y_true, 1)  # rounded: many ties
+    check(Task.BINARY, "pr_auc", y_true, scores)
+
+
+def test_multilabel_micro_f1_and_macro_roc_auc_match_scikit_learn() -> None:
+    rng = np.random.default_rng(7)
+    y_true = (rng.random((160, 4)) < [0.5, 0.2, 0.05, 0.3]).astype(np.int64)
+    scores = np.round(y_true + rng.normal(scale=0.9, size=(160, 4)), 1)
+    check(Task.MULTILABEL, "micro_f1", y_true, (scores > 0.5).astype(np.int64))
+    fast = resampled_scorer(Task.MULTILABEL, "macro_roc_auc", {}, y_true, scores)
+    assert fast is not None
+    metric = get_metric("macro_roc_auc")
+    for rows in subsets(len(y_true), np.random.default_rng(8)):
+        expected = metric.score(y_true[rows], scores[rows], {})
+        if np.isnan(expected):  # no label drew both classes
+            assert np.isnan(fast(rows))
+        else:
+            assert fast(rows) == pytest.approx(expected, abs=1e-12)
+
+
+def test_calibration_error_matches_the_plain_metric_for_every_task() -> None:
+    rng = np.random.default_rng(9)
+    y_binary = (rng.random(200) < 0.3).astype(np.int64)
+    p_binary = np.clip(0.4 * y_binary + 0.6 * rng.random(200), 0.0, 1.0)
+    p_binary[:2] = [0.0, 1.0]  # the edges: the first bin and the last (closed) bin
+    check(Task.BINARY, "ece", y_binary, p_binary)
+    y_classes = rng.integers(0, 4, size=200)
+    logits = rng.normal(size=(200, 4)) + 2.0 * np.eye(4)[y_classes]
+    check(Task.MULTICLASS, "ece", y_classes, np.exp(logits) / np.exp(logits).sum(1, keepdims=True))
+    y_labels = (rng.random((200, 3)) < [0.5, 0.2, 0.1]).astype(np.int64)
+    check(
+        Task.MULTILABEL, "ece", y_labels, np.clip(0.5 * y_labels + 0.5 * rng.random((200, 3)), 0, 1)
+    )

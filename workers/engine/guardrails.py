@@ -16,11 +16,13 @@ from workers.engine.results import Guardrail
 from workers.engine.spec import MetricRef, Task
 from workers.engine.statistics import ArmScorer, paired_bootstrap
 
-# Secondary metrics per task: discrimination, calibration and a plain decision metric.
+# Secondary metrics per task: discrimination, calibration and a plain decision metric. Each has
+# a fast resampled path (workers.engine.resampled_scores), so the bootstrap stays cheap.
 SECONDARY: dict[Task, tuple[str, ...]] = {
-    Task.BINARY: ("roc_auc", "log_loss", "brier", "accuracy"),
-    Task.MULTICLASS: ("accuracy", "macro_f1", "log_loss"),
-    Task.REGRESSION: ("mae", "rmse"),
+    Task.BINARY: ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy"),
+    Task.MULTICLASS: ("accuracy", "macro_f1", "log_loss", "ece"),
+    Task.MULTILABEL: ("macro_roc_auc", "micro_f1", "ece"),
+    Task.REGRESSION: ("mae", "rmse", "r2"),
 }
 
 

@@ -1,4 +1,5 @@
-"""The scikit-learn call behind each metric name.
+"""The scikit-learn call behind each metric name (the calibration error, which scikit-learn lacks,
+is computed here).
 
 ``y`` is the split's ``y_true`` (class codes, a 0/1 label matrix, or regression targets); the second
 argument is what the metric's ``Needs`` says: hard labels, scores, probabilities or values.
@@ -38,6 +39,40 @@ def _log_loss(y: np.ndarray, probabilities: np.ndarray, _: Params) -> float:
     return float(skm.log_loss(y, probabilities, labels=list(range(n_classes))))
 
 
+def calibration_pairs(y: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each prediction's confidence and whether it came true (0.0 or 1.0), as ECE bins them.
+
+    Binary (1-D probabilities of the positive class): the probability itself and the 0/1 label,
+    so a bin compares the mean predicted probability of the positive class with the fraction of
+    positives (calibration of p(y = 1), not of the predicted label's confidence). Multiclass
+    (N x C probabilities, class codes): the top-label probability and whether the arg-max is the
+    class. Multilabel (N x L probabilities, a 0/1 matrix): every cell's probability and label, one
+    binary pair per (example, label), in arrays of shape N x L.
+    """
+    if probabilities.ndim == 2 and y.ndim == 1:  # multiclass
+        hit = probabilities.argmax(axis=1) == y
+        return probabilities.max(axis=1).astype(np.float64), hit.astype(np.float64)
+    return probabilities.astype(np.float64), y.astype(np.float64)
+
+
+def calibration_bins(confidence: np.ndarray, bins: int) -> np.ndarray:
+    """The equal-width bin of each confidence: [k/bins, (k+1)/bins), the last bin closed at 1."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges, confidence, side="right") - 1
+    return np.clip(which, 0, bins - 1)
+
+
+def _ece(y: np.ndarray, probabilities: np.ndarray, params: Params) -> float:
+    """Expected calibration error: sum over non-empty bins of (n_b / N) |acc_b - conf_b|."""
+    confidence, hit = (a.ravel() for a in calibration_pairs(y, probabilities))
+    which = calibration_bins(confidence, int(params["bins"]))
+    total = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        total += float(inside.mean()) * abs(float(hit[inside].mean() - confidence[inside].mean()))
+    return total
+
+
 def _top_k(y: np.ndarray, probabilities: np.ndarray, params: Params) -> float:
     labels = list(range(probabilities.shape[1]))
     k = min(int(params["k"]), len(labels))
@@ -73,6 +108,7 @@ SCORERS: dict[str, Scorer] = {
     "precision_at_recall": lambda y, p, _: float(skm.precision_score(y, p, zero_division=0.0)),
     "log_loss": _log_loss,
     "brier": lambda y, p, _: float(skm.brier_score_loss(y, p)),
+    "ece": _ece,
     "macro_f1": _f1("macro"),
     "weighted_f1": _f1("weighted"),
     "top_k_accuracy": _top_k,

@@ -1,4 +1,4 @@
-"""The metric catalogue. scikit-learn does every metric's arithmetic.
+"""The metric catalogue. scikit-learn does every metric's arithmetic but the calibration error's.
 
 Each metric declares the tasks it applies to, its direction, its parameters, what it scores
 (:class:`Needs`) and therefore whether it depends on a decision threshold: binary and multilabel
@@ -155,6 +155,7 @@ _C = frozenset({Task.MULTICLASS})
 _BC = frozenset({Task.BINARY, Task.MULTICLASS})
 _L = frozenset({Task.MULTILABEL})
 _CL = frozenset({Task.MULTICLASS, Task.MULTILABEL})
+_BCL = _BC | _L
 _R = frozenset({Task.REGRESSION})
 _UP, _DOWN = Direction.MAXIMIZE, Direction.MINIMIZE
 _LABELS, _SCORES, _PROBS, _VALUES = Needs.LABELS, Needs.SCORES, Needs.PROBABILITIES, Needs.VALUES
@@ -193,6 +194,9 @@ _WEIGHTS = MetricParam(
 _AVERAGE = MetricParam(
     "average", "samples", "how to average over labels", choices=("samples", "macro")
 )
+_BINS = MetricParam(
+    "bins", 15, "equal-width confidence bins over [0, 1]", low=5, high=100, integer=True
+)
 _QUANTILE = MetricParam("quantile", 0.5, "the quantile the prediction targets", low=0.01, high=0.99)
 
 _CATALOGUE: tuple[Metric, ...] = (
@@ -228,6 +232,18 @@ _CATALOGUE: tuple[Metric, ...] = (
     ),
     Metric("log_loss", _BC, _DOWN, _PROBS, "Cross-entropy of the predicted probabilities."),
     Metric("brier", _B, _DOWN, _PROBS, "Mean squared error of the positive-class probability."),
+    Metric(
+        "ece",
+        _BCL,
+        _DOWN,
+        _PROBS,
+        "Expected calibration error: over equal-width confidence bins, the row-weighted mean of "
+        "|observed frequency - mean confidence|. Binary: the positive-class probability against "
+        "the fraction of positives; multiclass: the top-label probability against the accuracy "
+        "of the arg-max (Guo et al. 2017); multilabel: every (example, label) pair pooled as "
+        "binary.",
+        (_BINS,),
+    ),
     # multiclass
     Metric("macro_f1", _CL, _UP, _LABELS, "Unweighted mean of per-class (per-label) F1."),
     Metric("weighted_f1", _C, _UP, _LABELS, "Per-class F1 averaged with class frequencies."),

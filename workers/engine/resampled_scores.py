@@ -4,10 +4,14 @@ A paired bootstrap scores every confirmation run of two arms on each of 500 resa
 validation and test rows: some 10,000 metric calls per job. scikit-learn's functions spend about
 2.5 ms per call validating their inputs, which made the bootstrap most of a small job's
 finalization. For the metrics below the value depends only on confusion counts or on a plain
-mean, so this module computes it from those directly (microseconds per call); ROC AUC from
-ranks. The formulas are scikit-learn's definitions, and ``tests/engine/test_resampled_scores.py``
-checks them against scikit-learn on many subsets, including subsets that miss a class. Other
-metrics keep calling scikit-learn.
+mean, so this module computes it from those directly (microseconds per call). ROC AUC and
+average precision come from the scores sorted once: a resample only reweights the rows (how many
+times each was drawn), so each call is a few weighted counts instead of a sort. The calibration
+error comes from per-bin sums of each row's gap between outcome and confidence.
+The formulas are scikit-learn's definitions (the calibration error's is
+:func:`~workers.engine.metric_functions.calibration_pairs`'s), and
+``tests/engine/test_resampled_scores.py`` checks them against the plain metric on many subsets,
+including subsets that miss a class. Other metrics keep calling scikit-learn.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from scipy.stats import rankdata
 
+from workers.engine.metric_functions import calibration_bins, calibration_pairs
 from workers.engine.metrics import ParamValue
 from workers.engine.spec import Task
 from workers.engine.thresholds import COUNT_FORMULAS
@@ -36,7 +40,7 @@ _BINARY = {
     "precision_at_recall": COUNT_FORMULAS["precision"],
 }
 _MULTICLASS = frozenset({"accuracy", "macro_f1", "weighted_f1"})
-_REGRESSION = frozenset({"mae", "mse", "rmse", "mape"})
+_REGRESSION = frozenset({"mae", "mse", "rmse", "mape", "r2"})
 
 
 def resampled_scorer(
@@ -53,11 +57,39 @@ def resampled_scorer(
         return _multiclass(metric, y_true, inputs)
     if task is Task.REGRESSION and metric in _REGRESSION:
         return _regression(metric, y_true, inputs)
-    if task is Task.BINARY and metric == "roc_auc":
-        return _roc_auc(y_true, inputs)
+    if task is Task.MULTILABEL and metric == "micro_f1":  # F1 of all label decisions pooled
+        return _binary(COUNT_FORMULAS["f1"], params, y_true, inputs)
+    if task is Task.BINARY and metric in ("roc_auc", "pr_auc"):
+        return _ranking(metric, y_true, inputs)
+    if task is Task.MULTILABEL and metric == "macro_roc_auc":
+        return _macro_roc_auc(y_true, inputs)
     if task in (Task.BINARY, Task.MULTICLASS) and metric in ("log_loss", "brier"):
         return _row_mean(_per_row_loss(metric, y_true, inputs))
+    if task in (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL) and metric == "ece":
+        return _calibration_error(int(params["bins"]), y_true, inputs)
     return None
+
+
+def _calibration_error(bins: int, y_true: np.ndarray, probabilities: np.ndarray) -> RowScorer:
+    """ECE on any rows: (n_b / N) |acc_b - conf_b| is |sum over the bin of (hit - confidence)| / N.
+
+    Each row's gaps are summed per bin once (multilabel rows hold one pair per label, and all of
+    a drawn row's labels come with it); a resample then weights rows by how often it drew them.
+    """
+    confidence, hit = calibration_pairs(y_true, probabilities)
+    n_rows = len(confidence)
+    confidence, hit = confidence.reshape(n_rows, -1), hit.reshape(n_rows, -1)
+    pairs_per_row = confidence.shape[1]
+    cells = calibration_bins(confidence, bins) + bins * np.arange(n_rows)[:, None]
+    per_row = np.bincount(
+        cells.ravel(), weights=(hit - confidence).ravel(), minlength=n_rows * bins
+    ).reshape(n_rows, bins)
+
+    def score(rows: np.ndarray) -> float:
+        drawn = np.bincount(rows, minlength=n_rows).astype(np.float64)
+        return float(np.abs(drawn @ per_row).sum() / (len(rows) * pairs_per_row))
+
+    return score
 
 
 def _per_row_loss(metric: str, y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -86,19 +118,65 @@ def _row_mean(values: np.ndarray) -> RowScorer:
     return score
 
 
-def _roc_auc(y_true: np.ndarray, scores: np.ndarray) -> RowScorer:
-    """The Mann-Whitney form of ROC AUC (ties count one half); nan without both classes."""
-    positive = y_true.astype(bool)
+class _Ranked:
+    """One split's scores sorted once, highest first, ties grouped: each group is one distinct
+    score (one threshold). A resample is then a weight per row, summed per group."""
+
+    def __init__(self, y_true: np.ndarray, scores: np.ndarray) -> None:
+        distinct, group = np.unique(-scores.astype(np.float64), return_inverse=True)
+        self.n_rows, self.n_groups = len(scores), len(distinct)
+        positive = y_true.astype(bool)
+        # Positives in groups 0..G-1, negatives in groups G..2G-1: one bincount gives both.
+        self.cells = group.ravel() + self.n_groups * (~positive).astype(np.int64)
+
+    def counts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Drawn positives and negatives per score group, highest score first."""
+        per_cell = np.bincount(self.cells[rows], minlength=2 * self.n_groups).astype(np.float64)
+        return per_cell[: self.n_groups], per_cell[self.n_groups :]
+
+
+def _roc_auc_from(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """Mann-Whitney: the share of (positive, negative) pairs ordered right, ties one half."""
+    n_positive, n_negative = positives.sum(), negatives.sum()
+    if n_positive == 0 or n_negative == 0:
+        return float("nan")
+    below = n_negative - np.cumsum(negatives)  # negatives scored strictly lower
+    return float(np.sum(positives * (below + 0.5 * negatives)) / (n_positive * n_negative))
+
+
+def _average_precision_from(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """scikit-learn's step sum: at each distinct score, recall gained times precision there.
+
+    With no positive drawn, scikit-learn sets recall to one everywhere and returns 0.
+    """
+    n_positive = positives.sum()
+    if n_positive == 0:
+        return 0.0
+    hits = positives > 0
+    true_positives = np.cumsum(positives)[hits]
+    predicted = np.cumsum(positives + negatives)[hits]
+    return float(np.sum(positives[hits] / n_positive * true_positives / predicted))
+
+
+def _ranking(metric: str, y_true: np.ndarray, scores: np.ndarray) -> RowScorer:
+    """ROC AUC (nan without both classes) or average precision on any rows."""
+    ranked = _Ranked(y_true, scores)
+    formula = _roc_auc_from if metric == "roc_auc" else _average_precision_from
 
     def score(rows: np.ndarray) -> float:
-        picked = positive[rows]
-        n_positive = int(picked.sum())
-        n_negative = len(rows) - n_positive
-        if n_positive == 0 or n_negative == 0:
-            return float("nan")
-        ranks = rankdata(scores[rows])
-        rank_sum = float(ranks[picked].sum())
-        return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
+        return formula(*ranked.counts(rows))
+
+    return score
+
+
+def _macro_roc_auc(y_true: np.ndarray, scores: np.ndarray) -> RowScorer:
+    """Per-label ROC AUC averaged over the labels with both classes drawn; nan if none has."""
+    labels = [_Ranked(y_true[:, j], scores[:, j]) for j in range(y_true.shape[1])]
+
+    def score(rows: np.ndarray) -> float:
+        values = [_roc_auc_from(*label.counts(rows)) for label in labels]
+        defined = [value for value in values if not np.isnan(value)]
+        return float(np.mean(defined)) if defined else float("nan")
 
     return score
 
@@ -109,11 +187,13 @@ def _binary(
     y_true: np.ndarray,
     labels: np.ndarray,
 ) -> RowScorer:
-    # Each row falls in one confusion cell: 2 * truth + prediction (0 tn, 1 fp, 2 fn, 3 tp).
+    # Each decision falls in one confusion cell: 2 * truth + prediction (0 tn, 1 fp, 2 fn, 3 tp).
+    # Multilabel rows hold one decision per label, pooled.
     cells = 2 * y_true.astype(np.int64) + labels.astype(np.int64)
 
     def score(rows: np.ndarray) -> float:
-        tn, fp, fn, tp = np.bincount(cells[rows], minlength=4).astype(np.float64)[:, None]
+        counts = np.bincount(cells[rows].ravel(), minlength=4).astype(np.float64)
+        tn, fp, fn, tp = counts[:, None]
         return float(formula(tp, fp, tn, fn, params)[0])
 
     return score
@@ -147,11 +227,26 @@ def _regression(metric: str, y_true: np.ndarray, values: np.ndarray) -> RowScore
         # scikit-learn divides by max(|y|, machine epsilon).
         errors = np.abs(errors) / np.maximum(np.abs(y_true), np.finfo(np.float64).eps)
 
+    targets = y_true.astype(np.float64)
+
     def score(rows: np.ndarray) -> float:
         picked = errors[rows]
+        if metric == "r2":
+            return _r2(float(np.sum(picked**2)), targets[rows])
         if metric in ("mae", "mape"):
             return float(np.mean(np.abs(picked)))
         mse = float(np.mean(picked**2))
         return mse if metric == "mse" else float(np.sqrt(mse))
 
     return score
+
+
+def _r2(squared_error: float, targets: np.ndarray) -> float:
+    """1 - SSE / SST; as scikit-learn, 1.0 (perfect) or 0.0 when the targets drawn are constant,
+    and nan for fewer than two rows."""
+    if len(targets) < 2:
+        return float("nan")
+    spread = float(np.sum((targets - targets.mean()) ** 2))
+    if spread == 0.0:
+        return 1.0 if squared_error == 0.0 else 0.0
+    return 1.0 - squared_error / spread

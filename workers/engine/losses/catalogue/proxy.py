@@ -20,7 +20,7 @@ from workers.engine.metrics import METRICS
 from workers.engine.spec import Family, Task
 
 # Metrics that score the predicted probabilities themselves rather than their order or arg-max.
-CALIBRATION_METRICS = frozenset({"log_loss", "brier"})
+CALIBRATION_METRICS = frozenset({"log_loss", "brier", "ece"})
 
 
 def metrics_without_calibration(tasks: frozenset[Task]) -> frozenset[str]:
