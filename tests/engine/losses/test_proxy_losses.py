@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own convention)
@@ -23,6 +24,7 @@ from tests.engine.losses.harness import (
 from workers.engine.losses import get_loss
 from workers.engine.losses.base import Loss
 from workers.engine.losses.catalogue import losses_for
+from workers.engine.losses.proxy_robust import tempered_log_softmax
 from workers.engine.spec import Family, Task
 
 
@@ -436,3 +438,147 @@ def test_a_confidently_wrong_row_costs_robust_losses_a_bounded_amount() -> None:
     assert bounded <= 1 / 0.7 + 1e-6
     symmetric = build("symmetric_ce", Task.BINARY, {"alpha": [0.01], "beta": [1.0]})
     assert symmetric(outputs, targets).item() == pytest.approx(0.01 * 50.0 + 4.0, rel=1e-4)
+
+
+def _tempered_softmax_by_bisection(logits: np.ndarray, t2: float) -> np.ndarray:
+    """Independent float64 reference: p_i = (1 + (t2 - 1)(lam - a_i))^(-1 / (t2 - 1)), lam found
+    by bisection on sum_i p_i = 1 (which decreases in lam); t2 > 1."""
+    s = t2 - 1.0
+
+    def probabilities(lam: float) -> np.ndarray:
+        return (1.0 + s * (lam - logits)) ** (-1.0 / s)
+
+    # At lam = max a the largest term is 1; at max a + (C^s - 1) / s every term is <= 1 / C.
+    lo = float(logits.max())
+    hi = lo + (len(logits) ** s - 1.0) / s + 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if probabilities(mid).sum() > 1.0 else (lo, mid)
+    return probabilities((lo + hi) / 2)
+
+
+def _bi_tempered_by_definition(logits: np.ndarray, label: int, t1: float, t2: float) -> float:
+    """sum_i y_i (log_t1 y_i - log_t1 p_i) - (y_i^(2-t1) - p_i^(2-t1)) / (2-t1), one-hot y."""
+    p = _tempered_softmax_by_bisection(logits, t2)
+    y = np.zeros_like(p)
+    y[label] = 1.0
+
+    def log_t(x: np.ndarray) -> np.ndarray:
+        return (x ** (1.0 - t1) - 1.0) / (1.0 - t1)
+
+    terms = y * (log_t(y) - log_t(p)) - (y ** (2.0 - t1) - p ** (2.0 - t1)) / (2.0 - t1)
+    return float(terms.sum())
+
+
+def test_bi_tempered_at_t1_and_t2_one_is_cross_entropy() -> None:
+    params = {"t1": [1.0, 1.0], "t2": [1.0, 1.0]}
+    outputs, targets = random_batch(Task.MULTICLASS, n_members=2, batch=40, seed=31)
+    value = build("bi_tempered", Task.MULTICLASS, params)(outputs, targets)
+    for m in range(2):
+        ce = F.cross_entropy(outputs[m], targets[m])
+        torch.testing.assert_close(value[m], ce, rtol=1e-6, atol=1e-6)
+    for task in (Task.BINARY, Task.MULTILABEL):
+        outputs, targets = random_batch(task, n_members=2, batch=40, seed=32)
+        value = build("bi_tempered", task, params)(outputs, targets)
+        for m in range(2):
+            bce = F.binary_cross_entropy_with_logits(outputs[m], targets[m])
+            torch.testing.assert_close(value[m], bce, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("t2", [1.5, 3.0])
+def test_the_tempered_softmax_sums_to_one_and_has_heavier_tails_than_the_softmax(
+    t2: float,
+) -> None:
+    generator = torch.Generator().manual_seed(33)
+    logits = torch.randn(64, 10, generator=generator) * 5.0
+    logits[0] = torch.tensor([1e4] + [0.0] * 9)  # one class far ahead
+    logits[1] = 0.0  # all tied: 1/10 each
+    p = tempered_log_softmax(logits, torch.tensor(t2)).exp()
+    torch.testing.assert_close(p.sum(dim=-1), torch.ones(64), rtol=0, atol=2e-6)
+    torch.testing.assert_close(p[1], torch.full((10,), 0.1))
+    assert bool((p > 0).all())
+    # The least likely class keeps more mass than under the softmax (as much, when all tie):
+    # 1e4 behind the leader it keeps (1 + (t2 - 1) 1e4)^(-1 / (t2 - 1)), not e^(-1e4).
+    softmax_min = torch.softmax(logits, dim=-1).min(dim=-1).values
+    assert bool((p.min(dim=-1).values >= softmax_min - 1e-6).all())
+    far_behind = (1 + (t2 - 1) * 1e4) ** (-1 / (t2 - 1))
+    assert p[0, 1:].tolist() == pytest.approx([far_behind] * 9, rel=1e-3)
+    torch.testing.assert_close(
+        tempered_log_softmax(logits, torch.tensor(1.0)), torch.log_softmax(logits, dim=-1)
+    )
+
+
+def test_bi_tempered_matches_its_definition_with_a_bisected_normaliser() -> None:
+    # Multiclass, two members with their own temperatures; a float64 reference from the
+    # definition, with the normaliser found by bisection instead of Newton's method.
+    generator = torch.Generator().manual_seed(34)
+    outputs = torch.randn(2, 12, 4, generator=generator) * 3.0
+    targets = torch.randint(0, 4, (2, 12), generator=generator)
+    temperatures = [(0.7, 1.8), (0.5, 3.0)]
+    params = {"t1": [t1 for t1, _ in temperatures], "t2": [t2 for _, t2 in temperatures]}
+    value = build("bi_tempered", Task.MULTICLASS, params)(outputs, targets)
+    for m, (t1, t2) in enumerate(temperatures):
+        rows = [
+            _bi_tempered_by_definition(outputs[m, i].double().numpy(), int(targets[m, i]), t1, t2)
+            for i in range(12)
+        ]
+        assert value[m].item() == pytest.approx(float(np.mean(rows)), rel=1e-5)
+    # Binary: logits (0, z). At z = 0 the two classes are tied at 1/2 for any t2, so a decision
+    # costs (1 - 2^(t1 - 1)) / (1 - t1) + (2^(t1 - 1) - 1) / (2 - t1).
+    t1, t2 = 0.8, 1.2
+    binary = build("bi_tempered", Task.BINARY, {"t1": [t1], "t2": [t2]})
+    outputs, targets = t([[0.0, 2.0, -3.0]]), t([[1.0, 0.0, 1.0]])
+    half = 2.0 ** (t1 - 1.0)
+    assert binary(outputs[:, :1], targets[:, :1]).item() == pytest.approx(
+        (1.0 - half) / (1.0 - t1) + (half - 1.0) / (2.0 - t1), rel=1e-6
+    )
+    rows = [
+        _bi_tempered_by_definition(np.array([0.0, z]), int(y), t1, t2)
+        for z, y in zip(outputs[0].tolist(), targets[0].tolist(), strict=True)
+    ]
+    assert binary(outputs, targets).item() == pytest.approx(float(np.mean(rows)), rel=1e-5)
+
+
+def test_bi_tempered_gradient_is_the_papers_closed_form() -> None:
+    # d loss / d a_j = (p_j - y_j) p_j^(t2 - t1) - escort_j sum_i (p_i - y_i) p_i^(t2 - t1),
+    # escort_j = p_j^t2 / sum_i p_i^t2 (Amid et al. 2019), with p from the bisection reference.
+    t1, t2 = 0.6, 2.5
+    generator = torch.Generator().manual_seed(35)
+    outputs = (torch.randn(1, 8, 5, generator=generator) * 4.0).requires_grad_(True)
+    targets = torch.randint(0, 5, (1, 8), generator=generator)
+    build("bi_tempered", Task.MULTICLASS, {"t1": [t1], "t2": [t2]})(outputs, targets).backward()
+    assert outputs.grad is not None
+    for i in range(8):
+        p = _tempered_softmax_by_bisection(outputs[0, i].detach().double().numpy(), t2)
+        y = np.eye(5)[int(targets[0, i])]
+        forget = (p - y) * p ** (t2 - t1)
+        escort = p**t2 / (p**t2).sum()
+        expected = (forget - escort * forget.sum()) / 8  # the mean over the batch
+        np.testing.assert_allclose(outputs.grad[0, i].numpy(), expected, rtol=1e-4, atol=1e-7)
+
+
+def test_bi_tempered_bounds_a_true_class_logit_of_minus_ten_thousand() -> None:
+    # Per decision the loss is -log_t1(p_y) + (sum p_i^(2 - t1) - 1) / (2 - t1) with
+    # -log_t1(p_y) = (1 - p_y^(1 - t1)) / (1 - t1) <= 1 / (1 - t1) and sum p_i^(2 - t1) <= 1:
+    # at most 1 / (1 - t1), reached as p_y -> 0 with the rest of the mass on one class.
+    t1, t2 = 0.8, 1.2
+    bound = 1.0 / (1.0 - t1)
+    binary = build("bi_tempered", Task.BINARY, {"t1": [t1], "t2": [t2]})
+    outputs = t([[-1e4]]).requires_grad_(True)
+    value = binary(outputs, t([[1.0]]))
+    value.sum().backward()
+    assert math.isfinite(value.item())
+    assert bound * (1 - 1e-3) <= value.item() <= bound
+    assert outputs.grad is not None
+    assert math.isfinite(outputs.grad.item())
+    assert build("cross_entropy", Task.BINARY)(outputs, t([[1.0]])).item() == pytest.approx(1e4)
+    # Multiclass, the mass split between two other classes: sum p_i^(2 - t1) -> 2 (1/2)^(2 - t1).
+    multiclass = build("bi_tempered", Task.MULTICLASS, {"t1": [t1], "t2": [t2]})
+    logits = torch.tensor([[[0.0, 0.0, -1e4]]], requires_grad=True)
+    value = multiclass(logits, torch.tensor([[2]]))
+    value.sum().backward()
+    split = bound + (2.0 * 0.5 ** (2.0 - t1) - 1.0) / (2.0 - t1)
+    assert value.item() == pytest.approx(split, rel=1e-3)
+    assert value.item() <= bound
+    assert logits.grad is not None
+    assert bool(torch.isfinite(logits.grad).all())

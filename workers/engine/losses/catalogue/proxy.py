@@ -170,6 +170,21 @@ _ROBUST_LOSSES = (
         ),
         serves=NOISY_LABEL_METRICS,
     ),
+    LossSpec(
+        name="bi_tempered",
+        family=Family.PROXY,
+        tasks=CLASSIFICATION,
+        summary="Bi-tempered logistic loss: the tempered-log (t1) Bregman divergence to a "
+        "heavy-tailed tempered softmax (t2); bounded by 1 / (1 - t1) for t1 < 1, cross-entropy "
+        "at t1 = t2 = 1.",
+        reference="Amid, Warmuth, Anil & Koren, Robust Bi-Tempered Logistic Loss Based on "
+        "Bregman Divergences, NeurIPS 2019.",
+        params=(
+            ParamSpec("t1", 0.5, 1.0, 0.8, "log temperature: below 1 bounds the loss, 1 is log"),
+            ParamSpec("t2", 1.0, 4.0, 1.2, "softmax temperature: above 1 gives heavy tails"),
+        ),
+        serves=NOISY_LABEL_METRICS,
+    ),
 )
 
 _REGRESSION_LOSSES = (
