@@ -1,13 +1,17 @@
 """Search quality: does the returned loss beat a tuned-threshold baseline on the test split?
 
     python -m bench.quality [--trials 60] [--jobs 2] [--only yeast4,concrete] [--json out.json]
+    python -m bench.quality --references-only   # the reference columns alone, in seconds
 
 Runs the service's own search (``workers.engine.search.run_search``: Optuna on SQLite storage,
 pruning, threshold tuning on validation, confirmation of the top setups and the baseline on fresh
 seeds, paired bootstrap on the test split) on the public datasets in ``bench/datasets``, one
 metric per dataset that suits it, with the same fixed budget for each. Prints a markdown table:
 baseline and winner on test (mean over the confirmation seeds, 95% bootstrap interval), the
-paired lift with its interval, and the winning loss.
+paired lift with its interval, and the winning loss; beside them, the reference columns of
+``bench.reference_models`` (logistic regression or ridge, and HistGradientBoosting, on the same
+split with the decision tuned the same way), so the searched MLP can be set against what a user
+would otherwise pick.
 
 "worse" in the verdict column would mean the returned winner is significantly worse than the
 baseline on test: the thing this service must never do.
@@ -67,12 +71,21 @@ CASES = (
 )
 
 
-def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]:
-    """Run one job through the engine and keep what the table needs."""
+def run_case(
+    case: Case, trials: int, seed: int, threads: int, search: bool = True
+) -> dict[str, Any]:
+    """Run one job through the engine (unless ``search`` is off) and score the reference
+    models on the same split; keep what the table needs."""
     import optuna
     import torch
 
-    from workers.engine.datasets import expand_target, read_columns, resolve_reference
+    from bench.reference_models import reference_scores
+    from workers.engine.datasets import (
+        expand_target,
+        prepare_dataset,
+        read_columns,
+        resolve_reference,
+    )
     from workers.engine.search import run_search
     from workers.engine.search_context import SearchContext
     from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Task
@@ -91,6 +104,18 @@ def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]
         families=list(Family),
         seed=seed,
     )
+    data = prepare_dataset(resolve_reference(case.file, roots), target, Task(case.task), seed)
+    references = {
+        score.model: score.test
+        for score in reference_scores(data, case.metric, dict(case.metric_params), seed)
+    }
+    if not search:
+        return {
+            "case": case.name,
+            "task": case.task,
+            "metric": case.metric_label,
+            "references": references,
+        }
     with tempfile.TemporaryDirectory() as tmp:
         context = SearchContext(
             storage=make_storage(f"sqlite:///{Path(tmp) / 'quality.db'}"),
@@ -112,6 +137,7 @@ def run_case(case: Case, trials: int, seed: int, threads: int) -> dict[str, Any]
         "baseline": _arm(result["baseline"]) if result.get("baseline") else None,
         "comparison": result["comparison"],
         "trial_counts": result.get("trial_counts"),
+        "references": references,
     }
 
 
@@ -170,6 +196,7 @@ def render(results: list[dict[str, Any]]) -> str:
                 f"{comparison.get('probability_better', float('nan')):.2f}",
                 winning,
                 verdict(comparison, same),
+                *_references(r),
                 f"{r['seconds']:.0f}",
             ]
         )
@@ -183,9 +210,27 @@ def render(results: list[dict[str, Any]]) -> str:
         "P(better)",
         "winning loss",
         "verdict",
+        *REFERENCE_HEADERS,
         "wall s",
     ]
     return table(headers, rows)
+
+
+REFERENCE_HEADERS = ("logistic / ridge test", "HistGB test")
+
+
+def _references(result: dict[str, Any]) -> list[str]:
+    references = result.get("references") or {}
+    return [
+        "n/a" if references.get(name) is None else f"{references[name]:.4f}"
+        for name in ("linear", "hist_gb")
+    ]
+
+
+def render_references(results: list[dict[str, Any]]) -> str:
+    """The reference columns alone (``--references-only``)."""
+    rows = [[r["case"], r["task"], r["metric"], *_references(r)] for r in results]
+    return table(["dataset", "task", "metric", *REFERENCE_HEADERS], rows)
 
 
 def main() -> None:
@@ -198,6 +243,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--only", default="", help="comma-separated dataset names")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--references-only", action="store_true", help="skip the searches: reference columns"
+    )
     args = parser.parse_args()
 
     wanted = set(filter(None, args.only.split(",")))
@@ -208,13 +256,21 @@ def main() -> None:
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
-            pool.submit(run_case, case, args.trials, args.seed, args.threads) for case in cases
+            pool.submit(
+                run_case, case, args.trials, args.seed, args.threads, not args.references_only
+            )
+            for case in cases
         ]
         results = []
         for future in futures:
-            result = future.result()
-            results.append(result)
-            print(f"done: {result['case']} in {result['seconds']:.0f} s", file=sys.stderr)
+            results.append(future.result())
+            if not args.references_only:
+                done = results[-1]
+                print(f"done: {done['case']} in {done['seconds']:.0f} s", file=sys.stderr)
+    if args.references_only:
+        print(f"Machine: {machine()}; seed {args.seed}\n")
+        print(render_references(results))
+        return
     print(f"Machine: {machine()}")
     print(
         f"Budget: {args.trials} trials per job, all loss families, default confirmation "
