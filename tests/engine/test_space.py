@@ -7,6 +7,8 @@ import pytest
 
 from workers.engine.errors import SpecError
 from workers.engine.losses import LOSSES, get_loss
+from workers.engine.losses.catalogue.entry import JACCARD_DEFAULT_AVERAGE, served_as
+from workers.engine.metrics import get_metric
 from workers.engine.overrides import LEARNING_RATE_RANGE
 from workers.engine.space import BASELINE_LEARNING_RATE, SearchSpace, enqueue_baseline
 from workers.engine.spec import Family, Task
@@ -41,7 +43,7 @@ def test_the_default_space_holds_exactly_the_losses_that_serve_the_metric(
     expected = {
         name
         for name, spec in LOSSES.items()
-        if task in spec.tasks and (spec.serves is None or metric in spec.serves)
+        if task in spec.tasks and (spec.serves is None or served_as(metric, {}) in spec.serves)
     }
     assert names(space) == expected
     for family, group in space.describe().items():
@@ -55,6 +57,30 @@ def test_f1_brings_the_soft_f1_surrogates_and_roc_auc_the_pairwise_ones() -> Non
     assert {"cross_entropy", "pairwise_auc", "mixed_pairwise_auc"} <= auc
     assert "pairwise_auc" not in f1
     assert "soft_f1" not in auc
+
+
+def test_per_label_overlap_losses_serve_jaccard_only_when_it_averages_per_label() -> None:
+    families = tuple(Family)
+    per_example = SearchSpace.build(Task.MULTILABEL, "jaccard", families)
+    per_label = SearchSpace.build(
+        Task.MULTILABEL, "jaccard", families, metric_params={"average": "macro"}
+    )
+    by_example = {s.name for specs in per_example.candidates.values() for s in specs}
+    by_label = {s.name for specs in per_label.candidates.values() for s in specs}
+    overlap = {
+        name
+        for name, spec in LOSSES.items()
+        if spec.serves and "jaccard" in spec.serves and Task.MULTILABEL in spec.tasks
+    }
+    assert {"soft_dice", "tversky", "lovasz_hinge"} <= overlap
+    assert overlap <= by_label
+    assert not overlap & by_example
+    assert "cross_entropy" in by_example
+
+
+def test_jaccard_s_default_average_is_the_one_the_catalogue_assumes() -> None:
+    (average,) = [p for p in get_metric("jaccard").params if p.name == "average"]
+    assert average.default == JACCARD_DEFAULT_AVERAGE
 
 
 def test_families_are_restricted_to_the_requested_ones() -> None:

@@ -81,6 +81,7 @@ def plan_search(
             spec.params or {},
             default_batch_size=plan_training(n_train).batch_size,
             n_train=n_train,
+            metric_params=resolved_params,
         )
     searched = {name for names in space.describe().values() for name in names}
     return spec.model_copy(

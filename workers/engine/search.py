@@ -90,7 +90,8 @@ class Search:
         if self.data.task is Task.REGRESSION:
             splits = (self.data.train, self.data.validation, self.data.test)
             check_target_for_metric(metric.name, np.concatenate([s.y_true for s in splits]))
-        self.evaluator = Evaluator(metric, check_metric_fits(spec.metric, task), self.data)
+        metric_params = check_metric_fits(spec.metric, task)
+        self.evaluator = Evaluator(metric, metric_params, self.data)
         self.plan: TrainingPlan = plan_training(len(self.data.train))
         self.space = SearchSpace.build(
             task,
@@ -100,6 +101,7 @@ class Search:
             spec.params or {},
             default_batch_size=self.plan.batch_size,
             n_train=len(self.data.train),
+            metric_params=metric_params,
         )
         self.device_data = DeviceData.create(self.data, context.device)
         self.study, created = open_study(context.storage, context.study_name, metric, spec.seed)

@@ -12,6 +12,7 @@ only its learning rate goes through the space.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,13 +77,18 @@ class SearchSpace:
         overrides: Overrides | None = None,
         default_batch_size: int = 64,
         n_train: int = 1_000_000,
+        metric_params: Mapping[str, object] | None = None,
     ) -> SearchSpace:
-        """The space for ``task`` and ``metric``, or SpecError naming what does not fit."""
+        """The space for ``task`` and ``metric`` (with its resolved ``metric_params``), or
+        SpecError naming what does not fit."""
         candidates = (
-            _explicit(task, families, losses) if losses else losses_for(task, metric, families)
+            _explicit(task, families, losses)
+            if losses
+            else losses_for(task, metric, families, metric_params)
         )
         if not candidates:
-            available = sorted(f.value for f in losses_for(task, metric, tuple(Family)))
+            suited = losses_for(task, metric, tuple(Family), metric_params)
+            available = sorted(f.value for f in suited)
             raise SpecError(
                 f"no loss in families {[f.value for f in families]} suits metric {metric!r} on a "
                 f"{task.value} task; families with losses for it: {available}",

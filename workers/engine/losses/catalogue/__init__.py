@@ -6,7 +6,7 @@ Torch-free: the API reads it. Each entry's implementation is found by name on th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from workers.engine.errors import SpecError
 from workers.engine.losses.catalogue.entry import LossSpec
@@ -55,9 +55,13 @@ def get_loss(name: str) -> LossSpec:
 
 
 def losses_for(
-    task: Task, metric: str, families: tuple[Family, ...]
+    task: Task,
+    metric: str,
+    families: tuple[Family, ...],
+    metric_params: Mapping[str, object] | None = None,
 ) -> dict[Family, list[LossSpec]]:
-    """The losses available for ``task`` and ``metric`` in each requested family.
+    """The losses available for ``task`` and ``metric`` (with ``metric_params``; defaults when
+    None) in each requested family.
 
     Families with no loss for this task and metric are left out.
     """
@@ -66,7 +70,9 @@ def losses_for(
         members = [
             spec
             for spec in LOSSES.values()
-            if spec.family is family and task in spec.tasks and spec.serves_metric(metric)
+            if spec.family is family
+            and task in spec.tasks
+            and spec.serves_metric(metric, metric_params)
         ]
         if members:
             grouped[family] = members

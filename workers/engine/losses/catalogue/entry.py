@@ -7,6 +7,7 @@ loading torch. The code that builds each loss lives beside the torch modules
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from workers.engine.spec import Family, Task
@@ -75,6 +76,25 @@ class LossSpec:
         """The parameters searched when the loss is used for ``task``."""
         return tuple(p for p in self.params if p.applies_to(task))
 
-    def serves_metric(self, metric: str) -> bool:
-        """Whether the loss is in ``metric``'s default search space (its tasks permitting)."""
-        return self.serves is None or metric in self.serves
+    def serves_metric(self, metric: str, params: Mapping[str, object] | None = None) -> bool:
+        """Whether the loss is in ``metric``'s default search space (its tasks permitting),
+        given the metric's parameters (defaults when None)."""
+        return self.serves is None or served_as(metric, params or {}) in self.serves
+
+
+# jaccard's default average (workers.engine.metrics declares it; a test keeps the two equal).
+JACCARD_DEFAULT_AVERAGE = "samples"
+
+
+def served_as(metric: str, params: Mapping[str, object]) -> str:
+    """The name under which a loss's ``serves`` lists ``metric`` with ``params``.
+
+    The metric's name, except where a parameter changes which losses suit it: jaccard averaged
+    per label (``average="macro"``) is ``jaccard``, the mean of per-column scores that the
+    overlap and Lovász losses optimise; averaged per example (the default) it is
+    ``jaccard_samples``, a different target.
+    """
+    if metric == "jaccard":
+        average = str(params.get("average", JACCARD_DEFAULT_AVERAGE))
+        return metric if average == "macro" else f"{metric}_{average}"
+    return metric

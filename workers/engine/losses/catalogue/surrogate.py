@@ -25,8 +25,9 @@ F_METRICS = frozenset({"f1", "fbeta", "macro_f1", "micro_f1", "samples_f1", "wei
 # they serve the metrics that average that way (binary f1 has one column), not micro, samples
 # or weighted averages. Tversky's own alpha and beta reach F-beta's weighting of false
 # negatives (alpha = 1 / (1 + b^2), beta = b^2 / (1 + b^2)); Dice and Lovász are beta-blind.
-# jaccard averages per example by default; Lovász (its surrogate) and the overlap losses keep
-# it, a known gap (see docs/quality.md).
+# "jaccard" here is jaccard averaged per label (average="macro"); with its default per-example
+# average the metric is served as "jaccard_samples" (see served_as), which these losses do not
+# optimise.
 PER_COLUMN_METRICS = frozenset({"f1", "macro_f1", "jaccard"})
 TVERSKY_METRICS = PER_COLUMN_METRICS | {"fbeta"}
 
