@@ -21,26 +21,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workers.engine.thresholds import COUNT_FORMULAS
+
 # Counts per cut: true positives, predictions and support per class, each (cuts, C).
 _CountMetric = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def _per_class_f1(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray) -> np.ndarray:
-    denominator = predicted + support
-    f1: np.ndarray = np.divide(2.0 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1
+def _per_class(
+    formula: str, tp: np.ndarray, predicted: np.ndarray, support: np.ndarray
+) -> np.ndarray:
+    """A binary count formula of :mod:`workers.engine.thresholds` for each class one-vs-rest."""
+    fp, fn = predicted - tp, support - tp
+    scores: np.ndarray = COUNT_FORMULAS[formula](tp, fp, np.zeros_like(tp), fn, {})
+    return scores
 
 
 def _macro_f1(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray) -> np.ndarray:
     # As scikit-learn: the mean over classes that occur in the labels or the predictions.
     present = (predicted + support) > 0
-    f1 = _per_class_f1(tp, predicted, support)
+    f1 = _per_class("f1", tp, predicted, support)
     macro: np.ndarray = (f1 * present).sum(-1) / np.maximum(present.sum(-1), 1)
     return macro
 
 
 def _weighted_f1(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray) -> np.ndarray:
-    f1 = _per_class_f1(tp, predicted, support)
+    f1 = _per_class("f1", tp, predicted, support)
     weighted: np.ndarray = (f1 * support).sum(-1) / np.maximum(support.sum(-1), 1.0)
     return weighted
 
@@ -48,7 +53,7 @@ def _weighted_f1(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray) -> 
 def _balanced_accuracy(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray) -> np.ndarray:
     # As scikit-learn: the mean recall over the classes that occur in the labels.
     present = support > 0
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=present)
+    recall = _per_class("recall", tp, predicted, support)
     balanced: np.ndarray = (recall * present).sum(-1) / np.maximum(present.sum(-1), 1)
     return balanced
 
@@ -71,8 +76,13 @@ class TunedOffsets:
     value: float
 
 
-def decide(logits: np.ndarray, offsets: np.ndarray | tuple[float, ...] | float) -> np.ndarray:
-    """The predicted class of each row: ``argmax_c (logits_c + offsets_c)``."""
+def decide(
+    logits: np.ndarray, offsets: np.ndarray | tuple[float, ...] | float | None
+) -> np.ndarray:
+    """The predicted class of each row: ``argmax_c (logits_c + offsets_c)``; the raw arg-max
+    when there are no offsets."""
+    if offsets is None:
+        return np.asarray(logits.argmax(axis=-1))
     return np.asarray((logits + np.asarray(offsets)).argmax(axis=-1))
 
 

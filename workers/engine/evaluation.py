@@ -117,7 +117,7 @@ class Evaluator:
         if task is Task.BINARY and threshold is not None and not isinstance(threshold, tuple):
             predicted = outputs >= threshold
         elif task is Task.MULTICLASS:
-            predicted = decide(outputs, 0.0 if threshold is None else threshold)
+            predicted = decide(outputs, threshold)
         else:
             return False
         classes = np.unique(self.data.validation.y_true)
@@ -171,7 +171,7 @@ class Evaluator:
             return self.data.to_original_units(outputs, link)
         if task is Task.MULTICLASS:
             if needs is Needs.LABELS:
-                return decide(outputs, 0.0 if threshold is None else threshold)
+                return decide(outputs, threshold)
             return np.asarray(softmax(outputs, axis=-1))
         if needs is Needs.LABELS:
             assert threshold is not None
