@@ -2,6 +2,7 @@
 
     python -m bench.quality [--trials 60] [--jobs 2] [--only yeast4,concrete] [--json out.json]
     python -m bench.quality --references-only   # the reference columns alone, in seconds
+    python -m bench.quality --synthetic [--seeds 20] [--jobs 2]   # the gate's calibration
 
 Runs the service's own search (``workers.engine.search.run_search``: Optuna on SQLite storage,
 pruning, threshold tuning on validation, confirmation of the top setups and the baseline on fresh
@@ -246,7 +247,21 @@ def main() -> None:
     parser.add_argument(
         "--references-only", action="store_true", help="skip the searches: reference columns"
     )
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="the gate's calibration on bench.synthetic_tasks at the default budget",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=20,
+        help="--synthetic: seeds per null task (planted tasks get half)",
+    )
     args = parser.parse_args()
+    if args.synthetic:
+        _synthetic(args)
+        return
 
     wanted = set(filter(None, args.only.split(",")))
     unknown = wanted - {case.name for case in CASES}
@@ -279,6 +294,24 @@ def main() -> None:
         f"total {time.perf_counter() - started:.0f} s\n"
     )
     print(render(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+
+
+def _synthetic(args: argparse.Namespace) -> None:
+    from bench.gate_calibration import render_calibration, run_calibration, summarise
+
+    only = set(filter(None, args.only.split(",")))
+    planted_seeds = max(1, args.seeds // 2)
+    results, seconds = run_calibration(args.seeds, planted_seeds, args.jobs, args.threads, only)
+    print(f"Machine: {machine()}")
+    print(
+        f"Budget: JobSpec defaults (30 trials, all families, top 3 + baseline on 5 fresh seeds); "
+        f"seeds 0-{args.seeds - 1} per null task, 0-{planted_seeds - 1} per planted task; "
+        f"{args.jobs} job(s) side by side, {args.threads} torch thread(s) each; "
+        f"total {seconds:.0f} s\n"
+    )
+    print(render_calibration(summarise(results)))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 
