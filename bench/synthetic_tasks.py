@@ -8,7 +8,7 @@ where the design needs one, a separate test frame. The frames go to the engine i
 baseline" (``bench.quality --synthetic`` asks for it in at least 95% of seeds).
 
 - ``null_logistic_f1`` and ``null_logistic_log_loss``: binary labels drawn from a logistic model
-  of 10 Gaussian features (about 30% positives). Cross-entropy is the model's own likelihood, so
+  of 10 Gaussian features (about 35% positives). Cross-entropy is the model's own likelihood, so
   it recovers the true probabilities; for log loss nothing can do better, and for F1 the best
   classifier thresholds those calibrated probabilities (Lipton et al. 2014), which the baseline
   does with its threshold tuned on validation. F1 is the harder null: many surrogates compete,
@@ -103,7 +103,7 @@ def logistic_model(seed: int) -> tuple[np.ndarray, float]:
     """The null binary task's true weights and intercept for ``seed``.
 
     The logit's standard deviation is 2.5 (features are standard normal and ``|w| = 2.5``):
-    informative but far from separable; the intercept of -1.2 gives about 30% positives.
+    informative but far from separable; the intercept of -1.2 gives about 35% positives.
     """
     rng = np.random.default_rng(seed + _MODEL_OFFSET)
     return 2.5 * _unit_direction(rng, N_FEATURES), -1.2
@@ -118,24 +118,36 @@ def logistic_binary(seed: int, n: int = 2000) -> SyntheticData:
     return SyntheticData(_frame(x, (rng.random(n) < p).astype(np.int64)))
 
 
+def regression_weights(seed: int) -> np.ndarray:
+    """The regression tasks' true weights for ``seed``: signal variance 4 against noise scale 1."""
+    return 2.0 * _unit_direction(np.random.default_rng(seed + _MODEL_OFFSET), N_FEATURES)
+
+
 def gaussian_regression(seed: int, n: int = 2000) -> SyntheticData:
-    """A linear target with Gaussian noise (R² about 0.8): MSE is the right loss for RMSE."""
+    """A linear target with Gaussian noise (R² 0.8): MSE is the right loss for RMSE."""
     rng = np.random.default_rng(seed)
     x = _features(rng, n)
-    w = 2.0 * _unit_direction(np.random.default_rng(seed + _MODEL_OFFSET), N_FEATURES)
+    w = regression_weights(seed)
     return SyntheticData(_frame(x, x @ w + rng.standard_normal(n)))
+
+
+def softmax_weights(seed: int, classes: int = 4) -> np.ndarray:
+    """The multiclass task's true logit weights, ``(features, classes)``, for ``seed``."""
+    return 1.5 * np.random.default_rng(seed + _MODEL_OFFSET).standard_normal((N_FEATURES, classes))
+
+
+def softmax_probabilities(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``x @ weights``: the true class probabilities."""
+    logits = x @ weights
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(p / p.sum(axis=1, keepdims=True))
 
 
 def softmax_multiclass(seed: int, n: int = 2000, classes: int = 4) -> SyntheticData:
     """Four classes drawn from a softmax of linear logits: cross-entropy is the right loss."""
     rng = np.random.default_rng(seed)
     x = _features(rng, n)
-    weights = 1.5 * np.random.default_rng(seed + _MODEL_OFFSET).standard_normal(
-        (N_FEATURES, classes)
-    )
-    logits = x @ weights
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax_probabilities(x, softmax_weights(seed, classes))
     # Inverse-CDF sampling per row: one uniform draw against the cumulative probabilities.
     labels = (rng.random((n, 1)) > np.cumsum(p, axis=1)).sum(axis=1)
     return SyntheticData(_frame(x, np.minimum(labels, classes - 1).astype(np.int64)))
@@ -148,7 +160,7 @@ def heavy_tailed_regression(seed: int, n: int = 2000) -> SyntheticData:
     """A linear target plus Student-t noise (1.5 degrees of freedom): robust losses win on MAE."""
     rng = np.random.default_rng(seed)
     x = _features(rng, n)
-    w = 2.0 * _unit_direction(np.random.default_rng(seed + _MODEL_OFFSET), N_FEATURES)
+    w = regression_weights(seed)
     return SyntheticData(_frame(x, x @ w + rng.standard_t(HEAVY_TAIL_DF, n)))
 
 
@@ -156,14 +168,20 @@ FLIP_RATE = 0.25
 NOISY_FEATURES, NOISY_INFORMATIVE = 40, 10
 
 
+def noisy_label_weights(seed: int) -> np.ndarray:
+    """The noisy-label task's clean logit weights for ``seed``: 10 informative features of 40,
+    logit standard deviation 6 (clean Bayes accuracy about 0.91)."""
+    w = np.zeros(NOISY_FEATURES)
+    direction = _unit_direction(np.random.default_rng(seed + _MODEL_OFFSET), NOISY_INFORMATIVE)
+    w[:NOISY_INFORMATIVE] = 6.0 * direction
+    return w
+
+
 def noisy_label_binary(seed: int, n: int = 3000, n_test: int = 2000) -> SyntheticData:
     """Nearly separable labels on 10 of 40 features, 25% flipped at random in ``frame``;
     ``test`` keeps its labels clean."""
     rng = np.random.default_rng(seed)
-    w = np.zeros(NOISY_FEATURES)
-    w[:NOISY_INFORMATIVE] = 6.0 * _unit_direction(
-        np.random.default_rng(seed + _MODEL_OFFSET), NOISY_INFORMATIVE
-    )
+    w = noisy_label_weights(seed)
 
     def clean(rows: int) -> tuple[np.ndarray, np.ndarray]:
         x = _features(rng, rows, NOISY_FEATURES)
