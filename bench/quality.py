@@ -242,7 +242,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2, help="jobs run side by side")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument("--only", default="", help="comma-separated dataset names")
+    parser.add_argument(
+        "--only", default="", help="comma-separated dataset names (--synthetic: task names)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
         "--references-only", action="store_true", help="skip the searches: reference columns"
@@ -300,13 +302,21 @@ def main() -> None:
 
 def _synthetic(args: argparse.Namespace) -> None:
     from bench.gate_calibration import render_calibration, run_calibration, summarise
+    from bench.synthetic_tasks import TASKS
+    from workers.engine.spec import Budget, Confirmation
 
     only = set(filter(None, args.only.split(",")))
+    unknown = only - {task.name for task in TASKS}
+    if unknown:
+        sys.exit(f"unknown synthetic tasks: {', '.join(sorted(unknown))}")
     planted_seeds = max(1, args.seeds // 2)
     results, seconds = run_calibration(args.seeds, planted_seeds, args.jobs, args.threads, only)
+    # Read back from the spec rather than written out, so the line stays true if they change.
+    budget, confirmation = Budget(), Confirmation()
     print(f"Machine: {machine()}")
     print(
-        f"Budget: JobSpec defaults (30 trials, all families, top 3 + baseline on 5 fresh seeds); "
+        f"Budget: JobSpec defaults ({budget.n_trials} trials, all families, top "
+        f"{confirmation.top_k} + baseline on {confirmation.seeds} fresh seeds); "
         f"seeds 0-{args.seeds - 1} per null task, 0-{planted_seeds - 1} per planted task; "
         f"{args.jobs} job(s) side by side, {args.threads} torch thread(s) each; "
         f"total {seconds:.0f} s\n"
