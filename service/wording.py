@@ -7,6 +7,7 @@ the report and its HTML page explain them to a person with the sentences below.
 from __future__ import annotations
 
 from workers.engine.results import (
+    Comparison,
     ConstraintCheck,
     FloorOnTest,
     Guardrail,
@@ -81,12 +82,10 @@ def _verdict_sentence(result: SearchResult) -> str:
             f"No loss beat the plain baseline ({baseline_loss}) on validation over the "
             f"confirmation seeds: keep the baseline loss. {KEEP}"
         )
-    low, high = comparison.validation_lift_interval or [float("nan"), float("nan")]
     if verdict is Verdict.NOT_RELIABLE:
         return (
-            f"{leader} had the best mean validation {name}, but its lift over the baseline on "
-            f"validation ({comparison.validation_lift or 0.0:+.4g}, 95% interval "
-            f"[{low:+.4g}, {high:+.4g}]) is not reliably above zero, so the baseline "
+            f"{leader} had the best mean validation {name}, but its lift over the baseline "
+            f"{_gate_figures(comparison)} is not reliably above zero, so the baseline "
             f"({baseline_loss}) is returned: keep it. {KEEP}"
         )
     lift = comparison.test_lift or 0.0
@@ -110,6 +109,27 @@ def _verdict_sentence(result: SearchResult) -> str:
         f"validation, but its test {name} lift ({lift:+.4g}, {interval}) is not "
         "distinguishable from zero. Keep the baseline unless you have other reasons."
     )
+
+
+def _gate_figures(comparison: Comparison) -> str:
+    """Where and how much the leader beat the baseline in the gate, with its interval."""
+    gate = comparison.gate
+    if gate is None or gate.method == "validation":
+        lift = comparison.validation_lift or 0.0
+        low, high = comparison.validation_lift_interval or [float("nan"), float("nan")]
+        where = "on validation"
+    else:
+        if gate.lift is None or gate.lift_interval is None:
+            return (
+                f"out of fold ({gate.folds} folds of the training rows) could not be measured: "
+                f"a run diverged in every seed of a fold ({gate.failed_runs} failed runs), so it"
+            )
+        lift, (low, high) = gate.lift, gate.lift_interval
+        where = (
+            f"out of fold on the {gate.rows} training rows ({gate.folds} folds × "
+            f"{gate.seeds_per_fold} seeds)"
+        )
+    return f"{where} ({lift:+.4g}, 95% interval [{low:+.4g}, {high:+.4g}])"
 
 
 def failed(error: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from fastapi.testclient import TestClient
 from service.db.migrate import upgrade_database
 from service.main import create_app
 from service.settings import Settings
+
+# One torch thread per test process: pytest-xdist already runs a process per core, and torch's
+# default of one thread per core on top of that oversubscribes the cores (spinning OpenMP threads
+# slow every process down). Set before any test module imports torch.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATASETS = REPO_ROOT / "bench" / "datasets"

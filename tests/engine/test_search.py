@@ -136,8 +136,9 @@ def test_the_result_reports_best_and_baseline_on_validation_and_test(searched: S
     assert sum(f.winner for f in finalists) == 1
     winner = next(f for f in finalists if f.winner)
     assert winner.trial_number == best.trial_number
-    # The leader (best mean validation) wins only if reliably better than the baseline on
-    # validation; otherwise the baseline is returned.
+    # The leader (best mean validation) wins only if it passes the gate: reliably better than
+    # the baseline out of fold on the training rows (cross-fitted); otherwise the baseline is
+    # returned.
     leader = max(finalists, key=lambda f: f.validation_mean or float("-inf"))
     assert confirmation.leader_trial_number == leader.trial_number
     comparison = result.comparison
@@ -146,15 +147,27 @@ def test_the_result_reports_best_and_baseline_on_validation_and_test(searched: S
     if leader.trial_number == baseline.trial_number:
         assert winner is leader
         assert comparison.verdict is Verdict.BASELINE_LED
-    elif winner is leader:
-        assert comparison.validation_lift_interval is not None
-        assert comparison.validation_lift_interval[0] > 0
+        assert comparison.gate is None
     else:
-        assert best.trial_number == baseline.trial_number
+        gate = comparison.gate
+        assert gate is not None
         assert comparison.validation_lift_interval is not None
-        assert comparison.validation_lift_interval[0] <= 0
-        assert comparison.test_lift == 0.0
-        assert comparison.verdict is Verdict.NOT_RELIABLE
+        assert (gate.method, gate.rows, gate.folds, gate.seeds_per_fold) == (
+            "cross_fitted",
+            341,  # every training row, out of fold
+            5,
+            2,
+        )
+        assert gate.lift_interval is not None
+        assert gate.passed is (gate.lift_interval[0] > 0)
+        if winner is leader:
+            assert gate.passed
+        else:
+            assert not gate.passed
+            assert best.trial_number == baseline.trial_number
+            assert comparison.test_lift == 0.0
+            assert comparison.verdict is Verdict.NOT_RELIABLE
+    assert (confirmation.folds, confirmation.seeds_per_fold) == (5, 2)
     assert result.trial_counts == {"complete": N_TRIALS}
     assert result.dataset.split_rows == SplitRows(train=341, validation=114, test=114)
 

@@ -3,9 +3,9 @@
 The ``top_k`` best setups of the search (by their trial's validation metric) and the baseline
 (the best trial of the plain proxy loss) are each retrained on ``seeds`` fresh seeds, all in one
 population. The leader is the setup with the best *mean validation* metric over those seeds; it
-is returned only if it is also reliably better than the baseline on validation (see
-:mod:`workers.engine.finalize`). Test data is used only afterwards, to report the winner and the
-baseline.
+is returned only if it is also reliably better than the baseline out of fold on the training rows
+(see :mod:`workers.engine.gate`). Test data is used only afterwards, to report the winner and
+the baseline.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from optuna.trial import FrozenTrial
 
+from workers.engine.cross_fitting import CrossFitPlan
 from workers.engine.evaluation import Evaluator, Threshold
 from workers.engine.losses import get_loss
 from workers.engine.population import MemberConfig
@@ -30,11 +31,13 @@ from workers.engine.training_plan import TrainingPlan
 
 @dataclass(frozen=True)
 class ConfirmationPlan:
-    """How hard to check: how many finalists, how many fresh seeds, how many resamples."""
+    """How hard to check: how many finalists, how many fresh seeds, how many resamples, and how
+    the gate cross-fits (:mod:`workers.engine.cross_fitting`)."""
 
     top_k: int = 3
     seeds: int = 5
     resamples: int = 500
+    cross_fit: CrossFitPlan = field(default_factory=CrossFitPlan)
 
 
 @dataclass

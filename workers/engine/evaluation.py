@@ -132,8 +132,13 @@ class Evaluator:
         self, split: Split, outputs: np.ndarray, threshold: Threshold | None, link: str = IDENTITY
     ) -> Callable[[np.ndarray], float]:
         """The metric on any subset of a split's rows (for resampling), inputs computed once."""
-        inputs = self.metric_input(outputs, threshold, link)
-        y_true = split.y_true
+        return self.inputs_scorer(split.y_true, self.metric_input(outputs, threshold, link))
+
+    def inputs_scorer(
+        self, y_true: np.ndarray, inputs: np.ndarray
+    ) -> Callable[[np.ndarray], float]:
+        """The metric on any subset of rows whose metric inputs (see :meth:`metric_input`) are
+        already computed: e.g. out-of-fold predictions pooled from several models."""
         fast = resampled_scorer(self.data.task, self.metric.name, self.params, y_true, inputs)
         if fast is not None:
             return fast

@@ -1,14 +1,12 @@
 """After the search: confirm the finalists on fresh seeds, pick the winner, compare with baseline.
 
 The leader is the finalist with the best mean validation metric over the confirmation seeds (see
-:mod:`workers.engine.confirmation`). It becomes the winner only if a paired bootstrap over the
-*validation* rows puts its lift over the baseline reliably above zero (the lower end of the 95%
-interval); otherwise the baseline is returned. The best of several noisy setups on one
-validation set is biased upwards (thresholds and epochs were chosen on it too), and this gate is
-what keeps such a lucky leader from being returned as a win. Only then are the winner and the
-baseline scored on the test split, with each run's threshold chosen on validation, and compared
-with a paired bootstrap (:mod:`workers.engine.statistics`). Nothing on the test split feeds back
-into any choice.
+:mod:`workers.engine.confirmation`). It becomes the winner only if it passes the gate
+(:mod:`workers.engine.gate`): a paired bootstrap, cross-fitted over the training rows, that puts
+its lift over the baseline reliably above zero; otherwise the baseline is returned. Only then are
+the winner and the baseline scored on the test split, with each confirmation run's threshold
+chosen on validation, and compared with a paired bootstrap (:mod:`workers.engine.statistics`).
+Nothing on the test split feeds back into any choice.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from workers.engine.confirmation import (
 from workers.engine.environment import environment
 from workers.engine.errors import NoCompletedTrials
 from workers.engine.evaluation import Evaluator
+from workers.engine.gate import run_gate
 from workers.engine.guardrails import guardrails
 from workers.engine.losses import baseline_loss
 from workers.engine.networks import network_shape
@@ -68,15 +67,22 @@ def finalize(
     seeds = confirmation_seeds(job_seed, confirmation.seeds)
     run_confirmation(finalists, evaluator, device_data, plan, seeds)
     leader = _leader(finalists, evaluator)
-    winner, gate = leader, None
+    winner, on_validation, gate = leader, None, None
     if baseline is not None and baseline.completed and leader is not baseline:
-        gate = _compare(leader, baseline, evaluator, device_data, confirmation, job_seed, "val")
-        if not gate.lift.low > 0:
+        on_validation = _compare(
+            leader, baseline, evaluator, device_data, confirmation, job_seed, "val"
+        )
+        gate = run_gate(
+            leader, baseline, on_validation, evaluator, device_data, plan, confirmation, job_seed
+        )
+        if not gate.passed:
             winner = baseline
     # With no usable baseline the winner is compared with itself: that still gives its interval.
     reference = baseline if baseline is not None and baseline.completed else winner
     comparison = _compare(winner, reference, evaluator, device_data, confirmation, job_seed, "test")
-    verdict = compare_with_baseline(winner, baseline, comparison, evaluator, leader, gate)
+    verdict = compare_with_baseline(
+        winner, baseline, comparison, evaluator, leader, on_validation, gate
+    )
     checks = _guardrails(winner, baseline, evaluator, confirmation, job_seed)
     describe = SetupDescriber(evaluator, device_data, plan, confirmation.resamples, job_seed)
     data = device_data.data
@@ -94,6 +100,8 @@ def finalize(
         confirmation=Confirmation(
             top_k=confirmation.top_k,
             seeds=len(seeds),
+            folds=confirmation.cross_fit.folds,
+            seeds_per_fold=confirmation.cross_fit.seeds_per_fold,
             bootstrap_resamples=confirmation.resamples,
             finalists=[describe.finalist(f, f is winner) for f in finalists],
             leader_trial_number=leader.trial.number,

@@ -32,6 +32,10 @@ class MemberConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     batch_size: int | None = None  # None: the job's default
+    # The training rows this member learns from (positions in the training split), or None for
+    # all of them. Members of one population that set rows must set as many rows each: they
+    # take their batches in lockstep (the cross-fitted gate trains every fold this way at once).
+    rows: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Population:
         self.keys: list[Hashable] = []
         self.epochs: list[int] = []
         self.generators: list[torch.Generator] = []
+        self.rows: list[Tensor | None] = []
         self.parameters = init_parameters(shape, [], context.device)
         self.optimizer = PopulationAdamW(self.parameters, torch.zeros(0), weight_decay=weight_decay)
         self.blocks: list[_LossBlock] = []
@@ -72,6 +77,7 @@ class Population:
         if not members:
             return
         configs = [config for _, config in members]
+        self._check_rows(configs)
         device = self.context.device
         new_parameters = init_parameters(self.shape, [c.seed for c in configs], device)
         # Order: every existing loss block followed by the newcomers with the same loss, then
@@ -104,13 +110,30 @@ class Population:
         generators = self.generators + [torch.Generator().manual_seed(c.seed + 1) for c in configs]
         keys = self.keys + [key for key, _ in members]
         epochs = self.epochs + [0] * len(configs)
+        rows = self.rows + [
+            None if c.rows is None else torch.tensor(c.rows, dtype=torch.long) for c in configs
+        ]
         self.generators = [generators[i] for i in order]
+        self.rows = [rows[i] for i in order]
         self.keys = [keys[i] for i in order]
         self.epochs = [epochs[i] for i in order]
         self.blocks, start = [], 0
         for name, module, size in modules:
             self.blocks.append(_LossBlock.of(name, module, start, start + size))
             start += size
+
+    def _check_rows(self, configs: Sequence[MemberConfig]) -> None:
+        """Members take batches in lockstep: all train on every row, or on as many rows each."""
+        sizes = {None if r is None else len(r) for r in self.rows}
+        sizes |= {None if c.rows is None else len(c.rows) for c in configs}
+        if len(sizes) > 1:
+            raise ValueError(
+                "members of one population must all train on every row or on as many rows each"
+            )
+
+    def epoch_rows(self, n_train: int) -> int:
+        """Rows each member sees per epoch: its own rows' count, or every training row."""
+        return next((len(r) for r in self.rows if r is not None), n_train)
 
     def _build_loss(self, name: str, configs: Sequence[MemberConfig]) -> Loss:
         spec = get_loss(name)
@@ -126,8 +149,13 @@ class Population:
         return forward(self.parameters, inputs)
 
     def batch_orders(self, n_rows: int, device: torch.device) -> Tensor:
-        """A fresh permutation of the training rows for each member, shape ``(M, n_rows)``."""
-        orders = [torch.randperm(n_rows, generator=g) for g in self.generators]
+        """A fresh permutation of each member's training rows, shape ``(M, n_rows)``."""
+        orders = [
+            torch.randperm(n_rows, generator=g)
+            if rows is None
+            else rows[torch.randperm(len(rows), generator=g)]
+            for g, rows in zip(self.generators, self.rows, strict=True)
+        ]
         return torch.stack(orders).to(device, non_blocking=True)
 
     def losses(self, outputs: Tensor, targets: Tensor) -> Tensor:
@@ -184,6 +212,7 @@ class Population:
         ]
         self.optimizer.rearrange(self.parameters, index, torch.zeros(0))
         self.generators = [self.generators[i] for i in kept]
+        self.rows = [self.rows[i] for i in kept]
         self.keys = [self.keys[i] for i in kept]
         self.epochs = [self.epochs[i] for i in kept]
         blocks: list[_LossBlock] = []

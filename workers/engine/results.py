@@ -165,7 +165,7 @@ class Verdict(StrEnum):
 
     NO_BASELINE = "no_baseline"  # the baseline did not complete: nothing to compare with
     BASELINE_LED = "baseline_led"  # the baseline had the best validation mean: keep it
-    NOT_RELIABLE = "not_reliable"  # a leader's validation lift was not reliably above zero
+    NOT_RELIABLE = "not_reliable"  # the leader did not pass the gate (lift not reliably > 0)
     BEATS_BASELINE = "beats_baseline"  # the winner's test lift is reliably above zero
     WORSE_ON_TEST = "worse_on_test"  # better on validation, reliably worse on test
     INCONCLUSIVE = "inconclusive"  # better on validation, test lift not told from zero
@@ -176,6 +176,28 @@ class Leader(_Model):
 
     trial_number: int
     loss: str
+
+
+class Gate(_Model):
+    """The test that decided whether the leader is returned instead of the baseline: a paired
+    bootstrap of the leader against the baseline, out of fold on the training rows (cross-fitted)
+    or, when the rows are too few to cut into folds or cross-fitting is off, on validation."""
+
+    method: Literal["cross_fitted", "validation"]
+    rows: int = Field(description="Rows the two setups were compared on.")
+    folds: int | None = Field(default=None, description="Folds of the training rows.")
+    seeds_per_fold: int | None = None
+    lift: float | None = Field(
+        description="Leader minus baseline; positive is better (None: a setup failed every run)."
+    )
+    lift_interval: list[float] | None = Field(
+        description="95% paired-bootstrap interval of the lift."
+    )
+    probability_better: float | None
+    passed: bool = Field(description="The interval is above zero: the leader is returned.")
+    failed_runs: int = Field(
+        default=0, description="Cross-fitted runs that diverged (their seed is left out)."
+    )
 
 
 class Guardrail(_Model):
@@ -207,6 +229,11 @@ class Comparison(_Model):
     validation_lift: float | None = None
     validation_lift_interval: list[float] | None = None
     leader: Leader | None = None
+    gate: Gate | None = Field(
+        default=None,
+        description="How the leader was tested against the baseline (absent when the baseline "
+        "led on validation).",
+    )
     guardrails: list[Guardrail] = Field(
         default_factory=list,
         description="The returned setup against the baseline on secondary metrics of the task, on "
@@ -232,6 +259,8 @@ class Confirmation(_Model):
 
     top_k: int
     seeds: int
+    folds: int = Field(default=0, description="Folds the gate cross-fits over (0: off).")
+    seeds_per_fold: int = 0
     bootstrap_resamples: int
     finalists: list[FinalistSummary]
     leader_trial_number: int

@@ -19,6 +19,7 @@ import optuna
 
 from workers.engine.budget import StudyBudget
 from workers.engine.confirmation import ConfirmationPlan
+from workers.engine.cross_fitting import CrossFitPlan
 from workers.engine.datasets import (
     SplitSource,
     check_target_for_metric,
@@ -281,8 +282,11 @@ class Search:
 
     def finalize(self) -> SearchResult:
         """Retrain the winner and the baseline, score them on test, and return the result."""
+        confirmation = self.spec.confirmation
         plan = ConfirmationPlan(
-            top_k=self.spec.confirmation.top_k, seeds=self.spec.confirmation.seeds
+            top_k=confirmation.top_k,
+            seeds=confirmation.seeds,
+            cross_fit=CrossFitPlan(confirmation.folds, confirmation.seeds_per_fold),
         )
         result = finalize(
             self.study,

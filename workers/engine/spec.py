@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 
 from workers.engine.errors import SpecError
 from workers.engine.spec_fields import (
@@ -110,6 +110,24 @@ class Confirmation(SpecModel):
     seeds: Integer = Field(
         default=5, ge=1, le=20, description="Fresh seeds each finalist is trained on."
     )
+    folds: Integer = Field(
+        default=5,
+        ge=0,
+        le=10,
+        description="Folds of the training rows over which the leader and the baseline are "
+        "cross-fitted for the gate (0: the gate compares them on validation only; 1 is not "
+        "allowed).",
+    )
+    seeds_per_fold: Integer = Field(
+        default=2, ge=1, le=10, description="Seeds each of the two is trained on in every fold."
+    )
+
+    @field_validator("folds")
+    @classmethod
+    def _not_one_fold(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("folds must be 0 (no cross-fitting) or at least 2")
+        return value
 
 
 # A client may send the short forms (a metric by name, one target column); the spec keeps the

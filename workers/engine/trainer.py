@@ -103,7 +103,7 @@ class PopulationTrainer:
     ) -> list[tuple[Hashable, MemberResult]]:
         data = self.device_data
         population.start_epoch()
-        n_rows = data.x_train.shape[0]
+        n_rows = population.epoch_rows(data.x_train.shape[0])
         orders = population.batch_orders(n_rows, data.device)
         for start in range(0, n_rows, batch_size):
             rows = orders[:, start : start + batch_size]

@@ -6,7 +6,7 @@ import numpy as np
 
 from workers.engine.confirmation import Finalist
 from workers.engine.evaluation import Evaluator
-from workers.engine.results import Comparison, Leader, Verdict
+from workers.engine.results import Comparison, Gate, Leader, Verdict
 from workers.engine.statistics import PairedComparison
 
 
@@ -16,17 +16,22 @@ def compare_with_baseline(
     test: PairedComparison,
     evaluator: Evaluator,
     leader: Finalist,
-    gate: PairedComparison | None,
+    on_validation: PairedComparison | None,
+    gate: Gate | None,
 ) -> Comparison:
     """How ``winner`` compares with ``baseline``: on test (``test``) and, for the ``leader``
-    (best mean validation), on validation (``gate``, None when the leader is the baseline).
+    (best mean validation), on validation (``on_validation``) and in the ``gate`` that decided
+    whether it is returned (both None when the leader is the baseline).
     """
     if baseline is None or not baseline.completed:
         return Comparison(verdict=Verdict.NO_BASELINE)
     validation = {
         "validation_lift": _validation_lift(leader, baseline, evaluator),
-        "validation_lift_interval": None if gate is None else [gate.lift.low, gate.lift.high],
+        "validation_lift_interval": None
+        if on_validation is None
+        else [on_validation.lift.low, on_validation.lift.high],
         "leader": Leader(trial_number=leader.trial.number, loss=leader.loss),
+        "gate": gate,
     }
     if winner is baseline:
         # The baseline is compared with itself: no lift, by construction.
