@@ -136,7 +136,7 @@ class Evaluator:
             if fits_on_metric(name):
                 # The fit's own value of the metric ranks members and epochs; confirm()
                 # recomputes the best epoch's with scikit-learn (as for thresholds).
-                scores[m] = Score(float(fitted.objective[position]), temperature=temperature)
+                scores[m] = Score(float(fitted.value[position]), temperature=temperature)
             else:
                 scores[m] = self._calibrated(outputs[m], temperature)
         return scores
