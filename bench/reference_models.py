@@ -92,6 +92,10 @@ def reference_scores(
     for name, fit in REFERENCE_MODELS.items():
         predict = fit(data.train.X, data.train.y, data.task, seed)
         validation = evaluator.score_validation(predict(data.validation.X))
-        test = evaluator.score_split(data.test, predict(data.test.X), validation.threshold)
+        decision = validation.threshold
+        test_inputs = predict(data.test.X)
+        test = evaluator.score_split(
+            data.test, test_inputs, decision, temperature=validation.temperature
+        )
         scores.append(ReferenceScore(name, validation.value, test))
     return scores

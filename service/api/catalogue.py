@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1", tags=["catalogue"])
 
 @router.get("/metrics")
 def list_metrics(task: Annotated[Task | None, Query()] = None) -> list[MetricInfo]:
-    """Metrics: tasks, direction, parameters, and whether a decision threshold matters."""
+    """Metrics: tasks, direction, parameters, and whether a decision threshold or a temperature
+    is tuned."""
     return [_metric_info(m) for m in METRICS.values() if task is None or task in m.tasks]
 
 
@@ -52,6 +53,7 @@ def _metric_info(metric: Metric) -> MetricInfo:
         direction=metric.direction.value,
         scores=metric.needs.value,
         threshold_tuned_for=sorted(t for t in metric.tasks if metric.depends_on_threshold(t)),
+        temperature_tuned_for=sorted(t for t in metric.tasks if metric.tunes_temperature(t)),
         params=[
             MetricParamInfo(
                 name=p.name,

@@ -30,6 +30,11 @@ class MetricInfo(BaseModel):
         description="Tasks for which the decision is tuned on validation: the threshold "
         "(binary; per label for multilabel) or per-class logit offsets (multiclass)."
     )
+    temperature_tuned_for: list[Task] = Field(
+        default_factory=list,
+        description="Tasks for which the probabilities are calibrated on validation: a "
+        "temperature T fitted per trial divides the logits before the sigmoid or softmax.",
+    )
     params: list[MetricParamInfo]
     description: str
 

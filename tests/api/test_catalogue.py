@@ -30,6 +30,12 @@ def test_every_metric_is_listed_with_its_contract(client: TestClient) -> None:
     assert metrics["mae"]["direction"] == "minimize"
     # multiclass: class offsets; multilabel: a threshold per label
     assert metrics["macro_f1"]["threshold_tuned_for"] == ["multiclass", "multilabel"]
+    # calibration metrics: a temperature, never a threshold
+    assert metrics["log_loss"]["temperature_tuned_for"] == ["binary", "multiclass"]
+    assert metrics["ece"]["temperature_tuned_for"] == ["binary", "multiclass", "multilabel"]
+    assert metrics["log_loss"]["threshold_tuned_for"] == []
+    assert f1["temperature_tuned_for"] == []
+    assert metrics["roc_auc"]["temperature_tuned_for"] == []  # a ranking ignores any T
 
 
 def test_metrics_filter_by_task(client: TestClient) -> None:

@@ -90,3 +90,29 @@ def test_no_report_before_a_trial_has_completed(client: TestClient) -> None:
         assert response.status_code == 409
         assert response.json()["error"]["type"] == "no_result_yet"
     assert client.get("/v1/jobs/nope/report").status_code == 404
+
+
+def test_best_and_the_report_show_the_temperature_of_a_log_loss_job(
+    client: TestClient, settings: Settings
+) -> None:
+    spec = JobSpec(
+        dataset="builtin:breast_cancer",
+        task=Task.BINARY,
+        metric=MetricRef(name="log_loss"),
+        budget=Budget(n_trials=3),
+        families=[Family.PROXY],
+        parallelism=Parallelism(population_size=3),
+        confirmation=Confirmation(top_k=1, seeds=2),
+    )
+    with session_scope(settings.resolved_database_url) as session:
+        row, _ = jobs_repo.create_job(session=session, spec=spec)
+        job_id = row.id
+    run_shard(job_id, 0, settings)
+
+    best = client.get(f"/v1/jobs/{job_id}/best").json()
+    assert best["final"] is True
+    for setup in (best["best"], best["baseline"]):
+        assert setup["threshold"] is None  # log loss scores probabilities: no decision
+        assert 0.01 <= setup["temperature"] <= 100
+    page = client.get(f"/v1/jobs/{job_id}/report.html").text
+    assert "temperature" in page

@@ -23,15 +23,22 @@ from workers.engine.spec import Task
 from workers.engine.training import MemberResult, Outcome
 
 DATA = prepare_dataset(resolve_reference("builtin:breast_cancer", []), ("target",), None, seed=0)
+AT_LOGIT_ZERO = Score(0.9, threshold=0.0)
 
 
-def _finalist(loss: str, test_logits: list[np.ndarray], data: PreparedData = DATA) -> Finalist:
-    """A finalist whose confirmation runs gave these test logits (threshold 0 on validation)."""
+def _finalist(
+    loss: str,
+    test_logits: list[np.ndarray],
+    data: PreparedData = DATA,
+    score: Score = AT_LOGIT_ZERO,
+) -> Finalist:
+    """A finalist whose confirmation runs gave these test logits (threshold 0 on validation,
+    unless ``score`` says otherwise)."""
     trial = optuna.trial.create_trial(value=0.9, params={}, distributions={})
     runs = [
         Run(
             seed=seed,
-            result=MemberResult(Outcome.COMPLETE, Score(0.9, threshold=0.0)),
+            result=MemberResult(Outcome.COMPLETE, score),
             validation_outputs=np.zeros_like(logits[: len(data.validation)]),
             test_outputs=logits,
         )
@@ -99,6 +106,23 @@ def test_a_winner_that_ranks_as_well_but_is_overconfident_is_flagged_on_calibrat
     for unchanged in ("roc_auc", "pr_auc", "accuracy"):
         assert by_name[unchanged].lift == pytest.approx(0.0, abs=1e-12)
         assert not by_name[unchanged].significantly_worse
+
+
+def test_calibration_guardrails_use_the_temperature_each_run_deploys() -> None:
+    # The same over-confident winner as above, but the job (log loss) fitted T = 6 on each of
+    # its runs: the user deploys sigmoid(z / 6), the baseline's probabilities exactly.
+    logits = [_logits(0.5, seed) for seed in range(3)]
+    baseline = _finalist("cross_entropy", logits, score=Score(0.3, temperature=1.0))
+    winner = _finalist("focal", [6.0 * z for z in logits], score=Score(0.3, temperature=6.0))
+
+    rows = guardrails(winner, baseline, Evaluator(get_metric("log_loss"), {}, DATA), 200, 0)
+
+    by_name = {row.metric: row for row in rows}
+    assert "log_loss" not in by_name  # the job's own metric
+    for calibration in ("brier", "ece"):
+        assert by_name[calibration].lift == pytest.approx(0.0, abs=1e-12)
+        assert not by_name[calibration].significantly_worse
+    assert by_name["accuracy"].lift == pytest.approx(0.0, abs=1e-12)  # decisions at logit 0
 
 
 def _multilabel_data() -> PreparedData:

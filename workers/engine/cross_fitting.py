@@ -129,11 +129,11 @@ def cross_fit(
     """Train every setup on every fold and seed; pool each one's out-of-fold metric inputs.
 
     Every fold's runs train together in one population (each member on its fold's rows), with
-    epochs and thresholds chosen on the validation split as in the search. Losses that weigh
-    classes by their counts use the whole training split's counts: a fold holds the same class
-    shares, up to a row. None when the training rows are too few to cut into folds. A seed's
-    pooled run counts for a setup only if it completed in every fold (a run that diverged leaves
-    its fold's rows without a prediction).
+    epochs, thresholds, class offsets and temperatures chosen on the validation split as in the
+    search. Losses that weigh classes by their counts use the whole training split's counts: a
+    fold holds the same class shares, up to a row. None when the training rows are too few to
+    cut into folds. A seed's pooled run counts for a setup only if it completed in every fold (a
+    run that diverged leaves its fold's rows without a prediction).
     """
     data = device_data.data
     held_outs = fold_rows(data.task, data.train.y, fit_plan.folds, job_seed)
@@ -162,9 +162,11 @@ def cross_fit(
                 if result.outcome is Outcome.FAILED or result.state is None:
                     pieces[arm][run] = None
                     continue
-                threshold: Threshold | None = result.score.threshold if result.score else None
+                score = result.score
+                threshold: Threshold | None = score.threshold if score else None
+                temperature = score.temperature if score else None
                 outputs = predict(result.state, inputs)
-                collected.append(evaluator.metric_input(outputs, threshold, link))
+                collected.append(evaluator.metric_input(outputs, threshold, link, temperature))
                 result.state = None
     rows = np.concatenate(held_outs)
     arms = [

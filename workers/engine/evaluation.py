@@ -6,7 +6,12 @@ the threshold (one per label for multilabel) tuned on validation and only applie
 lives on the logit scale so saturated probabilities cannot create ties (``sigmoid(threshold)`` is
 reported beside it). Multiclass labels are the arg-max of the logits plus per-class offsets,
 tuned on validation like thresholds for the metrics that weigh classes (macro F1, weighted F1,
-balanced accuracy) and 0 otherwise; the offsets travel as the run's ``threshold``. Regression
+balanced accuracy) and 0 otherwise; the offsets travel as the run's ``threshold``. Metrics on
+probabilities where calibration matters (log loss, Brier score, calibration error) divide the
+logits by a temperature before the sigmoid or softmax, fitted on validation and only applied
+elsewhere like a threshold (:mod:`workers.engine.temperature`); it travels apart from the
+threshold, as the run's ``temperature``, because other metrics of the same run (guardrails) use
+the threshold as a decision and the temperature as a calibration. Regression
 outputs are in standardised units (or log units for losses with a log link) and are converted
 back to the target's units.
 """
@@ -24,6 +29,12 @@ from workers.engine.datasets import PreparedData, Split
 from workers.engine.metrics import Metric, Needs, ParamValue
 from workers.engine.resampled_scores import resampled_scorer
 from workers.engine.spec import Task
+from workers.engine.temperature import (
+    apply_temperature,
+    fit_temperature,
+    fit_temperatures,
+    fits_on_metric,
+)
 from workers.engine.thresholds import (
     tune_label_thresholds,
     tune_population_thresholds,
@@ -41,14 +52,17 @@ class DegenerateOutputs(Exception):
 
 @dataclass(frozen=True)
 class Score:
-    """A metric value and, for threshold-dependent metrics, the threshold(s) behind it."""
+    """A metric value and, for threshold-dependent metrics, the threshold(s) behind it; for
+    temperature-scaled metrics, the temperature dividing the logits (None: no scaling)."""
 
     value: float
     threshold: Threshold | None = None
+    temperature: float | None = None
 
 
 class Evaluator:
-    """Scores outputs on the job's metric: thresholds tuned on validation, applied elsewhere."""
+    """Scores outputs on the job's metric: thresholds and temperatures tuned on validation,
+    applied elsewhere."""
 
     def __init__(
         self, metric: Metric, params: Mapping[str, ParamValue], data: PreparedData
@@ -57,6 +71,7 @@ class Evaluator:
         self.params = dict(params)
         self.data = data
         self.tunes_threshold = metric.depends_on_threshold(data.task)
+        self.tunes_temperature = metric.tunes_temperature(data.task)
 
     def better(self, candidate: float, incumbent: float | None) -> bool:
         """Whether ``candidate`` beats ``incumbent`` in the metric's direction."""
@@ -65,9 +80,13 @@ class Evaluator:
         return candidate > incumbent if self.metric.greater_is_better else candidate < incumbent
 
     def score_validation(self, outputs: np.ndarray, link: str = IDENTITY) -> Score:
-        """The validation metric, with thresholds tuned here when the metric needs them."""
+        """The validation metric, with thresholds (or the temperature) tuned here when the
+        metric needs them."""
         check_outputs(outputs)
         y_true = self.data.validation.y_true
+        if self.tunes_temperature:
+            fitted = fit_temperature(self.metric.name, self.data.task, y_true, outputs)
+            return self._calibrated(outputs, fitted)
         if self.tunes_threshold and self.data.task is Task.MULTICLASS:
             tuned_offsets = tune_class_offsets(self.metric.name, y_true, outputs)
             return Score(tuned_offsets.value, tuned_offsets.offsets)
@@ -85,7 +104,8 @@ class Evaluator:
         Each entry is a :class:`Score`, or the reason the member's outputs are degenerate.
         Binary metrics on labels are tuned for every member in one vectorised pass, with values
         from the count formulas; :meth:`confirm` recomputes a member's final value with
-        scikit-learn. Other metrics go member by member.
+        scikit-learn. Temperatures are fitted for every member in one vectorised search, then
+        each member is scored at its own. Other metrics go member by member.
         """
         reasons = degeneracy(outputs)
         healthy = [m for m, reason in enumerate(reasons) if reason is None]
@@ -100,9 +120,30 @@ class Evaluator:
             for m, cutoff, value in zip(healthy, cutoffs, values, strict=True):
                 scores[m] = Score(float(value), float(cutoff))
             return scores
+        if self.tunes_temperature:
+            return self._calibrated_population(outputs, healthy, scores)
         for m in healthy:
             scores[m] = self.score_validation(outputs[m], links[m])
         return scores
+
+    def _calibrated_population(
+        self, outputs: np.ndarray, healthy: list[int], scores: list[Score | str]
+    ) -> list[Score | str]:
+        name, y_true = self.metric.name, self.data.validation.y_true
+        fitted = fit_temperatures(name, self.data.task, y_true, outputs[healthy])
+        for position, m in enumerate(healthy):
+            temperature = float(fitted.temperatures[position])
+            if fits_on_metric(name):
+                # The fit's own value of the metric ranks members and epochs; confirm()
+                # recomputes the best epoch's with scikit-learn (as for thresholds).
+                scores[m] = Score(float(fitted.value[position]), temperature=temperature)
+            else:
+                scores[m] = self._calibrated(outputs[m], temperature)
+        return scores
+
+    def _calibrated(self, outputs: np.ndarray, temperature: float) -> Score:
+        value = self._score(self.data.validation, outputs, None, IDENTITY, temperature)
+        return Score(value, temperature=temperature)
 
     def single_class(self, outputs: np.ndarray, threshold: Threshold | None) -> bool:
         """Whether hard predictions on validation are all one class (a degenerate model).
@@ -123,16 +164,29 @@ class Evaluator:
         classes = np.unique(self.data.validation.y_true)
         return len(classes) > 1 and len(np.unique(predicted)) == 1
 
-    def confirm(self, outputs: np.ndarray, threshold: Threshold | None, link: str) -> Score:
-        """A member's validation score recomputed by scikit-learn at its chosen threshold."""
-        value = self._score(self.data.validation, outputs, threshold, link)
-        return Score(value, threshold)
+    def confirm(
+        self,
+        outputs: np.ndarray,
+        threshold: Threshold | None,
+        link: str,
+        temperature: float | None = None,
+    ) -> Score:
+        """A member's validation score recomputed by scikit-learn at its chosen threshold
+        (and temperature)."""
+        value = self._score(self.data.validation, outputs, threshold, link, temperature)
+        return Score(value, threshold, temperature)
 
     def scorer(
-        self, split: Split, outputs: np.ndarray, threshold: Threshold | None, link: str = IDENTITY
+        self,
+        split: Split,
+        outputs: np.ndarray,
+        threshold: Threshold | None,
+        link: str = IDENTITY,
+        temperature: float | None = None,
     ) -> Callable[[np.ndarray], float]:
         """The metric on any subset of a split's rows (for resampling), inputs computed once."""
-        return self.inputs_scorer(split.y_true, self.metric_input(outputs, threshold, link))
+        inputs = self.metric_input(outputs, threshold, link, temperature)
+        return self.inputs_scorer(split.y_true, inputs)
 
     def inputs_scorer(
         self, y_true: np.ndarray, inputs: np.ndarray
@@ -152,37 +206,59 @@ class Evaluator:
         return score
 
     def score_split(
-        self, split: Split, outputs: np.ndarray, threshold: Threshold | None, link: str = IDENTITY
+        self,
+        split: Split,
+        outputs: np.ndarray,
+        threshold: Threshold | None,
+        link: str = IDENTITY,
+        temperature: float | None = None,
     ) -> float:
-        """The metric on any split, applying thresholds chosen on validation."""
+        """The metric on any split, applying the threshold or temperature chosen on validation."""
         check_outputs(outputs)
         if self.tunes_threshold and threshold is None:
             raise ValueError(f"metric {self.metric.name!r} needs the validation threshold")
-        return self._score(split, outputs, threshold, link)
+        if self.tunes_temperature and temperature is None:
+            # No scaling is T = 1, and must be asked for: forgetting the fitted temperature
+            # would silently report uncalibrated numbers.
+            raise ValueError(f"metric {self.metric.name!r} needs the validation temperature")
+        return self._score(split, outputs, threshold, link, temperature)
 
     def _score(
-        self, split: Split, outputs: np.ndarray, threshold: Threshold | None, link: str
+        self,
+        split: Split,
+        outputs: np.ndarray,
+        threshold: Threshold | None,
+        link: str,
+        temperature: float | None = None,
     ) -> float:
-        return self.metric.score(
-            split.y_true, self.metric_input(outputs, threshold, link), self.params
-        )
+        inputs = self.metric_input(outputs, threshold, link, temperature)
+        return self.metric.score(split.y_true, inputs, self.params)
 
     def metric_input(
-        self, outputs: np.ndarray, threshold: Threshold | None, link: str = IDENTITY
+        self,
+        outputs: np.ndarray,
+        threshold: Threshold | None,
+        link: str = IDENTITY,
+        temperature: float | None = None,
     ) -> np.ndarray:
-        """What the metric scores, from raw outputs: labels, scores, probabilities or values."""
+        """What the metric scores, from raw outputs: labels, scores, probabilities or values.
+
+        ``temperature`` divides the logits before the sigmoid or softmax of metrics on
+        probabilities; labels (decided by the raw logits and ``threshold``) and ranking scores
+        do not depend on it.
+        """
         task, needs = self.data.task, self.metric.needs
         if task is Task.REGRESSION:
             return self.data.to_original_units(outputs, link)
         if task is Task.MULTICLASS:
             if needs is Needs.LABELS:
                 return decide(outputs, threshold)
-            return np.asarray(softmax(outputs, axis=-1))
+            return np.asarray(softmax(apply_temperature(outputs, temperature), axis=-1))
         if needs is Needs.LABELS:
             assert threshold is not None
             return (outputs >= np.asarray(threshold)).astype(np.int64)
         if needs is Needs.PROBABILITIES:
-            return np.asarray(expit(outputs))
+            return np.asarray(expit(apply_temperature(outputs, temperature)))
         return outputs  # ranking metrics take the logits as scores
 
 

@@ -206,6 +206,7 @@ def _compare(
                 run.validation_outputs if on == "val" else run.test_outputs,
                 run.result.score.threshold,
                 link,
+                run.result.score.temperature,
             )
             for run in finalist.completed
             if run.result.score is not None

@@ -5,6 +5,8 @@ reached 74.8 BF1 and 1.9 mIoU). Before a user ships a winner, the result shows i
 baseline on a few secondary metrics of the task, on the test rows, with the same paired
 bootstrap as the main comparison, and flags any on which the winner is significantly worse.
 Label metrics use each run's own threshold when the job tuned one, else the logit 0 (p = 1/2).
+Probability metrics use each run's own temperature when the job fitted one (the user deploys the
+scaled probabilities), else the raw sigmoid or softmax.
 """
 
 from __future__ import annotations
@@ -64,7 +66,13 @@ def _scorers(finalist: Finalist, secondary: Evaluator) -> list[ArmScorer]:
     link = link_of(finalist)
     test = secondary.data.test
     return [
-        secondary.scorer(test, run.test_outputs, _threshold(run.result.score.threshold), link)
+        secondary.scorer(
+            test,
+            run.test_outputs,
+            _threshold(run.result.score.threshold),
+            link,
+            run.result.score.temperature,
+        )
         for run in finalist.completed
         if run.result.score is not None and run.test_outputs is not None
     ]

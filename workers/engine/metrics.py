@@ -3,7 +3,8 @@
 Each metric declares the tasks it applies to, its direction, its parameters, what it scores
 (:class:`Needs`) and therefore whether it depends on a decision threshold: binary and multilabel
 metrics on hard labels do, and the threshold is chosen on validation by
-:mod:`workers.engine.thresholds`.
+:mod:`workers.engine.thresholds`. Metrics on probabilities where calibration matters get a
+temperature fitted on validation instead (:mod:`workers.engine.temperature`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from workers.engine.spec import MetricRef, Task
 # Multiclass metrics that weigh classes apart from their frequency: their decisions are tuned
 # with per-class logit offsets (workers.engine.class_offsets computes each from counts).
 OFFSET_TUNED = frozenset({"macro_f1", "weighted_f1", "balanced_accuracy"})
+# Metrics on probabilities where calibration matters: a temperature dividing the logits is
+# fitted on validation for each trial (workers.engine.temperature), in every task they apply to
+# but regression. Ranking metrics and top-k accuracy are unchanged by any temperature.
+TEMPERATURE_TUNED = frozenset({"log_loss", "brier", "ece"})
 
 ParamValue = float | str
 
@@ -127,6 +132,11 @@ class Metric:
         if task is Task.MULTICLASS:
             return self.name in OFFSET_TUNED
         return task in (Task.BINARY, Task.MULTILABEL)
+
+    def tunes_temperature(self, task: Task) -> bool:
+        """Whether the probabilities are temperature-scaled, with the temperature fitted on
+        validation (see :mod:`workers.engine.temperature`)."""
+        return self.name in TEMPERATURE_TUNED and task in self.tasks and task is not Task.REGRESSION
 
     def score(
         self, y_true: np.ndarray, predictions: np.ndarray, params: Mapping[str, ParamValue]

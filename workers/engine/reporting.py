@@ -109,6 +109,8 @@ def _record(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> F
     trial.set_user_attr("best_epoch", result.best_epoch)
     if result.score is not None and result.score.threshold is not None:
         trial.set_user_attr("threshold", result.score.threshold)
+    if result.score is not None and result.score.temperature is not None:
+        trial.set_user_attr("temperature", result.score.temperature)
     if result.outcome is Outcome.FAILED:
         trial.set_user_attr("failure_reason", result.reason)
         return study.tell(trial, state=TrialState.FAIL)

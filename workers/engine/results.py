@@ -137,6 +137,12 @@ class Setup(_Model):
         "tuned on validation for metrics that weigh classes (median over seeds); none for the "
         "raw arg-max.",
     )
+    temperature: float | None = Field(
+        default=None,
+        description="For log_loss, brier and ece: the temperature T dividing the logits before "
+        "the sigmoid or softmax (probabilities = softmax(logits / T)), fitted on validation "
+        "(median over seeds); none when the metric fits none.",
+    )
     trial_validation: float | None = Field(default=None, description="The search trial's value.")
     validation: float | None
     validation_std: float | None = None

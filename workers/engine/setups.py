@@ -1,4 +1,5 @@
-"""Finalists as the result shows them: each setup with its metrics, threshold and code."""
+"""Finalists as the result shows them: each setup with its metrics, threshold, temperature and
+code."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class SetupDescriber:
             training=self._training(finalist),
             threshold=threshold,
             class_offsets=offsets,
+            temperature=consensus_temperature(finalist),
             trial_validation=trial.value,
             validation=float(np.mean(validation)) if validation else None,
             validation_std=float(np.std(validation)) if validation else None,
@@ -110,10 +112,28 @@ class SetupDescriber:
         test = self.device_data.data.test
         link = link_of(finalist)
         return [
-            self.evaluator.score_split(test, run.test_outputs, run.result.score.threshold, link)
+            self.evaluator.score_split(
+                test,
+                run.test_outputs,
+                run.result.score.threshold,
+                link,
+                run.result.score.temperature,
+            )
             for run in finalist.completed
             if run.result.score is not None and run.test_outputs is not None
         ]
+
+
+def consensus_temperature(finalist: Finalist) -> float | None:
+    """The median of the runs' fitted temperatures, the one to deploy (as the threshold is the
+    median of theirs); None when the job's metric fits none. Each run is still scored on test
+    with its own temperature, as with its own threshold."""
+    fitted = [
+        run.result.score.temperature
+        for run in finalist.completed
+        if run.result.score is not None and run.result.score.temperature is not None
+    ]
+    return float(np.median(fitted)) if fitted else None
 
 
 def plan_result(plan: TrainingPlan) -> TrainingPlanResult:

@@ -183,7 +183,8 @@ class PopulationTrainer:
         """The member's best score as scikit-learn computes it (the fast path only ranked)."""
         if track.best is None or track.outputs is None:
             return track.best
-        return self.evaluator.confirm(track.outputs, track.best.threshold, track.link)
+        best = track.best
+        return self.evaluator.confirm(track.outputs, best.threshold, track.link, best.temperature)
 
     def abandon(self) -> list[Hashable]:
         """Stop every member in flight (e.g. on cancel); return their keys."""
