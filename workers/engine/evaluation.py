@@ -21,7 +21,7 @@ from scipy.special import expit, softmax
 
 from workers.engine.class_offsets import decide, tune_class_offsets
 from workers.engine.datasets import PreparedData, Split
-from workers.engine.metrics import Metric, Needs, ParamValue
+from workers.engine.metrics import AGAINST_DISTRIBUTION, Metric, Needs, ParamValue
 from workers.engine.resampled_scores import resampled_scorer
 from workers.engine.spec import Task
 from workers.engine.thresholds import (
@@ -133,7 +133,7 @@ class Evaluator:
     ) -> Callable[[np.ndarray], float]:
         """The metric on any subset of a split's rows (for resampling), inputs computed once."""
         inputs = self.metric_input(outputs, threshold, link)
-        y_true = split.y_true
+        y_true = self.truth(split)
         fast = resampled_scorer(self.data.task, self.metric.name, self.params, y_true, inputs)
         if fast is not None:
             return fast
@@ -159,8 +159,16 @@ class Evaluator:
         self, split: Split, outputs: np.ndarray, threshold: Threshold | None, link: str
     ) -> float:
         return self.metric.score(
-            split.y_true, self.metric_input(outputs, threshold, link), self.params
+            self.truth(split), self.metric_input(outputs, threshold, link), self.params
         )
+
+    def truth(self, split: Split) -> np.ndarray:
+        """What the metric compares against on ``split``: ``y_true``, except that metrics scoring
+        probabilities against a distribution (log loss, KL divergence) get the soft targets
+        themselves when the job has them; hard-label metrics keep the arg-max class."""
+        if self.data.soft_targets and self.metric.name in AGAINST_DISTRIBUTION:
+            return np.asarray(split.y, dtype=np.float64)
+        return split.y_true
 
     def metric_input(
         self, outputs: np.ndarray, threshold: Threshold | None, link: str = IDENTITY
