@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 (torch's own spelling)
 
 from tests.engine.losses.harness import N_CLASSES, build, context, soft_batch
 from tests.engine.losses.test_snippets import run_snippet
