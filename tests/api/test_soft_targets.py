@@ -96,3 +96,17 @@ def test_a_separate_test_file_of_soft_targets_is_checked_too(
         client, soft_job(test_dataset="holdout.csv"), "soft targets must sum to 1"
     )
     assert error["details"][0]["loc"] == ["body", "test_dataset"]
+
+
+def test_the_catalogue_says_which_losses_take_soft_targets(client: TestClient) -> None:
+    losses = {
+        item["name"]: item
+        for item in client.get("/v1/losses", params={"task": "multiclass"}).json()
+    }
+    assert losses["kl_divergence"]["soft_targets"]
+    assert losses["kl_divergence"]["soft_only"]
+    assert losses["cross_entropy"]["soft_targets"]
+    assert not losses["cross_entropy"]["soft_only"]
+    assert not losses["focal"]["soft_targets"]
+    metrics = {item["name"] for item in client.get("/v1/metrics").json()}
+    assert "kl_divergence" in metrics

@@ -39,9 +39,7 @@ def test_soft_jobs_search_only_soft_losses_and_hard_jobs_never_search_kl_diverge
 
 def test_asking_for_a_hard_label_loss_on_soft_targets_says_why() -> None:
     with pytest.raises(SpecError, match="takes hard class labels") as caught:
-        SearchSpace.build(
-            Task.MULTICLASS, "accuracy", tuple(Family), ("focal",), soft_targets=True
-        )
+        SearchSpace.build(Task.MULTICLASS, "accuracy", tuple(Family), ("focal",), soft_targets=True)
     assert caught.value.field == "losses"
     assert "brier, cross_entropy, kl_divergence" in str(caught.value)
     with pytest.raises(SpecError, match="for soft targets"):
