@@ -59,7 +59,7 @@ def test_without_a_task_several_columns_are_still_multilabel() -> None:
         inspect_targets(one_hot * 0.5 + 1 / 6, None)  # soft values, but no task: not guessed
 
 
-def _broken(frame: pd.DataFrame, row: int, column: int, value: object) -> pd.DataFrame:
+def _broken(frame: pd.DataFrame, row: int, column: int, value: float | str) -> pd.DataFrame:
     targets = targets_of(frame).copy().astype(object)
     targets.iat[row, column] = value
     return targets
@@ -191,4 +191,5 @@ def test_a_kl_divergence_search_on_soft_targets_completes(
     for setup in (result.best, result.baseline):
         assert setup.test is not None
         assert 0.0 < setup.test < 1.0  # a KL divergence, far below the log loss of ~1.8
+    assert result.best.code is not None
     assert "soft targets (batch, classes)" in result.best.code
