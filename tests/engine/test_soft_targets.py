@@ -6,6 +6,7 @@ neighbours (``bench.soft_targets``), so the targets are genuine distributions.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from workers.engine.datasets import (
 )
 from workers.engine.errors import DatasetError
 from workers.engine.evaluation import Evaluator
-from workers.engine.metrics import get_metric
+from workers.engine.metrics import AGAINST_DISTRIBUTION, get_metric, metrics_for
 from workers.engine.search import run_search
 from workers.engine.search_context import SearchContext
 from workers.engine.spec import Budget, Confirmation, Family, JobSpec, MetricRef, Task
@@ -155,6 +156,29 @@ def test_distribution_metrics_score_the_distribution_and_the_others_the_arg_max(
     macro_f1 = Evaluator(get_metric("macro_f1"), {}, data).score_validation(logits)
     assert macro_f1.value == 1.0
     assert macro_f1.threshold is not None  # class offsets tuned on the arg-max labels
+
+
+@pytest.mark.parametrize("name", metrics_for(Task.MULTICLASS))
+def test_every_multiclass_metric_scores_soft_targets(frame: pd.DataFrame, name: str) -> None:
+    """Hard-label metrics give on soft targets exactly what they give on the arg-max labels;
+    the distribution metrics score the distribution instead."""
+    soft = prepare_dataset(FrameReference(frame), tuple(target_columns(frame)), Task.MULTICLASS, 0)
+    hard = dataclasses.replace(
+        soft,
+        soft_targets=False,
+        validation=dataclasses.replace(soft.validation, y=soft.validation.y_true),
+    )
+    logits = np.random.default_rng(0).normal(size=(len(soft.validation), 6))
+    logits += 3.0 * soft.validation.y  # informative, not perfect
+    metric = get_metric(name)
+    params = metric.resolve_params({})
+    on_soft = Evaluator(metric, params, soft).score_validation(logits).value
+    on_hard = Evaluator(metric, params, hard).score_validation(logits).value
+    assert np.isfinite(on_soft)
+    if name in AGAINST_DISTRIBUTION:
+        assert on_soft != pytest.approx(on_hard)
+    else:
+        assert on_soft == on_hard
 
 
 # --- a search ----------------------------------------------------------------------------------
