@@ -77,6 +77,8 @@ def _loss_info(spec: LossSpec) -> LossInfo:
         tasks=sorted(spec.tasks),
         serves=sorted(spec.serves) if spec.serves is not None else None,
         batch_level=spec.batch_level,
+        soft_targets=spec.soft_targets,
+        soft_only=spec.soft_only,
         link=spec.link,
         params=[
             LossParamInfo(

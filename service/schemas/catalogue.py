@@ -61,6 +61,13 @@ class LossInfo(BaseModel):
         "tasks."
     )
     batch_level: bool = Field(description="A statistic of the batch, so batch size is searched.")
+    soft_targets: bool = Field(
+        description="Also trains on multiclass soft targets (a label distribution per row); "
+        "soft-target jobs search only such losses."
+    )
+    soft_only: bool = Field(
+        description="Searched on soft targets only (on hard labels it equals another loss)."
+    )
     link: str
     params: list[LossParamInfo]
     summary: str

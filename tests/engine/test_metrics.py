@@ -23,6 +23,9 @@ Y_MULTICLASS = RNG.integers(0, 4, N)
 LABELS_MULTICLASS = np.where(RNG.random(N) < 0.6, Y_MULTICLASS, RNG.integers(0, 4, N))
 _LOGITS = RNG.normal(size=(N, 4)) + 2.0 * np.eye(4)[Y_MULTICLASS]
 PROBS_MULTICLASS = np.exp(_LOGITS) / np.exp(_LOGITS).sum(axis=1, keepdims=True)
+# Soft targets: a distribution per row, with zeros (0 log 0 = 0 in KL) in some rows.
+_RAW_SOFT = RNG.dirichlet(np.full(4, 0.7), N) * (RNG.random((N, 4)) < 0.8) + 1e-12 * np.eye(4)[0]
+SOFT_MULTICLASS = _RAW_SOFT / _RAW_SOFT.sum(axis=1, keepdims=True)
 Y_MULTILABEL = (RNG.random((N, 3)) < [0.5, 0.2, 0.1]).astype(np.int64)
 LABELS_MULTILABEL = np.where(RNG.random((N, 3)) < 0.85, Y_MULTILABEL, 1 - Y_MULTILABEL)
 SCORES_MULTILABEL = Y_MULTILABEL + RNG.normal(scale=0.8, size=(N, 3))
@@ -41,6 +44,19 @@ def _sklearn_ece(outcome: np.ndarray, confidence: np.ndarray, bins: int = 15) ->
     counts = np.bincount(which, minlength=bins)
     shares = counts[counts > 0] / len(confidence)
     return float(np.sum(shares * np.abs(observed - predicted)))
+
+
+def _numpy_cross_entropy(soft: np.ndarray, probabilities: np.ndarray) -> float:
+    """-sum_c t_c log p_c per row, averaged (the probabilities here are never clipped)."""
+    return float(np.mean(-(soft * np.log(probabilities)).sum(axis=1)))
+
+
+def _numpy_kl(soft: np.ndarray, probabilities: np.ndarray) -> float:
+    """sum_c t_c log(t_c / p_c) per row over t_c > 0, averaged."""
+    terms = np.zeros_like(soft)
+    positive = soft > 0
+    terms[positive] = soft[positive] * np.log(soft[positive] / probabilities[positive])
+    return float(np.mean(terms.sum(axis=1)))
 
 
 def _sklearn_top_label_ece(y: np.ndarray, probabilities: np.ndarray) -> float:
@@ -73,6 +89,12 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
     "precision_at_recall": [(B, Y_BINARY, LABELS_BINARY, skm.precision_score)],
     "log_loss": [
         (B, Y_BINARY, PROBS_BINARY, skm.log_loss),
+        (C, Y_MULTICLASS, PROBS_MULTICLASS, skm.log_loss),
+        (C, SOFT_MULTICLASS, PROBS_MULTICLASS, _numpy_cross_entropy),
+    ],
+    # On hard labels KL(one-hot || p) is the log loss itself.
+    "kl_divergence": [
+        (C, SOFT_MULTICLASS, PROBS_MULTICLASS, _numpy_kl),
         (C, Y_MULTICLASS, PROBS_MULTICLASS, skm.log_loss),
     ],
     "brier": [(B, Y_BINARY, PROBS_BINARY, skm.brier_score_loss)],
@@ -165,6 +187,7 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
 
 MINIMIZED = {
     "log_loss",
+    "kl_divergence",
     "brier",
     "ece",
     "hamming_loss",
@@ -243,6 +266,7 @@ def test_metrics_for_each_task() -> None:
         "balanced_accuracy",
         "cohen_kappa",
         "ece",
+        "kl_divergence",
         "log_loss",
         "macro_f1",
         "mcc",
@@ -402,3 +426,13 @@ def test_ece_bins_default_to_15_and_are_an_integer_from_5_to_100() -> None:
             check_metric_fits(MetricRef(name="ece", params={"bins": bad}), Task.BINARY)
     with pytest.raises(SpecError, match="'ece' does not apply to a regression task"):
         check_metric_fits(MetricRef(name="ece"), Task.REGRESSION)
+
+
+def test_kl_divergence_is_log_loss_minus_the_targets_entropy_and_zero_at_the_target() -> None:
+    metric = get_metric("kl_divergence")
+    entropy = float(np.mean([-(t[t > 0] * np.log(t[t > 0])).sum() for t in SOFT_MULTICLASS]))
+    cross_entropy = get_metric("log_loss").score(SOFT_MULTICLASS, PROBS_MULTICLASS, {})
+    kl = metric.score(SOFT_MULTICLASS, PROBS_MULTICLASS, {})
+    assert kl == pytest.approx(cross_entropy - entropy, rel=1e-9)
+    # Predicting the targets themselves: no divergence, though the log loss is the entropy.
+    assert metric.score(SOFT_MULTICLASS, SOFT_MULTICLASS, {}) == pytest.approx(0.0, abs=1e-6)

@@ -110,6 +110,21 @@ def test_multiclass_log_loss_matches_scikit_learn() -> None:
         assert fast(picked) == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("name", ["log_loss", "kl_divergence"])
+def test_soft_target_probability_metrics_resample_as_the_plain_metric(name: str) -> None:
+    rng = np.random.default_rng(13)
+    logits = rng.normal(size=(150, 4))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    soft = rng.dirichlet(np.full(4, 0.5), 150)
+    soft[:10] = np.eye(4)[rng.integers(0, 4, 10)]  # hard rows among them: zeros in the target
+    fast = resampled_scorer(Task.MULTICLASS, name, {}, soft, probabilities)
+    assert fast is not None
+    metric = get_metric(name)
+    for picked in [rng.integers(0, 150, size=150) for _ in range(20)] + [np.arange(150)]:
+        expected = metric.score(soft[picked], probabilities[picked], {})
+        assert fast(picked) == pytest.approx(expected, abs=1e-12)
+
+
 def test_roc_auc_from_ranks_matches_scikit_learn_and_is_nan_without_both_classes() -> None:
     rng = np.random.default_rng(4)
     y_true = (rng.random(120) < 0.15).astype(np.int64)

@@ -63,7 +63,7 @@ class CrossFit:
     """The pooled out-of-fold predictions of several setups on the training rows."""
 
     rows: np.ndarray  # training-row positions, in pooled order
-    y_true: np.ndarray  # their targets, in the same order
+    y_true: np.ndarray  # what the metric compares against (Evaluator.truth), in the same order
     folds: int
     seeds_per_fold: int
     arms: list[OutOfFold]
@@ -136,7 +136,7 @@ def cross_fit(
     run that diverged leaves its fold's rows without a prediction).
     """
     data = device_data.data
-    held_outs = fold_rows(data.task, data.train.y, fit_plan.folds, job_seed)
+    held_outs = fold_rows(data.task, data.train.y_true, fit_plan.folds, job_seed)
     if held_outs is None:
         return None
     seeds = fit_plan.seeds_per_fold
@@ -176,7 +176,7 @@ def cross_fit(
         )
         for per_seed in pieces
     ]
-    return CrossFit(rows, data.train.y_true[rows], len(held_outs), seeds, arms)
+    return CrossFit(rows, evaluator.truth(data.train)[rows], len(held_outs), seeds, arms)
 
 
 def compare_out_of_fold(

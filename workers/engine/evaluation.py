@@ -26,7 +26,7 @@ from scipy.special import expit, softmax
 
 from workers.engine.class_offsets import decide, tune_class_offsets
 from workers.engine.datasets import PreparedData, Split
-from workers.engine.metrics import Metric, Needs, ParamValue
+from workers.engine.metrics import AGAINST_DISTRIBUTION, Metric, Needs, ParamValue
 from workers.engine.resampled_scores import resampled_scorer
 from workers.engine.spec import Task
 from workers.engine.temperature import (
@@ -71,7 +71,11 @@ class Evaluator:
         self.params = dict(params)
         self.data = data
         self.tunes_threshold = metric.depends_on_threshold(data.task)
-        self.tunes_temperature = metric.tunes_temperature(data.task)
+        # The temperature is fitted against hard labels: where a job with soft targets is scored
+        # against the distributions (log loss), it is left unscaled rather than fitted to the
+        # wrong truth.
+        against_distribution = data.soft_targets and metric.name in AGAINST_DISTRIBUTION
+        self.tunes_temperature = metric.tunes_temperature(data.task) and not against_distribution
 
     def better(self, candidate: float, incumbent: float | None) -> bool:
         """Whether ``candidate`` beats ``incumbent`` in the metric's direction."""
@@ -186,13 +190,14 @@ class Evaluator:
     ) -> Callable[[np.ndarray], float]:
         """The metric on any subset of a split's rows (for resampling), inputs computed once."""
         inputs = self.metric_input(outputs, threshold, link, temperature)
-        return self.inputs_scorer(split.y_true, inputs)
+        return self.inputs_scorer(self.truth(split), inputs)
 
     def inputs_scorer(
         self, y_true: np.ndarray, inputs: np.ndarray
     ) -> Callable[[np.ndarray], float]:
         """The metric on any subset of rows whose metric inputs (see :meth:`metric_input`) are
-        already computed: e.g. out-of-fold predictions pooled from several models."""
+        already computed, against ``y_true`` (see :meth:`truth`): e.g. out-of-fold predictions
+        pooled from several models."""
         fast = resampled_scorer(self.data.task, self.metric.name, self.params, y_true, inputs)
         if fast is not None:
             return fast
@@ -232,7 +237,15 @@ class Evaluator:
         temperature: float | None = None,
     ) -> float:
         inputs = self.metric_input(outputs, threshold, link, temperature)
-        return self.metric.score(split.y_true, inputs, self.params)
+        return self.metric.score(self.truth(split), inputs, self.params)
+
+    def truth(self, split: Split) -> np.ndarray:
+        """What the metric compares against on ``split``: ``y_true``, except that metrics scoring
+        probabilities against a distribution (log loss, KL divergence) get the soft targets
+        themselves when the job has them; hard-label metrics keep the arg-max class."""
+        if self.data.soft_targets and self.metric.name in AGAINST_DISTRIBUTION:
+            return np.asarray(split.y, dtype=np.float64)
+        return split.y_true
 
     def metric_input(
         self,

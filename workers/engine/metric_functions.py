@@ -1,8 +1,9 @@
 """The scikit-learn call behind each metric name (the calibration error, which scikit-learn lacks,
 is computed here).
 
-``y`` is the split's ``y_true`` (class codes, a 0/1 label matrix, or regression targets); the second
-argument is what the metric's ``Needs`` says: hard labels, scores, probabilities or values.
+``y`` is the split's ``y_true`` (class codes, a 0/1 label matrix, or regression targets; for log
+loss and KL divergence on soft targets, the N x C label distributions); the second argument is
+what the metric's ``Needs`` says: hard labels, scores, probabilities or values.
 """
 
 from __future__ import annotations
@@ -35,8 +36,44 @@ def _rmsle(y: np.ndarray, values: np.ndarray, _: Params) -> float:
 
 
 def _log_loss(y: np.ndarray, probabilities: np.ndarray, _: Params) -> float:
+    if y.ndim == 2:  # soft targets: scikit-learn's log_loss takes class labels only
+        return float(np.mean(cross_entropy_rows(y, probabilities)))
     n_classes = 2 if probabilities.ndim == 1 else probabilities.shape[1]
     return float(skm.log_loss(y, probabilities, labels=list(range(n_classes))))
+
+
+def _kl_divergence(y: np.ndarray, probabilities: np.ndarray, _: Params) -> float:
+    return float(np.mean(kl_divergence_rows(y, probabilities)))
+
+
+def target_matrix(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Targets as an N x C float matrix of distributions: class codes one-hot, soft as given."""
+    if y.ndim == 2:
+        return y.astype(np.float64)
+    return np.eye(n_classes, dtype=np.float64)[y.astype(np.int64)]
+
+
+def cross_entropy_rows(y: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Each row's ``-sum_c y_c log p_c`` (``y`` class codes or distributions, N x C
+    probabilities). As scikit-learn's log_loss, probabilities are clipped to [eps, 1 - eps]
+    (eps of float64) and renormalised, so a zero probability costs about 36, not infinity."""
+    eps = np.finfo(np.float64).eps
+    clipped = np.clip(probabilities.astype(np.float64), eps, 1.0 - eps)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    rows: np.ndarray = -(target_matrix(y, clipped.shape[1]) * np.log(clipped)).sum(axis=1)
+    return rows
+
+
+def kl_divergence_rows(y: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Each row's ``KL(y || p) = sum_c y_c (log y_c - log p_c)``: the row's cross-entropy minus
+    the entropy of its target (``0 log 0 = 0``); for a class code, the cross-entropy itself."""
+    truth = target_matrix(y, probabilities.shape[1])
+    positive = truth > 0
+    logs = np.log(np.where(positive, truth, 1.0))
+    entropy = -(truth * logs).sum(axis=1)
+    # Clipping can leave a hair below zero where p equals y; KL is non-negative.
+    rows: np.ndarray = np.maximum(cross_entropy_rows(truth, probabilities) - entropy, 0.0)
+    return rows
 
 
 def calibration_pairs(y: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +144,7 @@ SCORERS: dict[str, Scorer] = {
     "recall_at_precision": lambda y, p, _: float(skm.recall_score(y, p, zero_division=0.0)),
     "precision_at_recall": lambda y, p, _: float(skm.precision_score(y, p, zero_division=0.0)),
     "log_loss": _log_loss,
+    "kl_divergence": _kl_divergence,
     "brier": lambda y, p, _: float(skm.brier_score_loss(y, p)),
     "ece": _ece,
     "macro_f1": _f1("macro"),

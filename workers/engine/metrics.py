@@ -27,6 +27,11 @@ OFFSET_TUNED = frozenset({"macro_f1", "weighted_f1", "balanced_accuracy"})
 # but regression. Ranking metrics and top-k accuracy are unchanged by any temperature.
 TEMPERATURE_TUNED = frozenset({"log_loss", "brier", "ece"})
 
+# Metrics that score probabilities against the target distribution itself when the job has soft
+# targets (multiclass rows that are label distributions); every other metric scores the arg-max
+# class of such rows (see Evaluator.truth).
+AGAINST_DISTRIBUTION = frozenset({"log_loss", "kl_divergence"})
+
 ParamValue = float | str
 
 
@@ -240,7 +245,14 @@ _CATALOGUE: tuple[Metric, ...] = (
         "recall reaches min_recall with the given confidence on validation.",
         (_MIN_RECALL, _CONFIDENCE),
     ),
-    Metric("log_loss", _BC, _DOWN, _PROBS, "Cross-entropy of the predicted probabilities."),
+    Metric(
+        "log_loss",
+        _BC,
+        _DOWN,
+        _PROBS,
+        "Cross-entropy of the predicted probabilities; with soft targets, against each row's "
+        "label distribution.",
+    ),
     Metric("brier", _B, _DOWN, _PROBS, "Mean squared error of the positive-class probability."),
     Metric(
         "ece",
@@ -258,6 +270,15 @@ _CATALOGUE: tuple[Metric, ...] = (
     Metric("macro_f1", _CL, _UP, _LABELS, "Unweighted mean of per-class (per-label) F1."),
     Metric("weighted_f1", _C, _UP, _LABELS, "Per-class F1 averaged with class frequencies."),
     Metric("top_k_accuracy", _C, _UP, _PROBS, "Fraction with the true class in the top k.", (_K,)),
+    Metric(
+        "kl_divergence",
+        _C,
+        _DOWN,
+        _PROBS,
+        "Mean KL(target || predicted) over rows: the log loss minus the entropy of the target "
+        "distribution, so 0 for a perfect fit whatever the annotators' disagreement. Meant for "
+        "soft targets; on hard labels it equals log_loss.",
+    ),
     Metric(
         "cohen_kappa",
         _C,

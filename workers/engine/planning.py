@@ -23,6 +23,7 @@ from workers.engine.datasets import (
     TargetInfo,
     assignments_from_column,
     check_regression_target,
+    check_soft_targets,
     check_split_column,
     check_target_columns,
     check_target_for_metric,
@@ -63,7 +64,7 @@ def plan_search(
         reference = data or resolve_reference(spec.dataset, list(data_roots))
         columns = read_columns(reference)
     target, info = _inspect_target(reference, columns, tuple(spec.target), spec.task, spec.metric)
-    _check_split(spec, data_roots, test_data, reference, columns, target, info.task)
+    _check_split(spec, data_roots, test_data, reference, columns, target, info)
     # Classes bound some metric parameters (top_k_accuracy's k); labels of a multilabel task
     # are not classes.
     n_classes = len(info.classes) if info.task in (Task.BINARY, Task.MULTICLASS) else None
@@ -82,6 +83,7 @@ def plan_search(
             default_batch_size=plan_training(n_train).batch_size,
             n_train=n_train,
             metric_params=resolved_params,
+            soft_targets=info.soft,
         )
     searched = {name for names in space.describe().values() for name in names}
     return spec.model_copy(
@@ -149,11 +151,12 @@ def _check_split(
     reference: DatasetReference,
     columns: list[str],
     target: tuple[str, ...],
-    task: Task,
+    info: TargetInfo,
 ) -> None:
     """The split column has usable labels, or the test data exists with the same columns; either
     way every class keeps training rows (a necessary check: validation may still be carved out).
     """
+    task = info.task
     if spec.split_column is not None and spec.test_dataset is not None:
         raise SpecError(
             "give either split_column or test_dataset, not both: a split column already says "
@@ -174,6 +177,8 @@ def _check_split(
         check_test_columns(columns, read_columns(test_reference))
         own = read_frame(reference, columns=list(target))
         test = read_frame(test_reference, columns=list(target))
+        if info.soft:  # test rows are scored against their distributions too
+            check_soft_targets(test)
         # One frame, so both files' values share a dtype before they are compared.
         both = pd.concat([own, test], ignore_index=True)
         check_training_classes(task, both, np.arange(len(both)) < len(own))

@@ -8,6 +8,7 @@ mean, so this module computes it from those directly (microseconds per call). RO
 average precision come from the scores sorted once: a resample only reweights the rows (how many
 times each was drawn), so each call is a few weighted counts instead of a sort. The calibration
 error comes from per-bin sums of each row's gap between outcome and confidence.
+Log loss and KL divergence are means of per-row values, soft targets included.
 The formulas are scikit-learn's definitions (the calibration error's is
 :func:`~workers.engine.metric_functions.calibration_pairs`'s), and
 ``tests/engine/test_resampled_scores.py`` checks them against the plain metric on many subsets,
@@ -20,7 +21,12 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from workers.engine.metric_functions import calibration_bins, calibration_pairs
+from workers.engine.metric_functions import (
+    calibration_bins,
+    calibration_pairs,
+    cross_entropy_rows,
+    kl_divergence_rows,
+)
 from workers.engine.metrics import ParamValue
 from workers.engine.spec import Task
 from workers.engine.thresholds import COUNT_FORMULAS
@@ -65,6 +71,8 @@ def resampled_scorer(
         return _macro_roc_auc(y_true, inputs)
     if task in (Task.BINARY, Task.MULTICLASS) and metric in ("log_loss", "brier"):
         return _row_mean(_per_row_loss(metric, y_true, inputs))
+    if task is Task.MULTICLASS and metric == "kl_divergence":
+        return _row_mean(kl_divergence_rows(y_true, inputs))
     if task in (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL) and metric == "ece":
         return _calibration_error(int(params["bins"]), y_true, inputs)
     return None
@@ -96,19 +104,15 @@ def _per_row_loss(metric: str, y_true: np.ndarray, probabilities: np.ndarray) ->
     """Each row's log loss or squared error; their mean over any rows is the metric on them.
 
     As scikit-learn: probabilities clipped to [eps, 1 - eps] before the log (eps of float64);
-    binary inputs are the positive class's probability.
+    binary inputs are the positive class's probability. Soft targets (N x C distributions) give
+    each row's cross-entropy against its distribution.
     """
-    y = y_true.astype(np.int64)
     if probabilities.ndim == 1:
         probabilities = np.stack([1.0 - probabilities, probabilities], axis=1)
     if metric == "brier":  # binary only: (p - y)^2 on the positive class
-        errors: np.ndarray = (probabilities[:, 1] - y) ** 2
+        errors: np.ndarray = (probabilities[:, 1] - y_true.astype(np.int64)) ** 2
         return errors
-    eps = np.finfo(np.float64).eps
-    clipped = np.clip(probabilities.astype(np.float64), eps, 1.0 - eps)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    losses: np.ndarray = -np.log(clipped[np.arange(len(y)), y])
-    return losses
+    return cross_entropy_rows(y_true, probabilities)
 
 
 def _row_mean(values: np.ndarray) -> RowScorer:

@@ -297,6 +297,11 @@ class DatasetSummary(_Model):
     split_rows: SplitRows
     split: str = Field(description="How rows were split into train, validation and test.")
     class_counts: dict[str, int] | None = None
+    soft_targets: bool = Field(
+        default=False,
+        description="Multiclass soft targets (a label distribution per row); class_counts then "
+        "count rows by their most probable class.",
+    )
 
 
 class SearchResult(_Model):

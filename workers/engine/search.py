@@ -103,6 +103,7 @@ class Search:
             default_batch_size=self.plan.batch_size,
             n_train=len(self.data.train),
             metric_params=metric_params,
+            soft_targets=self.data.soft_targets,
         )
         self.device_data = DeviceData.create(self.data, context.device)
         self.study, created = open_study(context.storage, context.study_name, metric, spec.seed)

@@ -78,16 +78,18 @@ class SearchSpace:
         default_batch_size: int = 64,
         n_train: int = 1_000_000,
         metric_params: Mapping[str, object] | None = None,
+        soft_targets: bool = False,
     ) -> SearchSpace:
         """The space for ``task`` and ``metric`` (with its resolved ``metric_params``), or
-        SpecError naming what does not fit."""
+        SpecError naming what does not fit. With ``soft_targets`` (multiclass label
+        distributions) only the losses that train on a distribution are searched."""
         candidates = (
-            _explicit(task, families, losses)
+            _explicit(task, families, losses, soft_targets)
             if losses
-            else losses_for(task, metric, families, metric_params)
+            else losses_for(task, metric, families, metric_params, soft_targets)
         )
         if not candidates:
-            suited = losses_for(task, metric, tuple(Family), metric_params)
+            suited = losses_for(task, metric, tuple(Family), metric_params, soft_targets)
             available = sorted(f.value for f in suited)
             raise SpecError(
                 f"no loss in families {[f.value for f in families]} suits metric {metric!r} on a "
@@ -159,9 +161,10 @@ class SearchSpace:
 
 
 def _explicit(
-    task: Task, families: tuple[Family, ...], names: tuple[str, ...]
+    task: Task, families: tuple[Family, ...], names: tuple[str, ...], soft_targets: bool = False
 ) -> dict[Family, list[LossSpec]]:
-    """The listed losses, by family; each must exist, fit the task and be in ``families``."""
+    """The listed losses, by family; each must exist, fit the task and its targets (hard or
+    soft), and be in ``families``."""
     grouped: dict[Family, list[LossSpec]] = {}
     for name in dict.fromkeys(names):
         if name not in LOSSES:
@@ -171,6 +174,8 @@ def _explicit(
         spec = LOSSES[name]
         if task not in spec.tasks:
             raise SpecError(f"loss {name!r} is not defined for a {task.value} task", field="losses")
+        if not spec.fits_targets(soft_targets):
+            raise SpecError(_target_refusal(name, soft_targets), field="losses")
         if spec.family not in families:
             raise SpecError(
                 f"loss {name!r} is in family {spec.family.value!r}, which the job's families "
@@ -179,6 +184,19 @@ def _explicit(
             )
         grouped.setdefault(spec.family, []).append(spec)
     return grouped
+
+
+def _target_refusal(name: str, soft_targets: bool) -> str:
+    if not soft_targets:
+        return (
+            f"loss {name!r} is for soft targets (a class distribution per row); on hard labels "
+            "it is cross_entropy exactly"
+        )
+    usable = sorted(n for n, spec in LOSSES.items() if spec.soft_targets)
+    return (
+        f"loss {name!r} takes hard class labels, and this job's targets are class "
+        f"distributions (soft targets); losses for soft targets: {', '.join(usable)}"
+    )
 
 
 def enqueue_baseline(study: optuna.Study, space: SearchSpace, n_trials: int) -> None:

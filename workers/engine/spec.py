@@ -175,8 +175,10 @@ class JobSpec(SpecModel):
     )
     target: TargetColumns = Field(
         default=["target"],
-        description="The target column, or several 0/1 columns for a multilabel task (at "
-        f"most {MAX_TARGET_COLUMNS}); shell-style patterns such as 'label_*' are expanded. "
+        description="The target column, or several 0/1 columns for a multilabel task, or, with "
+        "task 'multiclass', several columns holding a class distribution per row (soft targets; "
+        f"at most {MAX_TARGET_COLUMNS} columns); shell-style patterns such as 'label_*' are "
+        "expanded. "
         f"Names have at most {MAX_NAME_LENGTH} characters.",
     )
     task: Task | None = Field(default=None, description="Inferred from the target when omitted.")

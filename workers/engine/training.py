@@ -66,7 +66,9 @@ class DeviceData:
 
     @classmethod
     def create(cls, data: PreparedData, device: torch.device) -> DeviceData:
-        target_dtype = torch.long if data.task is Task.MULTICLASS else torch.float32
+        # Class codes for multiclass, except soft targets: a float distribution per row.
+        hard_classes = data.task is Task.MULTICLASS and not data.soft_targets
+        target_dtype = torch.long if hard_classes else torch.float32
         return cls(
             data=data,
             device=device,
@@ -98,6 +100,7 @@ class DeviceData:
             target_mean=data.target_mean,
             target_std=data.target_std,
             target_scale=data.target_scale,
+            soft_targets=data.soft_targets,
         )
 
 

@@ -53,6 +53,7 @@ def context(
     target_mean: float = 0.0,
     target_std: float = 1.0,
     target_scale: float = 1.0,
+    soft_targets: bool = False,
 ) -> LossContext:
     counts = list(class_counts) if class_counts is not None else DEFAULT_COUNTS[task]
     n_outputs = len(counts) if task in (Task.MULTICLASS, Task.MULTILABEL) else 1
@@ -68,6 +69,7 @@ def context(
         target_mean=target_mean,
         target_std=target_std,
         target_scale=target_scale,
+        soft_targets=soft_targets,
     )
 
 
@@ -114,6 +116,15 @@ def random_batch(task: Task, n_members: int, batch: int, seed: int = 0) -> tuple
     if task is Task.BINARY:
         return outputs, torch.randint(0, 2, (n_members, batch), generator=generator).float()
     return outputs, torch.randn(n_members, batch, generator=generator)
+
+
+def soft_batch(n_members: int, batch: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Multiclass outputs and soft targets (M, B, C): distributions, some with zeros."""
+    generator = torch.Generator().manual_seed(seed)
+    outputs = torch.randn(n_members, batch, N_CLASSES, generator=generator) * 2.0
+    raw = torch.rand(n_members, batch, N_CLASSES, generator=generator)
+    raw[..., 0] = raw[..., 0] * (torch.rand(n_members, batch, generator=generator) < 0.7)
+    return outputs, raw / raw.sum(dim=-1, keepdim=True)
 
 
 def extreme_batch(task: Task, kind: str) -> tuple[Tensor, Tensor]:

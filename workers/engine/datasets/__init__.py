@@ -3,6 +3,7 @@
 from workers.engine.datasets.inspection import (
     TargetInfo,
     check_regression_target,
+    check_soft_targets,
     check_target_columns,
     check_target_for_metric,
     expand_target,
@@ -41,6 +42,7 @@ __all__ = [
     "TargetInfo",
     "assignments_from_column",
     "check_regression_target",
+    "check_soft_targets",
     "check_split_column",
     "check_target_columns",
     "check_target_for_metric",

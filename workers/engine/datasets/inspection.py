@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ MIN_ROWS = 20
 MIN_ROWS_PER_CLASS = 5
 MAX_INFERRED_CLASSES = 20
 MAX_CLASSES = 200
+# How far a soft target row's sum may stray from 1: distributions written as rounded decimals
+# (three annotators: 0.333, 0.333, 0.333) still pass, a row of counts or scores does not.
+SOFT_SUM_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,9 @@ class TargetInfo:
     n_missing: int
     classes: list[str] = field(default_factory=list)
     class_counts: list[int] = field(default_factory=list)
+    # Multiclass with a label distribution per row (one column per class); class_counts then
+    # count each row under its arg-max class.
+    soft: bool = False
 
 
 def expand_target(columns: list[str], target: tuple[str, ...]) -> tuple[str, ...]:
@@ -51,17 +58,89 @@ def check_target_columns(columns: list[str], target: tuple[str, ...]) -> None:
 
 
 def inspect_targets(targets: pd.DataFrame, requested: Task | None) -> TargetInfo:
-    """Like :func:`inspect_target` for one or several target columns (several: multilabel)."""
+    """Like :func:`inspect_target` for one or several target columns.
+
+    Several columns make a multilabel task (0/1 columns), unless the task is given as
+    ``multiclass``: the columns then hold soft targets, a probability distribution over the
+    classes (the column names) in every row. Several columns are never inferred to be soft:
+    0/1 columns whose rows each hold a single 1 would be ambiguous.
+    """
     _check_single_values(targets)
     if targets.shape[1] == 1 and requested is not Task.MULTILABEL:
         return inspect_target(targets.iloc[:, 0], requested)
     if targets.shape[1] == 1:
         raise DatasetError("task 'multilabel' needs two or more 0/1 target columns")
+    if requested is Task.MULTICLASS:
+        return _soft_multiclass_info(targets)
     if requested not in (None, Task.MULTILABEL):
         raise DatasetError(
-            f"several target columns make a multilabel task, not {requested.value!r}"
+            f"several target columns make a multilabel task (0/1 columns) or, with task "
+            f"'multiclass', soft targets (a class distribution per row), not {requested.value!r}"
         )
     return _multilabel_info(targets)
+
+
+def _soft_multiclass_info(targets: pd.DataFrame) -> TargetInfo:
+    """Soft targets checked (see :func:`check_soft_targets`), with enough rows of each class."""
+    values = check_soft_targets(targets)
+    names = [str(c) for c in targets.columns]
+    if len(values) < MIN_ROWS:
+        raise DatasetError(
+            f"the dataset has {len(values)} rows; at least {MIN_ROWS} are needed to split it "
+            "into train, validation and test"
+        )
+    if len(names) > MAX_CLASSES:
+        raise DatasetError(f"soft targets over {len(names)} classes exceed {MAX_CLASSES}")
+    counts = np.bincount(values.argmax(axis=1), minlength=len(names))
+    rare = [(name, int(n)) for name, n in zip(names, counts, strict=True) if n < MIN_ROWS_PER_CLASS]
+    if rare:
+        # Hard-label metrics, stratified splits and class offsets work on the arg-max class.
+        raise DatasetError(
+            f"class {rare[0][0]!r} is the most probable class of {rare[0][1]} rows; every class "
+            f"needs at least {MIN_ROWS_PER_CLASS} such rows to appear in the train, validation "
+            "and test splits"
+        )
+    return TargetInfo(
+        task=Task.MULTICLASS,
+        n_rows=len(values),
+        n_missing=0,
+        classes=names,
+        class_counts=[int(n) for n in counts],
+        soft=True,
+    )
+
+
+def check_soft_targets(targets: pd.DataFrame) -> np.ndarray:
+    """Refuse soft target columns that are not a probability distribution in every row: not
+    numeric, NaN or infinite, negative, or not summing to 1; return them as a float matrix."""
+    for name in targets.columns:
+        if not _is_numeric(targets[name]):
+            raise DatasetError(
+                f"soft target column {name!r} must hold probabilities (numbers in [0, 1]); "
+                f"it has type {targets[name].dtype}"
+            )
+    values = targets.to_numpy(dtype=np.float64)
+    # A missing probability leaves the row's distribution unknown; dropping such rows silently
+    # (as for one target column) would hide a broken export, so it is refused.
+    _refuse_rows(~np.all(np.isfinite(values), axis=1), "a missing (NaN) or infinite probability")
+    _refuse_rows(np.any(values < 0, axis=1), "a negative probability")
+    sums = values.sum(axis=1)
+    off = np.abs(sums - 1.0) > SOFT_SUM_TOLERANCE
+    if off.any():
+        first = int(np.argmax(off))
+        raise DatasetError(
+            f"soft targets must sum to 1 in every row (within {SOFT_SUM_TOLERANCE:g}); "
+            f"{int(off.sum())} rows do not, the first (row {first}) sums to {sums[first]:.6g}"
+        )
+    return values
+
+
+def _refuse_rows(bad: np.ndarray[Any, Any], what: str) -> None:
+    if bad.any():
+        raise DatasetError(
+            f"soft targets must be a probability distribution in every row; {int(bad.sum())} "
+            f"rows hold {what}, the first is row {int(np.argmax(bad))}"
+        )
 
 
 def _check_single_values(targets: pd.DataFrame) -> None:

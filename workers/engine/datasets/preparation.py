@@ -43,7 +43,10 @@ class Split:
     """Features and targets of one split.
 
     ``y`` is encoded for training (see PreparedData); ``y_true`` is what metrics compare against:
-    integer class codes, a 0/1 label matrix, or regression targets in their own units.
+    integer class codes, a 0/1 label matrix, or regression targets in their own units. With soft
+    targets ``y`` is the label distribution and ``y_true`` its arg-max class, which hard-label
+    metrics, stratification and decision tuning use; metrics that score probabilities against
+    the distribution (log loss, KL divergence) read ``y`` (see ``Evaluator.truth``).
     """
 
     X: np.ndarray
@@ -63,7 +66,8 @@ class PreparedData:
     (``classes`` are the label names), regression floats standardised with the training mean and
     standard deviation (``target_mean``, ``target_std``) so one learning-rate range suits every
     dataset; metrics undo the scaling. ``target_scale`` (the training mean of ``|y|``) is the unit
-    of outputs on a log link.
+    of outputs on a log link. Multiclass soft targets (``soft_targets``) are a float matrix with
+    one column per class whose rows are distributions.
     """
 
     task: Task
@@ -75,6 +79,7 @@ class PreparedData:
     target_std: float = 1.0
     target_scale: float = 1.0
     summary: dict[str, Any] = field(default_factory=dict)
+    soft_targets: bool = False
 
     @property
     def n_features(self) -> int:
@@ -87,11 +92,12 @@ class PreparedData:
 
     @property
     def train_class_counts(self) -> np.ndarray:
-        """Training examples per class; for multilabel, positives per label."""
+        """Training examples per class (per arg-max class for soft targets); for multilabel,
+        positives per label."""
         if self.task is Task.MULTILABEL:
             return np.asarray(self.train.y.sum(axis=0), dtype=np.int64)
         n_classes = max(len(self.classes), 2)
-        return np.bincount(self.train.y.astype(np.int64), minlength=n_classes)
+        return np.bincount(self.train.y_true.astype(np.int64), minlength=n_classes)
 
     def to_original_units(self, outputs: np.ndarray, link: str = "identity") -> np.ndarray:
         """Regression outputs back in the target's own units (``link`` of the loss used)."""
@@ -128,8 +134,9 @@ def prepare_dataset(
         frame.drop(columns=[*target, *([split.column] if split.column else [])])
     )
     y = _encode_target(frame[list(target)], info)
+    y_true = _metric_truth(y, info)
 
-    rows = split_rows(assigned, _strata(y, info.task), seed)
+    rows = split_rows(assigned, _strata(y_true, info.task), seed)
     training = np.zeros(len(frame), dtype=bool)
     training[rows.train] = True
     check_training_classes(info.task, frame[list(target)], training)
@@ -141,7 +148,6 @@ def prepare_dataset(
     if X_train.shape[1] == 0:
         raise DatasetError("no usable feature columns remain after dropping empty ones")
 
-    y_true = y.astype(np.int64) if info.task is not Task.REGRESSION else y
     mean, std, scale = _target_scaling(y[train_idx], info.task)
     if info.task is Task.REGRESSION:
         y = ((y - mean) / std).astype(np.float32)
@@ -158,7 +164,16 @@ def prepare_dataset(
             **_summary(features, info, X_train.shape[1], (train_idx, val_idx, test_idx)),
             "split": split.describe(),
         },
+        soft_targets=info.soft,
     )
+
+
+def _metric_truth(y: np.ndarray, info: TargetInfo) -> np.ndarray:
+    """What metrics compare against (see :class:`Split`): for soft targets the arg-max class."""
+    if info.soft:
+        codes: np.ndarray = y.argmax(axis=1).astype(np.int64)
+        return codes
+    return y.astype(np.int64) if info.task is not Task.REGRESSION else y
 
 
 def _target_scaling(y_train: np.ndarray, task: Task) -> tuple[float, float, float]:
@@ -194,6 +209,11 @@ def _read_with_assignments(
 def _encode_target(targets: pd.DataFrame, info: TargetInfo) -> np.ndarray:
     if info.task is Task.MULTILABEL:
         return targets.astype(float).to_numpy(dtype=np.float32)
+    if info.soft:
+        # Renormalised: rows pass inspection within a tolerance, losses and metrics assume 1.
+        matrix = targets.to_numpy(dtype=np.float64)
+        distributions: np.ndarray = (matrix / matrix.sum(axis=1, keepdims=True)).astype(np.float32)
+        return distributions
     values = targets.iloc[:, 0]
     if info.task is Task.REGRESSION:
         return values.to_numpy(dtype=np.float64)
@@ -243,6 +263,8 @@ def _summary(
             "test": len(splits[2]),
         },
     }
+    if info.soft:
+        summary["soft_targets"] = True  # class_counts then count rows by arg-max class
     if info.classes:
         counts = zip(info.classes, info.class_counts, strict=True)
         summary["class_counts"] = {str(label): int(n) for label, n in counts}

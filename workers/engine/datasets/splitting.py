@@ -150,7 +150,8 @@ def _on(strata: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
 
 
 def check_training_classes(task: Task, targets: pd.DataFrame, training: np.ndarray) -> None:
-    """Every class (binary, multiclass) or label (multilabel) must occur among the training rows.
+    """Every class (binary, multiclass; the arg-max class for soft targets) or label
+    (multilabel) must occur among the training rows.
 
     ``targets`` holds the raw target column(s) of every row, ``training`` marks the training rows
     (a boolean mask). A random split is stratified so this holds; a split column or a separate
@@ -169,6 +170,9 @@ def check_training_classes(task: Task, targets: pd.DataFrame, training: np.ndarr
         what = "positive example of label"
     else:
         values = targets.iloc[:, 0]
+        if targets.shape[1] > 1:  # soft targets (multiclass): each row's most probable class
+            names = np.array([str(c) for c in targets.columns])
+            values = pd.Series(names[targets.to_numpy(dtype=np.float64).argmax(axis=1)])
         seen = set(values[training].dropna())
         missing = [str(v) for v in sorted(set(values.dropna()) - seen)]
         what = "example of class"

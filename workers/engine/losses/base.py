@@ -6,8 +6,9 @@ member that uses it, with that member's own parameter values:
 - ``outputs`` has shape ``(M, B)`` for binary and regression tasks, ``(M, B, C)`` for multiclass
   (C classes) and ``(M, B, L)`` for multilabel (L labels);
 - ``targets`` has shape ``(M, B)`` (binary 0/1 floats, multiclass class codes, regression
-  standardised values) or ``(M, B, L)`` (multilabel 0/1 floats); each member may see its own
-  batch;
+  standardised values) or ``(M, B, L)`` (multilabel 0/1 floats), or ``(M, B, C)`` for
+  multiclass soft targets (a label distribution per row, for the losses whose catalogue entry
+  says ``soft_targets``); each member may see its own batch;
 - parameters arrive as tensors of shape ``(M,)``;
 - the result has shape ``(M,)``: member ``m``'s loss depends on member ``m``'s rows only, so the
   sum over members back-propagates each member's own gradient.
@@ -49,6 +50,8 @@ class LossContext:
         target_mean, target_std: the regression target's training mean and standard deviation;
             targets reach losses standardised with them.
         target_scale: training mean of ``|y|``, the unit of outputs on a log link.
+        soft_targets: multiclass targets are label distributions, shape ``(M, B, C)`` floats,
+            instead of class codes (only losses whose entry has ``soft_targets`` see them).
     """
 
     task: Task
@@ -62,6 +65,7 @@ class LossContext:
     target_mean: float = 0.0
     target_std: float = 1.0
     target_scale: float = 1.0
+    soft_targets: bool = False
 
     @property
     def n_classes(self) -> int:

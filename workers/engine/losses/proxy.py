@@ -1,9 +1,9 @@
 """Proxy losses: the standard, metric-agnostic training objectives.
 
-Cross-entropy, the Brier score, MSE, MAE and Huber live here; margin and square losses for
-classification in :mod:`~workers.engine.losses.proxy_margin`, the other regression proxies in
-:mod:`~workers.engine.losses.proxy_regression`. Their catalogue entries are in
-:mod:`workers.engine.losses.catalogue.proxy`.
+Cross-entropy, the Brier score, KL divergence (soft targets), MSE, MAE and Huber live here;
+margin and square losses for classification in :mod:`~workers.engine.losses.proxy_margin`,
+the other regression proxies in :mod:`~workers.engine.losses.proxy_regression`. Their
+catalogue entries are in :mod:`workers.engine.losses.catalogue.proxy`.
 """
 
 from __future__ import annotations
@@ -25,15 +25,31 @@ from workers.engine.spec import Task
 
 
 def per_example_cross_entropy(outputs: Tensor, targets: Tensor, task: Task) -> Tensor:
-    """Cross-entropy of every decision: (M, B) for binary (BCE) and multiclass (softmax CE),
-    (M, B, L) for multilabel (BCE per label)."""
+    """Cross-entropy of every decision: (M, B) for binary (BCE) and multiclass (softmax CE;
+    against each row's distribution for soft targets), (M, B, L) for multilabel (BCE per
+    label)."""
     if task in (Task.BINARY, Task.MULTILABEL):
         return F.binary_cross_entropy_with_logits(outputs, targets, reduction="none")
     n_members, batch, n_classes = outputs.shape
-    flat = F.cross_entropy(
-        outputs.reshape(-1, n_classes), targets.reshape(-1).long(), reduction="none"
-    )
+    if is_soft(outputs, targets):
+        # torch's cross_entropy takes class probabilities as targets: -sum_c t_c log p_c.
+        truth = targets.reshape(-1, n_classes).to(outputs.dtype)
+    else:
+        truth = targets.reshape(-1).long()
+    flat = F.cross_entropy(outputs.reshape(-1, n_classes), truth, reduction="none")
     return flat.view(n_members, batch)
+
+
+def is_soft(outputs: Tensor, targets: Tensor) -> bool:
+    """Whether multiclass ``targets`` are distributions (M, B, C) rather than codes (M, B)."""
+    return targets.dim() == outputs.dim()
+
+
+def target_distribution(outputs: Tensor, targets: Tensor) -> Tensor:
+    """Multiclass targets as distributions (M, B, C): soft targets as they are, codes one-hot."""
+    if is_soft(outputs, targets):
+        return targets.to(outputs.dtype)
+    return F.one_hot(targets.long(), outputs.shape[-1]).to(outputs.dtype)
 
 
 class CrossEntropy(Loss):
@@ -55,7 +71,8 @@ class BrierScore(Loss):
 
     Binary and multilabel: ``mean (sigmoid(z) - y)^2`` over decisions, which is
     ``sklearn.metrics.brier_score_loss``; multiclass: the mean over examples of
-    ``sum_c (softmax(z)_c - 1[c = y])^2`` (scikit-learn's multiclass Brier score, unscaled).
+    ``sum_c (softmax(z)_c - 1[c = y])^2`` (scikit-learn's multiclass Brier score, unscaled), and
+    for soft targets ``sum_c (softmax(z)_c - t_c)^2``, still minimised by the target itself.
     """
 
     def __init__(self, task: Task) -> None:
@@ -64,9 +81,27 @@ class BrierScore(Loss):
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         if self.task is Task.MULTICLASS:
-            truth = F.one_hot(targets.long(), outputs.shape[-1]).to(outputs.dtype)
+            truth = target_distribution(outputs, targets)
             return member_mean((torch.softmax(outputs, dim=-1) - truth).square().sum(dim=-1))
         return member_mean((torch.sigmoid(outputs) - targets).square())
+
+
+class KLDivergence(Loss):
+    """Mean ``KL(t || softmax(z)) = sum_c t_c (log t_c - log softmax(z)_c)`` over rows, for
+    multiclass soft targets ``t`` (class codes count as one-hot rows, where it is cross-entropy).
+
+    It is the soft cross-entropy minus the entropy of the targets, which does not depend on the
+    model: the same gradient as cross-entropy, but its value is 0 at a perfect fit, so it reads
+    as the metric of the same name. ``torch.nn.functional.kl_div`` on log-probabilities,
+    summed over classes, computes the same (the tests check it).
+    """
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        truth = target_distribution(outputs, targets)
+        # xlogy gives 0 log 0 = 0, so classes a row rules out add nothing.
+        entropy = -torch.special.xlogy(truth, truth).sum(dim=-1)
+        cross_entropy = -(truth * torch.log_softmax(outputs, dim=-1)).sum(dim=-1)
+        return member_mean(cross_entropy - entropy)
 
 
 class SquaredError(Loss):
@@ -115,6 +150,7 @@ def _huber(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
 PROXY_BUILDERS: dict[str, LossBuilder] = {
     "cross_entropy": _cross_entropy,
     "brier": lambda params, ctx: BrierScore(ctx.task),
+    "kl_divergence": lambda params, ctx: KLDivergence(),
     "mse": lambda params, ctx: SquaredError(),
     "mae": lambda params, ctx: AbsoluteError(),
     "huber": _huber,

@@ -59,9 +59,11 @@ def losses_for(
     metric: str,
     families: tuple[Family, ...],
     metric_params: Mapping[str, object] | None = None,
+    soft_targets: bool = False,
 ) -> dict[Family, list[LossSpec]]:
     """The losses available for ``task`` and ``metric`` (with ``metric_params``; defaults when
-    None) in each requested family.
+    None) in each requested family; with ``soft_targets`` only those that train on a label
+    distribution (see :attr:`LossSpec.soft_targets`).
 
     Families with no loss for this task and metric are left out.
     """
@@ -73,6 +75,7 @@ def losses_for(
             if spec.family is family
             and task in spec.tasks
             and spec.serves_metric(metric, metric_params)
+            and spec.fits_targets(soft_targets)
         ]
         if members:
             grouped[family] = members

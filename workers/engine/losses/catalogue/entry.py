@@ -60,6 +60,10 @@ class LossSpec:
             the batch size is searched with it.
         link: ``identity``, or ``log`` when the model's output is the log of the prediction
             (regression losses such as Poisson NLL).
+        soft_targets: the loss also trains on soft targets (multiclass rows whose target is a
+            label distribution); losses that take hard class labels are left out of those jobs.
+        soft_only: the loss is only searched on soft targets, because on hard labels it is
+            exactly another entry (KL divergence to a one-hot row is cross-entropy).
     """
 
     name: str
@@ -71,6 +75,12 @@ class LossSpec:
     serves: frozenset[str] | None = None
     batch_level: bool = False
     link: str = IDENTITY_LINK
+    soft_targets: bool = False
+    soft_only: bool = False
+
+    def fits_targets(self, soft: bool) -> bool:
+        """Whether the loss can be searched on hard labels (``soft`` False) or on soft targets."""
+        return self.soft_targets if soft else not self.soft_only
 
     def params_for(self, task: Task) -> tuple[ParamSpec, ...]:
         """The parameters searched when the loss is used for ``task``."""

@@ -20,7 +20,7 @@ from workers.engine.metrics import METRICS
 from workers.engine.spec import Family, Task
 
 # Metrics that score the predicted probabilities themselves rather than their order or arg-max.
-CALIBRATION_METRICS = frozenset({"log_loss", "brier", "ece"})
+CALIBRATION_METRICS = frozenset({"log_loss", "brier", "ece", "kl_divergence"})
 
 
 def metrics_without_calibration(tasks: frozenset[Task]) -> frozenset[str]:
@@ -37,9 +37,11 @@ _STANDARD_LOSSES = (
         name="cross_entropy",
         family=Family.PROXY,
         tasks=CLASSIFICATION,
-        summary="Binary cross-entropy on one logit, or softmax cross-entropy; the baseline.",
+        summary="Binary cross-entropy on one logit, or softmax cross-entropy (against each "
+        "row's distribution for soft targets); the baseline.",
         reference="Maximum-likelihood training objective; Goodfellow et al., Deep Learning, "
         "2016, §6.2.",
+        soft_targets=True,
     ),
     LossSpec(
         name="brier",
@@ -51,6 +53,21 @@ _STANDARD_LOSSES = (
         "Weather Review 1950; sklearn.metrics.brier_score_loss.",
         # Calibrated probabilities, and the plain decision they give at 1/2 or arg-max.
         serves=CALIBRATION_METRICS | frozenset({"accuracy"}),
+        soft_targets=True,
+    ),
+    LossSpec(
+        name="kl_divergence",
+        family=Family.PROXY,
+        tasks=frozenset({Task.MULTICLASS}),
+        summary="KL divergence from each row's label distribution (soft targets) to the softmax: "
+        "soft cross-entropy minus the targets' entropy, the same gradient but 0 at a perfect "
+        "fit. Soft-target jobs only: on hard labels it is cross_entropy exactly.",
+        reference="Kullback and Leibler, On Information and Sufficiency, Ann. Math. Statist. "
+        "1951; Hinton et al., Distilling the Knowledge in a Neural Network, 2015; "
+        "torch.nn.functional.kl_div.",
+        serves=frozenset({"kl_divergence", "log_loss"}),
+        soft_targets=True,
+        soft_only=True,
     ),
     LossSpec(
         name="mse",

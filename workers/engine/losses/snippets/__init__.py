@@ -8,7 +8,8 @@ scalar to minimise. Stateful losses return an object that also has ``start_epoch
 (epochs from 1) and/or ``after_step(lr)``, to be called by the training loop.
 
 Shapes, for one model: binary ``(B,)`` logits and 0/1 float targets; multiclass ``(B, C)``
-logits and integer class targets; multilabel ``(B, L)`` logits and 0/1 float targets;
+logits and integer class targets, or ``(B, C)`` distributions for soft targets (the losses
+that accept them); multilabel ``(B, L)`` logits and 0/1 float targets;
 regression ``(B,)`` outputs and targets standardised with the training mean and standard
 deviation.
 
@@ -35,6 +36,10 @@ _SHAPES = {
     Task.REGRESSION: "outputs (batch,) and targets (batch,) standardised with the training "
     "mean and standard deviation (below)",
 }
+
+_SOFT_SHAPES = (
+    "logits (batch, classes) and soft targets (batch, classes): a label distribution per row"
+)
 
 
 def snippet_source(name: str) -> str:
@@ -77,7 +82,7 @@ def render_snippet(
     header = [
         f"# Loss found by loss-search: {name} for a {task.value} task.",
         *([f"# Reference: {reference}"] if reference else []),
-        f"# loss_fn takes {_SHAPES[task]}",
+        f"# loss_fn takes {_SOFT_SHAPES if context.soft_targets else _SHAPES[task]}",
         "# and returns a scalar to minimise. Needs only PyTorch.",
     ]
     if task is Task.REGRESSION:
