@@ -35,8 +35,11 @@ def task_named(name: str) -> SyntheticTask:
     raise KeyError(name)
 
 
-def run_synthetic(name: str, seed: int, threads: int) -> dict[str, Any]:
-    """One job of the service's default budget on seed ``seed`` of task ``name``."""
+def run_synthetic(
+    name: str, seed: int, threads: int, confirmation: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """One job of the service's default budget on seed ``seed`` of task ``name``
+    (``confirmation`` overrides fields of the default confirmation, e.g. the gate's folds)."""
     import optuna
     import torch
 
@@ -61,6 +64,7 @@ def run_synthetic(name: str, seed: int, threads: int) -> dict[str, Any]:
             "task": task.task,
             "metric": task.metric,
             "seed": seed,
+            **({"confirmation": confirmation} if confirmation else {}),
         }
     )
     spec = plan_search(spec, data=frame, test_data=test)
@@ -93,6 +97,7 @@ def run_synthetic(name: str, seed: int, threads: int) -> dict[str, Any]:
         "leader": None if leader is None else leader.loss,
         "validation_lift": comparison.validation_lift,
         "validation_lift_interval": comparison.validation_lift_interval,
+        "gate": None if comparison.gate is None else comparison.gate.model_dump(mode="json"),
         "test_lift": comparison.test_lift,
         "test_lift_interval": comparison.test_lift_interval,
     }
@@ -170,7 +175,12 @@ def render_calibration(summary: list[dict[str, Any]]) -> str:
 
 
 def run_calibration(
-    null_seeds: int, planted_seeds: int, jobs: int, threads: int, only: set[str]
+    null_seeds: int,
+    planted_seeds: int,
+    jobs: int,
+    threads: int,
+    only: set[str],
+    confirmation: dict[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     """Every (task, seed) job, ``jobs`` at a time; the raw results and the wall time in s."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -187,7 +197,9 @@ def run_calibration(
     started = time.perf_counter()
     results = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_synthetic, name, seed, threads) for name, seed in work]
+        futures = [
+            pool.submit(run_synthetic, name, seed, threads, confirmation) for name, seed in work
+        ]
         for future in as_completed(futures):
             done = future.result()
             results.append(done)

@@ -250,6 +250,14 @@ def main() -> None:
         "--references-only", action="store_true", help="skip the searches: reference columns"
     )
     parser.add_argument(
+        "--folds",
+        type=int,
+        help="--synthetic: the gate's folds (default: the spec's; 0 = validation-only gate)",
+    )
+    parser.add_argument(
+        "--seeds-per-fold", type=int, help="--synthetic: seeds per fold (default: the spec's)"
+    )
+    parser.add_argument(
         "--synthetic",
         action="store_true",
         help="the gate's calibration on bench.synthetic_tasks at the default budget",
@@ -310,13 +318,25 @@ def _synthetic(args: argparse.Namespace) -> None:
     if unknown:
         sys.exit(f"unknown synthetic tasks: {', '.join(sorted(unknown))}")
     planted_seeds = max(1, args.seeds // 2)
-    results, seconds = run_calibration(args.seeds, planted_seeds, args.jobs, args.threads, only)
+    overrides = {
+        key: value
+        for key, value in (("folds", args.folds), ("seeds_per_fold", args.seeds_per_fold))
+        if value is not None
+    }
+    results, seconds = run_calibration(
+        args.seeds, planted_seeds, args.jobs, args.threads, only, overrides or None
+    )
     # Read back from the spec rather than written out, so the line stays true if they change.
-    budget, confirmation = Budget(), Confirmation()
+    budget, confirmation = Budget(), Confirmation.model_validate(overrides)
+    gate = (
+        f"gate cross-fitted over {confirmation.folds} folds x {confirmation.seeds_per_fold} seeds"
+        if confirmation.folds
+        else "gate on validation only"
+    )
     print(f"Machine: {machine()}")
     print(
         f"Budget: JobSpec defaults ({budget.n_trials} trials, all families, top "
-        f"{confirmation.top_k} + baseline on {confirmation.seeds} fresh seeds); "
+        f"{confirmation.top_k} + baseline on {confirmation.seeds} fresh seeds, {gate}); "
         f"seeds 0-{args.seeds - 1} per null task, 0-{planted_seeds - 1} per planted task; "
         f"{args.jobs} job(s) side by side, {args.threads} torch thread(s) each; "
         f"total {seconds:.0f} s\n"
