@@ -135,7 +135,8 @@ class Setup(_Model):
         default=None,
         description="Multiclass: the offset added to each class's logit before the arg-max, "
         "tuned on validation for metrics that weigh classes (median over seeds); none for the "
-        "raw arg-max.",
+        "raw arg-max. For expected_cost, the offset subtracted from each class's expected cost "
+        "before Bayes' rule picks the cheapest (all 0: Bayes' rule on the raw probabilities).",
     )
     trial_validation: float | None = Field(default=None, description="The search trial's value.")
     validation: float | None
