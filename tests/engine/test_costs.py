@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, softmax
 
+from workers.engine import search_losses
 from workers.engine.costs import (
     bayes_threshold,
     cost_decisions,
@@ -20,6 +21,7 @@ from workers.engine.costs import (
 )
 from workers.engine.errors import SpecError
 from workers.engine.metrics import check_metric_fits, get_metric
+from workers.engine.param_values import CostMatrix
 from workers.engine.resampled_scores import resampled_scorer
 from workers.engine.spec import MetricRef, Task
 from workers.engine.thresholds import tune_population_thresholds, tune_threshold
@@ -184,3 +186,29 @@ def test_costs_are_required() -> None:
 def test_bad_matrices_are_refused_with_the_reason(value: object, fragment: str) -> None:
     with pytest.raises(SpecError, match=fragment):
         parse_cost_matrix(value, "costs")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "costs"),
+    [("builtin:breast_cancer", BINARY_COSTS), ("builtin:wine", MULTICLASS_COSTS)],
+)
+def test_a_search_for_expected_cost_runs_end_to_end(dataset: str, costs: CostMatrix) -> None:
+    result = search_losses(
+        dataset,
+        target="target",
+        metric="expected_cost",
+        metric_params={"costs": costs},
+        n_trials=3,
+        population_size=3,
+        losses=["cross_entropy", "soft_expected_cost", "cost_weighted_ce"],
+    )
+    assert result.metric.direction == "minimize"
+    assert result.metric.params == {"costs": [list(row) for row in costs]}
+    assert result.best.test is not None
+    assert 0.0 <= result.best.test <= max(max(row) for row in costs)
+    assert result.baseline is not None
+    if len(costs) == 2:
+        assert result.best.threshold is not None  # tuned on validation
+    else:
+        assert result.best.class_offsets is not None
+        assert len(result.best.class_offsets) == len(costs)

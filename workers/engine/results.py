@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workers.engine.param_values import ParamJson
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -23,7 +25,7 @@ class MetricResult(_Model):
     """The metric the search served, with its resolved parameters."""
 
     name: str
-    params: dict[str, float | str] = Field(default_factory=dict)
+    params: dict[str, ParamJson] = Field(default_factory=dict)
     direction: Literal["maximize", "minimize"]
 
 

@@ -31,7 +31,7 @@ MAX_LOSSES = 100
 MAX_OVERRIDDEN = 100  # losses (and 'training') in params
 MAX_PARAMS_PER_LOSS = 20
 MAX_METRIC_PARAMS = 10
-MAX_COST_CLASSES = 100  # rows and columns of a metric's cost matrix
+MAX_COST_CLASSES = 200  # rows and columns of a cost matrix: the most classes a target may have
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
