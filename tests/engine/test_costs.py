@@ -19,7 +19,9 @@ from workers.engine.costs import (
     parse_cost_matrix,
     tune_cost_offsets,
 )
+from workers.engine.datasets import prepare_dataset, resolve_reference
 from workers.engine.errors import SpecError
+from workers.engine.evaluation import Evaluator
 from workers.engine.metrics import check_metric_fits, get_metric
 from workers.engine.param_values import CostMatrix
 from workers.engine.resampled_scores import resampled_scorer
@@ -212,3 +214,49 @@ def test_a_search_for_expected_cost_runs_end_to_end(dataset: str, costs: CostMat
     else:
         assert result.best.class_offsets is not None
         assert len(result.best.class_offsets) == len(costs)
+
+
+def _noisy_logits(y: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
+    """Informative but mis-calibrated logits: biased towards class 0."""
+    rng = np.random.default_rng(seed)
+    logits = 1.5 * np.eye(n_classes)[y] + rng.normal(size=(len(y), n_classes))
+    logits[:, 0] += 1.0
+    binary: np.ndarray = logits[:, 1] - logits[:, 0]
+    return logits if n_classes > 2 else binary
+
+
+@pytest.mark.parametrize(
+    ("dataset", "costs"),
+    [("builtin:breast_cancer", BINARY_COSTS), ("builtin:wine", MULTICLASS_COSTS)],
+)
+def test_the_evaluator_tunes_the_decision_on_validation_and_applies_it_unchanged(
+    dataset: str, costs: CostMatrix
+) -> None:
+    data = prepare_dataset(resolve_reference(dataset, []), ("target",), None, seed=0)
+    evaluator = Evaluator(METRIC, {"costs": costs}, data)
+    n_classes = len(costs)
+    validation = _noisy_logits(data.validation.y_true.astype(int), n_classes, 1)
+    test = _noisy_logits(data.test.y_true.astype(int), n_classes, 2)
+    tuned = evaluator.score_validation(validation)
+    assert tuned.threshold is not None
+    c = np.asarray(costs)
+    if n_classes == 2:
+        decide_validation = (validation >= tuned.threshold).astype(int)
+        decide_test = (test >= tuned.threshold).astype(int)
+        bayes = (validation >= bayes_threshold(c)).astype(int)
+    else:
+        offsets = np.asarray(tuned.threshold)
+        risks_validation = softmax(validation, axis=1) @ c - offsets
+        risks_test = softmax(test, axis=1) @ c - offsets
+        decide_validation = risks_validation.argmin(axis=1)
+        decide_test = risks_test.argmin(axis=1)
+        bayes = brute_bayes(softmax(validation, axis=1), c)
+    y_validation, y_test = data.validation.y_true, data.test.y_true
+    assert tuned.value == pytest.approx(brute_mean_cost(y_validation, decide_validation, c))
+    assert tuned.value <= brute_mean_cost(y_validation, bayes, c) + 1e-12
+    on_test = evaluator.score_split(data.test, test, tuned.threshold)
+    assert on_test == pytest.approx(brute_mean_cost(y_test, decide_test, c))
+    # Deterministic: the same validation outputs give the same decision rule.
+    assert evaluator.score_validation(validation).threshold == tuned.threshold
+    # Deciding one class everywhere is an answer under costs, not a degenerate model.
+    assert not evaluator.single_class(validation, tuned.threshold)
