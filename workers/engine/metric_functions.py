@@ -1,5 +1,5 @@
 """The scikit-learn call behind each metric name (the calibration error, which scikit-learn lacks,
-is computed here).
+is computed here, and the expected cost in :mod:`workers.engine.costs`).
 
 ``y`` is the split's ``y_true`` (class codes, a 0/1 label matrix, or regression targets); the second
 argument is what the metric's ``Needs`` says: hard labels, scores, probabilities or values.

@@ -1,4 +1,5 @@
-"""The metric catalogue. scikit-learn does every metric's arithmetic but the calibration error's.
+"""The metric catalogue. scikit-learn does every metric's arithmetic but the calibration error's
+and the expected cost's (:mod:`workers.engine.costs`).
 
 Each metric declares the tasks it applies to, its direction, its parameters, what it scores
 (:class:`Needs`) and therefore whether it depends on a decision threshold: binary and multilabel
