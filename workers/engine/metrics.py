@@ -22,9 +22,11 @@ from workers.engine.param_values import ParamValue as ParamValue  # where evalua
 from workers.engine.spec import MetricRef, Task
 
 # Multiclass metrics that weigh classes apart from their frequency: their decisions are tuned
-# with per-class logit offsets (workers.engine.class_offsets computes each from counts), and the
-# cost metric, whose offsets shift expected costs (workers.engine.costs).
-OFFSET_TUNED = frozenset({"macro_f1", "weighted_f1", "balanced_accuracy", "expected_cost"})
+# with per-class logit offsets (workers.engine.class_offsets computes each from counts).
+OFFSET_TUNED = frozenset({"macro_f1", "weighted_f1", "balanced_accuracy"})
+# The cost metric's multiclass decisions are tuned with offsets on expected costs instead
+# (workers.engine.costs).
+COST_TUNED = frozenset({"expected_cost"})
 
 
 class Direction(StrEnum):
@@ -136,12 +138,13 @@ class Metric:
 
     def depends_on_threshold(self, task: Task) -> bool:
         """Whether the decision rule is tuned on validation: thresholds (binary, multilabel) or
-        per-class logit offsets (multiclass metrics that weigh classes, see
-        :mod:`workers.engine.class_offsets`)."""
+        per-class offsets (multiclass metrics that weigh classes, on the logits, see
+        :mod:`workers.engine.class_offsets`; the cost metric, on the expected costs, see
+        :mod:`workers.engine.costs`)."""
         if not self.on_labels or task not in self.tasks:
             return False
         if task is Task.MULTICLASS:
-            return self.name in OFFSET_TUNED
+            return self.name in OFFSET_TUNED | COST_TUNED
         return task in (Task.BINARY, Task.MULTILABEL)
 
     def score(
