@@ -57,7 +57,9 @@ def _metric_info(metric: Metric) -> MetricInfo:
         params=[
             MetricParamInfo(
                 name=p.name,
-                default=p.default,
+                kind="matrix" if p.matrix else "choice" if p.choices else "number",
+                required=p.default is None,
+                default=p.default if not isinstance(p.default, tuple) else None,
                 low=p.low,
                 high=p.high,
                 choices=list(p.choices) if p.choices else None,

@@ -11,7 +11,12 @@ from workers.engine.spec import Family, Task
 
 class MetricParamInfo(BaseModel):
     name: str
-    default: float | str
+    kind: Literal["number", "choice", "matrix"] = Field(
+        description="A number within [low, high], one of `choices`, or a square matrix of "
+        "numbers with one row and one column per class (a list of rows)."
+    )
+    required: bool = Field(description="Whether a job must give it (it has no default).")
+    default: float | str | None
     low: float | None
     high: float | None
     choices: list[str] | None
@@ -28,7 +33,8 @@ class MetricInfo(BaseModel):
     scores: Literal["labels", "scores", "probabilities", "values"]
     threshold_tuned_for: list[Task] = Field(
         description="Tasks for which the decision is tuned on validation: the threshold "
-        "(binary; per label for multilabel) or per-class logit offsets (multiclass)."
+        "(binary; per label for multilabel) or per-class offsets (multiclass: on the logits; "
+        "on the expected costs for expected_cost)."
     )
     temperature_tuned_for: list[Task] = Field(
         default_factory=list,

@@ -8,6 +8,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from service.db.models import JobStatus
+from workers.engine.param_values import ParamJson
 from workers.engine.results import TrialTraining
 from workers.engine.spec import JobSpec
 from workers.engine.trial_records import TrialStateName
@@ -17,7 +18,7 @@ T = TypeVar("T")
 
 class MetricOut(BaseModel):
     name: str
-    params: dict[str, float | str]
+    params: dict[str, ParamJson]
     direction: Literal["maximize", "minimize"]
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from service.schemas.results import ComparisonOut
+from workers.engine.param_values import ParamJson
 from workers.engine.results import (
     Confirmation,
     DatasetSummary,
@@ -30,7 +31,7 @@ class ReportJob(BaseModel):
 
 class ReportMetric(BaseModel):
     name: str
-    params: dict[str, float | str]
+    params: dict[str, ParamJson]
     direction: Literal["maximize", "minimize"]
     description: str
 

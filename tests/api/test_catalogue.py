@@ -19,6 +19,8 @@ def test_every_metric_is_listed_with_its_contract(client: TestClient) -> None:
     assert kappa["params"] == [
         {
             "name": "weights",
+            "kind": "choice",
+            "required": False,
             "default": "quadratic",
             "low": None,
             "high": None,
@@ -28,6 +30,16 @@ def test_every_metric_is_listed_with_its_contract(client: TestClient) -> None:
         }
     ]
     assert metrics["mae"]["direction"] == "minimize"
+    cost = metrics["expected_cost"]
+    assert cost["direction"] == "minimize"
+    assert cost["threshold_tuned_for"] == ["binary", "multiclass"]
+    (costs,) = cost["params"]
+    assert costs["name"] == "costs"
+    assert costs["kind"] == "matrix"
+    assert costs["required"] is True
+    assert costs["default"] is None
+    assert "rows = true class" in costs["description"]
+    assert metrics["fbeta"]["params"][0]["kind"] == "number"
     # multiclass: class offsets; multilabel: a threshold per label
     assert metrics["macro_f1"]["threshold_tuned_for"] == ["multiclass", "multilabel"]
     # calibration metrics: a temperature, never a threshold
@@ -61,6 +73,11 @@ def test_losses_filter_by_task_family_and_metric(client: TestClient) -> None:
     for_f1 = {x["name"] for x in client.get("/v1/losses", params={"metric": "f1"}).json()}
     assert {"soft_f1", "cross_entropy", "focal"} <= for_f1
     assert "pairwise_auc" not in for_f1
+    assert "soft_expected_cost" not in for_f1
+    for_cost = {
+        x["name"] for x in client.get("/v1/losses", params={"metric": "expected_cost"}).json()
+    }
+    assert {"soft_expected_cost", "mixed_soft_expected_cost", "cost_weighted_ce"} <= for_cost
     surrogates = client.get("/v1/losses", params={"family": "surrogate", "task": "binary"}).json()
     assert surrogates
     assert all(x["family"] == "surrogate" and "binary" in x["tasks"] for x in surrogates)

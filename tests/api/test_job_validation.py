@@ -304,3 +304,53 @@ def test_a_split_must_leave_every_class_some_training_rows(
     body = {"dataset": "two.csv", "target": "label", "metric": "macro_f1", "task": "multiclass"}
     error = assert_refused(client, {**body, "test_dataset": "three.csv"}, "class '2'")
     assert error["details"][0]["loc"] == ["body", "test_dataset"]
+
+
+def _cost_job(costs: object, dataset: str = "builtin:breast_cancer") -> dict[str, Any]:
+    return {"dataset": dataset, "metric": {"name": "expected_cost", "params": {"costs": costs}}}
+
+
+@pytest.mark.parametrize(
+    ("costs", "fragment"),
+    [
+        ([[0, 1, 2], [1, 0, 2]], "must be square"),
+        ([[0, 1], [1]], "must be square"),
+        ([[0, 1, 1], [1, 0, 1], [1, 1, 0]], "is 3 x 3 but the target has 2 classes"),
+        ([[0, -1], [5, 0]], "must be finite and non-negative"),
+        ([[0, 0], [0, 0]], "every decision costs the same"),
+        ([[3, 1], [5, 0]], "must be the smallest cost in row 0"),
+        ([[0, "1"], [5, 0]], "number"),
+        ([[0, None], [5, 0]], "number"),
+        ([[0, True], [5, 0]], "number"),
+        ([0, 1], "list"),
+        ("0 1; 5 0", "must be a list of rows"),
+        ([], "must be square"),
+    ],
+)
+def test_a_bad_cost_matrix_is_refused_at_post(
+    client: TestClient, costs: object, fragment: str
+) -> None:
+    error = assert_refused(client, _cost_job(costs), fragment)
+    assert error["details"], error
+    assert error["details"][0]["loc"][:2] == ["body", "metric"]
+
+
+def test_a_cost_matrix_must_be_given_and_sized_for_the_classes(client: TestClient) -> None:
+    assert_refused(
+        client,
+        {"dataset": "builtin:breast_cancer", "metric": "expected_cost"},
+        "needs the parameter 'costs'",
+    )
+    # iris has three classes: a 2 x 2 matrix cannot say what each decision costs.
+    assert_refused(client, _cost_job([[0, 1], [5, 0]], "builtin:iris"), "target has 3 classes")
+
+
+def test_a_good_cost_matrix_is_stored_as_given(client: TestClient) -> None:
+    response = client.post("/v1/jobs", json=_cost_job([[0, 1], [5, 0.5]]))
+    assert response.status_code == 202, response.json()
+    spec = response.json()["spec"]
+    assert spec["metric"] == {
+        "name": "expected_cost",
+        "params": {"costs": [[0.0, 1.0], [5.0, 0.5]]},
+    }
+    assert response.json()["direction"] == "minimize"

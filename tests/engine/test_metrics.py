@@ -35,6 +35,29 @@ PRED_REGRESSION = Y_REGRESSION + RNG.normal(scale=1.0, size=N)
 SkFn = Callable[[np.ndarray, np.ndarray], float]
 B, C, L, R = Task.BINARY, Task.MULTICLASS, Task.MULTILABEL, Task.REGRESSION
 
+# Parameters without a default, given per task (a cost matrix is sized by the classes).
+COSTS_BINARY = ((0.0, 1.0), (5.0, 0.5))
+COSTS_MULTICLASS = (
+    (0.0, 1.0, 2.0, 3.0),
+    (4.0, 0.0, 1.0, 1.0),
+    (9.0, 2.0, 0.0, 1.0),
+    (1.0, 1.0, 1.0, 0.5),
+)
+GIVEN_PARAMS: dict[tuple[str, Task], dict[str, object]] = {
+    ("expected_cost", B): {"costs": COSTS_BINARY},
+    ("expected_cost", C): {"costs": COSTS_MULTICLASS},
+}
+
+
+def _sklearn_cost(costs: tuple[tuple[float, ...], ...]) -> SkFn:
+    """The mean cost from scikit-learn's confusion matrix, weighted cell by cell."""
+
+    def score(y: np.ndarray, decisions: np.ndarray) -> float:
+        counts = skm.confusion_matrix(y, decisions, labels=list(range(len(costs))))
+        return float((counts * np.asarray(costs)).sum() / len(y))
+
+    return score
+
 
 def _sklearn_ece(outcome: np.ndarray, confidence: np.ndarray, bins: int = 15) -> float:
     """ECE from scikit-learn's reliability curve (uniform bins): the non-empty bins' observed
@@ -115,6 +138,10 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
     "weighted_f1": [
         (C, Y_MULTICLASS, LABELS_MULTICLASS, lambda y, p: skm.f1_score(y, p, average="weighted"))
     ],
+    "expected_cost": [
+        (B, Y_BINARY, LABELS_BINARY, _sklearn_cost(COSTS_BINARY)),
+        (C, Y_MULTICLASS, LABELS_MULTICLASS, _sklearn_cost(COSTS_MULTICLASS)),
+    ],
     "top_k_accuracy": [
         (C, Y_MULTICLASS, PROBS_MULTICLASS, lambda y, p: skm.top_k_accuracy_score(y, p, k=2))
     ],
@@ -186,6 +213,7 @@ REFERENCES: dict[str, list[tuple[Task, np.ndarray, np.ndarray, SkFn]]] = {
 }
 
 MINIMIZED = {
+    "expected_cost",
     "log_loss",
     "kl_divergence",
     "brier",
@@ -214,8 +242,8 @@ def test_every_metric_in_the_catalogue_has_a_reference_here() -> None:
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_metric_equals_scikit_learn(name: str) -> None:
     metric = get_metric(name)
-    params = metric.resolve_params({})
     for task, y_true, received, reference in REFERENCES[name]:
+        params = metric.resolve_params(GIVEN_PARAMS.get((name, task), {}))
         assert task in metric.tasks
         # To the last bits: the ECE reference sums its bins in another order.
         expected = float(reference(y_true, received))
@@ -241,6 +269,8 @@ def test_binary_and_multilabel_label_metrics_depend_on_thresholds() -> None:
     assert get_metric("micro_f1").depends_on_threshold(Task.MULTILABEL)
     assert get_metric("macro_f1").depends_on_threshold(Task.MULTILABEL)
     assert get_metric("macro_f1").depends_on_threshold(Task.MULTICLASS)  # class offsets
+    assert get_metric("expected_cost").depends_on_threshold(Task.BINARY)
+    assert get_metric("expected_cost").depends_on_threshold(Task.MULTICLASS)  # cost offsets
     assert not get_metric("accuracy").depends_on_threshold(Task.MULTICLASS)
     assert not get_metric("roc_auc").depends_on_threshold(Task.BINARY)
     assert not get_metric("log_loss").depends_on_threshold(Task.BINARY)
@@ -266,6 +296,7 @@ def test_metrics_for_each_task() -> None:
         "balanced_accuracy",
         "cohen_kappa",
         "ece",
+        "expected_cost",
         "kl_divergence",
         "log_loss",
         "macro_f1",
@@ -288,6 +319,7 @@ def test_metrics_for_each_task() -> None:
         "balanced_accuracy",
         "brier",
         "ece",
+        "expected_cost",
         "f1",
         "fbeta",
         "log_loss",

@@ -171,7 +171,8 @@ def test_every_multiclass_metric_scores_soft_targets(frame: pd.DataFrame, name: 
     logits = np.random.default_rng(0).normal(size=(len(soft.validation), 6))
     logits += 3.0 * soft.validation.y  # informative, not perfect
     metric = get_metric(name)
-    params = metric.resolve_params({})
+    given = {"costs": (1.0 - np.eye(6)).tolist()} if name == "expected_cost" else {}
+    params = metric.resolve_params(given)
     on_soft = Evaluator(metric, params, soft).score_validation(logits).value
     on_hard = Evaluator(metric, params, hard).score_validation(logits).value
     assert np.isfinite(on_soft)

@@ -14,6 +14,7 @@ from scipy.stats import binomtest
 from sklearn import metrics as skm
 
 from workers.engine.metrics import METRICS, Direction, Metric, Needs, get_metric
+from workers.engine.param_values import CostMatrix
 from workers.engine.spec import Task
 from workers.engine.thresholds import (
     COUNT_FORMULAS,
@@ -40,11 +41,13 @@ def predictions(scores: np.ndarray, cutoff: float) -> np.ndarray:
 MIN_RECALL = 0.7
 BETA = 2.0
 CONFIDENCE = 0.9
-PARAMS = {
+COSTS = ((0.0, 1.0), (5.0, 0.5))
+PARAMS: dict[str, float | str | CostMatrix] = {
     "min_precision": MIN_PRECISION,
     "min_recall": MIN_RECALL,
     "beta": BETA,
     "confidence": CONFIDENCE,
+    "costs": COSTS,
 }
 
 SKLEARN: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
@@ -55,6 +58,10 @@ SKLEARN: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": skm.accuracy_score,
     "balanced_accuracy": skm.balanced_accuracy_score,
     "mcc": skm.matthews_corrcoef,
+    # The mean cost: scikit-learn's confusion matrix weighted cell by cell.
+    "expected_cost": lambda y, p: float(
+        (skm.confusion_matrix(y, p, labels=[0, 1]) * np.asarray(COSTS)).sum() / len(y)
+    ),
 }
 
 
@@ -85,7 +92,7 @@ SKLEARN["recall_at_precision"] = recall_at_precision_reference
 SKLEARN["precision_at_recall"] = precision_at_recall_reference
 
 
-def params_for(name: str) -> dict[str, float | str]:
+def params_for(name: str) -> dict[str, float | str | CostMatrix]:
     """The test's parameters, restricted to those ``name`` has."""
     return {p.name: PARAMS[p.name] for p in get_metric(name).params}
 
@@ -140,7 +147,8 @@ def test_tuned_threshold_is_the_best_cutoff_and_its_value_is_scikit_learns(
     tuned = tune_threshold(metric, params, y, scores)
     at_tuned = predictions(scores, tuned.threshold)
     assert tuned.value == metric.score(y, at_tuned, params)
-    best = max(SKLEARN[name](y, predictions(scores, c)) for c in threshold_curve(y, scores).cutoffs)
+    values = [SKLEARN[name](y, predictions(scores, c)) for c in threshold_curve(y, scores).cutoffs]
+    best = max(values) if metric.greater_is_better else min(values)
     assert SKLEARN[name](y, at_tuned) == pytest.approx(best, abs=1e-12)
 
 

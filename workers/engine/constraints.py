@@ -19,6 +19,7 @@ from workers.engine.confirmation import Finalist, link_of
 from workers.engine.datasets import Split
 from workers.engine.evaluation import Evaluator, Threshold
 from workers.engine.metrics import ParamValue
+from workers.engine.param_values import number
 from workers.engine.resampled_scores import RowScorer, resampled_scorer
 from workers.engine.results import ConstraintCheck, FloorOnTest
 from workers.engine.spec import Task
@@ -36,9 +37,9 @@ class Constraint:
 def constraint_of(metric: str, params: Mapping[str, ParamValue]) -> Constraint | None:
     """The constraint of ``metric``, or None for a metric without one."""
     if metric == "recall_at_precision":
-        return Constraint("precision", float(params["min_precision"]))
+        return Constraint("precision", number(params, "min_precision"))
     if metric == "precision_at_recall":
-        return Constraint("recall", float(params["min_recall"]))
+        return Constraint("recall", number(params, "min_recall"))
     return None
 
 

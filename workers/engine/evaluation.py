@@ -11,7 +11,9 @@ probabilities where calibration matters (log loss, Brier score, calibration erro
 logits by a temperature before the sigmoid or softmax, fitted on validation and only applied
 elsewhere like a threshold (:mod:`workers.engine.temperature`); it travels apart from the
 threshold, as the run's ``temperature``, because other metrics of the same run (guardrails) use
-the threshold as a decision and the temperature as a calibration. Regression
+the threshold as a decision and the temperature as a calibration. The cost
+metric (``expected_cost``) decides by Bayes' rule under its cost matrix instead, with its
+multiclass offsets on the expected costs (see :mod:`workers.engine.costs`). Regression
 outputs are in standardised units (or log units for losses with a log link) and are converted
 back to the target's units.
 """
@@ -25,6 +27,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from workers.engine.class_offsets import decide, tune_class_offsets
+from workers.engine.costs import cost_array, cost_decisions, tune_cost_offsets
 from workers.engine.datasets import PreparedData, Split
 from workers.engine.metrics import AGAINST_DISTRIBUTION, Metric, Needs, ParamValue
 from workers.engine.resampled_scores import resampled_scorer
@@ -43,6 +46,7 @@ from workers.engine.thresholds import (
 
 Threshold = float | tuple[float, ...]
 CONSTRAINED = frozenset({"recall_at_precision", "precision_at_recall"})
+COST_METRIC = "expected_cost"
 IDENTITY, LOG = "identity", "log"
 
 
@@ -76,6 +80,14 @@ class Evaluator:
         # wrong truth.
         against_distribution = data.soft_targets and metric.name in AGAINST_DISTRIBUTION
         self.tunes_temperature = metric.tunes_temperature(data.task) and not against_distribution
+        # Multiclass decisions by expected cost: offsets shift costs, not logits.
+        self.costs = cost_array(self.params) if metric.name == COST_METRIC else None
+
+    @property
+    def decision_on_logits(self) -> bool:
+        """Whether a run's tuned threshold or offsets apply to its logits, so that another label
+        metric may reuse them; the cost metric's multiclass offsets shift expected costs."""
+        return self.costs is None or self.data.task is not Task.MULTICLASS
 
     def better(self, candidate: float, incumbent: float | None) -> bool:
         """Whether ``candidate`` beats ``incumbent`` in the metric's direction."""
@@ -91,6 +103,9 @@ class Evaluator:
         if self.tunes_temperature:
             fitted = fit_temperature(self.metric.name, self.data.task, y_true, outputs)
             return self._calibrated(outputs, fitted)
+        if self.costs is not None and self.data.task is Task.MULTICLASS:
+            offsets, value = tune_cost_offsets(self.costs, y_true, outputs)
+            return Score(value, offsets)
         if self.tunes_threshold and self.data.task is Task.MULTICLASS:
             tuned_offsets = tune_class_offsets(self.metric.name, y_true, outputs)
             return Score(tuned_offsets.value, tuned_offsets.offsets)
@@ -154,10 +169,11 @@ class Evaluator:
 
         Checked for metrics on labels, except those with a constraint (recall at a precision,
         precision at a recall), for which predicting nothing is the metric's own answer when no
-        threshold meets the constraint.
+        threshold meets the constraint, and the cost metric, for which deciding one class for
+        every row is the right answer under some costs (a miss that costs far more than an alarm).
         """
         task = self.data.task
-        if not self.metric.on_labels or self.metric.name in CONSTRAINED:
+        if not self.metric.on_labels or self.metric.name in CONSTRAINED | {COST_METRIC}:
             return False
         if task is Task.BINARY and threshold is not None and not isinstance(threshold, tuple):
             predicted = outputs >= threshold
@@ -264,6 +280,8 @@ class Evaluator:
         if task is Task.REGRESSION:
             return self.data.to_original_units(outputs, link)
         if task is Task.MULTICLASS:
+            if needs is Needs.LABELS and self.costs is not None:
+                return cost_decisions(outputs, self.costs, threshold)
             if needs is Needs.LABELS:
                 return decide(outputs, threshold)
             return np.asarray(softmax(apply_temperature(outputs, temperature), axis=-1))

@@ -33,6 +33,7 @@ from workers.engine.gate import run_gate
 from workers.engine.guardrails import guardrails
 from workers.engine.losses import baseline_loss
 from workers.engine.networks import network_shape
+from workers.engine.param_values import as_json
 from workers.engine.results import (
     Confirmation,
     DatasetSummary,
@@ -89,7 +90,7 @@ def finalize(
     return SearchResult(
         metric=MetricResult(
             name=evaluator.metric.name,
-            params=evaluator.params,
+            params=as_json(evaluator.params),
             direction=evaluator.metric.direction.value,
         ),
         best=describe.setup(winner, comparison.winner),

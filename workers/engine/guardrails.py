@@ -4,7 +4,8 @@ A loss tuned for one metric can wreck another (a segmentation loss searched for 
 reached 74.8 BF1 and 1.9 mIoU). Before a user ships a winner, the result shows it beside the
 baseline on a few secondary metrics of the task, on the test rows, with the same paired
 bootstrap as the main comparison, and flags any on which the winner is significantly worse.
-Label metrics use each run's own threshold when the job tuned one, else the logit 0 (p = 1/2).
+Label metrics use each run's own threshold when the job tuned one on the logits, else the logit 0
+(p = 1/2; for multiclass, the raw arg-max).
 Probability metrics use each run's own temperature when the job fitted one (the user deploys the
 scaled probabilities), else the raw sigmoid or softmax.
 """
@@ -43,7 +44,8 @@ def guardrails(
             continue
         params = check_metric_fits(MetricRef(name=name), data.task, n_classes)
         secondary = Evaluator(get_metric(name), params, data)
-        ours, theirs = _scorers(winner, secondary), _scorers(baseline, secondary)
+        reuse = evaluator.decision_on_logits
+        ours, theirs = _scorers(winner, secondary, reuse), _scorers(baseline, secondary, reuse)
         if not ours or not theirs:
             continue
         greater = secondary.metric.greater_is_better
@@ -62,14 +64,14 @@ def guardrails(
     return rows
 
 
-def _scorers(finalist: Finalist, secondary: Evaluator) -> list[ArmScorer]:
+def _scorers(finalist: Finalist, secondary: Evaluator, reuse: bool) -> list[ArmScorer]:
     link = link_of(finalist)
     test = secondary.data.test
     return [
         secondary.scorer(
             test,
             run.test_outputs,
-            _threshold(run.result.score.threshold),
+            _threshold(run.result.score.threshold if reuse else None),
             link,
             run.result.score.temperature,
         )

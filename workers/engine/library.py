@@ -36,7 +36,7 @@ def search_losses(
     *,
     target: str | Sequence[str],
     metric: str,
-    metric_params: Mapping[str, float | str] | None = None,
+    metric_params: Mapping[str, float | str | Sequence[Sequence[float]]] | None = None,
     n_trials: int = 40,
     task: Task | str | None = None,
     families: Sequence[Family | str] = tuple(Family),

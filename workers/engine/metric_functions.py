@@ -1,5 +1,5 @@
 """The scikit-learn call behind each metric name (the calibration error, which scikit-learn lacks,
-is computed here).
+is computed here, and the expected cost in :mod:`workers.engine.costs`).
 
 ``y`` is the split's ``y_true`` (class codes, a 0/1 label matrix, or regression targets; for log
 loss and KL divergence on soft targets, the N x C label distributions); the second argument is
@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from sklearn import metrics as skm
 
-Params = Mapping[str, float | str]
+from workers.engine.costs import cost_array, mean_cost
+from workers.engine.param_values import CostMatrix, number
+
+Params = Mapping[str, float | str | CostMatrix]
 Scorer = Callable[[np.ndarray, np.ndarray, Params], float]
 
 POISSON_FLOOR = 1e-9
@@ -102,7 +105,7 @@ def calibration_bins(confidence: np.ndarray, bins: int) -> np.ndarray:
 def _ece(y: np.ndarray, probabilities: np.ndarray, params: Params) -> float:
     """Expected calibration error: sum over non-empty bins of (n_b / N) |acc_b - conf_b|."""
     confidence, hit = (a.ravel() for a in calibration_pairs(y, probabilities))
-    which = calibration_bins(confidence, int(params["bins"]))
+    which = calibration_bins(confidence, int(number(params, "bins")))
     total = 0.0
     for b in np.unique(which):
         inside = which == b
@@ -112,7 +115,7 @@ def _ece(y: np.ndarray, probabilities: np.ndarray, params: Params) -> float:
 
 def _top_k(y: np.ndarray, probabilities: np.ndarray, params: Params) -> float:
     labels = list(range(probabilities.shape[1]))
-    k = min(int(params["k"]), len(labels))
+    k = min(int(number(params, "k")), len(labels))
     return float(skm.top_k_accuracy_score(y, probabilities, k=k, labels=labels))
 
 
@@ -128,6 +131,12 @@ def _poisson(y: np.ndarray, values: np.ndarray, _: Params) -> float:
     return float(skm.mean_poisson_deviance(y, np.maximum(values, POISSON_FLOOR)))
 
 
+def _expected_cost(y: np.ndarray, decisions: np.ndarray, params: Params) -> float:
+    # No scikit-learn function weighs a confusion matrix by costs; the mean of each row's cost is
+    # the definition itself (tests compare it with a loop over the rows).
+    return mean_cost(y, decisions, cost_array(params))
+
+
 SCORERS: dict[str, Scorer] = {
     "accuracy": lambda y, p, _: float(skm.accuracy_score(y, p)),
     "balanced_accuracy": lambda y, p, _: float(skm.balanced_accuracy_score(y, p)),
@@ -135,7 +144,7 @@ SCORERS: dict[str, Scorer] = {
     "recall": lambda y, p, _: float(skm.recall_score(y, p, zero_division=0.0)),
     "f1": _f1("binary"),
     "fbeta": lambda y, p, params: float(
-        skm.fbeta_score(y, p, beta=float(params["beta"]), zero_division=0.0)
+        skm.fbeta_score(y, p, beta=number(params, "beta"), zero_division=0.0)
     ),
     "mcc": lambda y, p, _: float(skm.matthews_corrcoef(y, p)),
     "roc_auc": lambda y, s, _: float(skm.roc_auc_score(y, s)),
@@ -147,6 +156,7 @@ SCORERS: dict[str, Scorer] = {
     "kl_divergence": _kl_divergence,
     "brier": lambda y, p, _: float(skm.brier_score_loss(y, p)),
     "ece": _ece,
+    "expected_cost": _expected_cost,
     "macro_f1": _f1("macro"),
     "weighted_f1": _f1("weighted"),
     "top_k_accuracy": _top_k,
@@ -168,7 +178,7 @@ SCORERS: dict[str, Scorer] = {
     "r2": lambda y, v, _: float(skm.r2_score(y, v)),
     "median_ae": lambda y, v, _: float(skm.median_absolute_error(y, v)),
     "pinball": lambda y, v, params: float(
-        skm.mean_pinball_loss(y, v, alpha=float(params["quantile"]))
+        skm.mean_pinball_loss(y, v, alpha=number(params, "quantile"))
     ),
     "poisson_deviance": _poisson,
     "msle": _msle,

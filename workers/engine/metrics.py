@@ -1,4 +1,5 @@
-"""The metric catalogue. scikit-learn does every metric's arithmetic but the calibration error's.
+"""The metric catalogue. scikit-learn does every metric's arithmetic but the calibration error's
+and the expected cost's (:mod:`workers.engine.costs`).
 
 Each metric declares the tasks it applies to, its direction, its parameters, what it scores
 (:class:`Needs`) and therefore whether it depends on a decision threshold: binary and multilabel
@@ -15,13 +16,16 @@ from enum import StrEnum
 
 import numpy as np
 
+from workers.engine.costs import check_cost_size, parse_cost_matrix
 from workers.engine.errors import SpecError
 from workers.engine.metric_functions import SCORERS
+from workers.engine.param_values import ParamValue as ParamValue  # where evaluators import it
 from workers.engine.spec import MetricRef, Task
 
 # Multiclass metrics that weigh classes apart from their frequency: their decisions are tuned
 # with per-class logit offsets (workers.engine.class_offsets computes each from counts).
 OFFSET_TUNED = frozenset({"macro_f1", "weighted_f1", "balanced_accuracy"})
+
 # Metrics on probabilities where calibration matters: a temperature dividing the logits is
 # fitted on validation for each trial (workers.engine.temperature), in every task they apply to
 # but regression. Ranking metrics and top-k accuracy are unchanged by any temperature.
@@ -32,7 +36,9 @@ TEMPERATURE_TUNED = frozenset({"log_loss", "brier", "ece"})
 # class of such rows (see Evaluator.truth).
 AGAINST_DISTRIBUTION = frozenset({"log_loss", "kl_divergence"})
 
-ParamValue = float | str
+# The cost metric's multiclass decisions are tuned with offsets on expected costs instead
+# (workers.engine.costs).
+COST_TUNED = frozenset({"expected_cost"})
 
 
 class Direction(StrEnum):
@@ -59,10 +65,11 @@ class Needs(StrEnum):
 
 @dataclass(frozen=True)
 class MetricParam:
-    """A parameter of a metric: numeric with inclusive bounds, or one of ``choices``."""
+    """A parameter of a metric: numeric with inclusive bounds, one of ``choices``, or a square
+    cost matrix (``matrix``). A parameter without a default (``None``) must be given."""
 
     name: str
-    default: ParamValue
+    default: ParamValue | None
     description: str
     low: float | None = None
     high: float | None = None
@@ -70,9 +77,17 @@ class MetricParam:
     integer: bool = False
     # Set when the value must stay below the number of classes; says what happens otherwise.
     below_n_classes: str | None = None
+    # A C x C matrix, one row and column per class (checked by workers.engine.costs).
+    matrix: bool = False
 
     def resolve(self, metric: str, value: object) -> ParamValue:
         """Check ``value`` against this parameter; return it normalised, or raise SpecError."""
+        if value is None:
+            raise SpecError(
+                f"metric {metric!r} needs the parameter {self.name!r}: {self.description}"
+            )
+        if self.matrix:
+            return parse_cost_matrix(value, f"metric parameter {self.name} of {metric!r}")
         if self.choices is not None:
             if value not in self.choices:
                 raise SpecError(
@@ -96,6 +111,11 @@ class MetricParam:
 
     def check_classes(self, metric: str, value: ParamValue, n_classes: int) -> None:
         """Refuse a value that makes the metric meaningless for ``n_classes`` classes."""
+        if self.matrix and isinstance(value, tuple):
+            check_cost_size(value, n_classes, f"metric parameter {self.name} of {metric!r}")
+            return
+        if isinstance(value, tuple):
+            return
         if self.below_n_classes is not None and float(value) >= n_classes:
             raise SpecError(
                 f"metric parameter {self.name}={float(value):g} of {metric!r} must be below "
@@ -130,12 +150,13 @@ class Metric:
 
     def depends_on_threshold(self, task: Task) -> bool:
         """Whether the decision rule is tuned on validation: thresholds (binary, multilabel) or
-        per-class logit offsets (multiclass metrics that weigh classes, see
-        :mod:`workers.engine.class_offsets`)."""
+        per-class offsets (multiclass metrics that weigh classes, on the logits, see
+        :mod:`workers.engine.class_offsets`; the cost metric, on the expected costs, see
+        :mod:`workers.engine.costs`)."""
         if not self.on_labels or task not in self.tasks:
             return False
         if task is Task.MULTICLASS:
-            return self.name in OFFSET_TUNED
+            return self.name in OFFSET_TUNED | COST_TUNED
         return task in (Task.BINARY, Task.MULTILABEL)
 
     def tunes_temperature(self, task: Task) -> bool:
@@ -212,6 +233,14 @@ _AVERAGE = MetricParam(
 _BINS = MetricParam(
     "bins", 15, "equal-width confidence bins over [0, 1]", low=5, high=100, integer=True
 )
+_COSTS = MetricParam(
+    "costs",
+    None,
+    "a C x C cost matrix, rows = true class, columns = decided class (classes in sorted order; "
+    "binary: [[c00, c01], [c10, c11]]): finite, non-negative, each row's diagonal its smallest "
+    "entry, some wrong decision costing more than the right one; required",
+    matrix=True,
+)
 _QUANTILE = MetricParam("quantile", 0.5, "the quantile the prediction targets", low=0.01, high=0.99)
 
 _CATALOGUE: tuple[Metric, ...] = (
@@ -265,6 +294,17 @@ _CATALOGUE: tuple[Metric, ...] = (
         "of the arg-max (Guo et al. 2017); multilabel: every (example, label) pair pooled as "
         "binary.",
         (_BINS,),
+    ),
+    Metric(
+        "expected_cost",
+        _BC,
+        _DOWN,
+        _LABELS,
+        "Mean cost of the decisions under the cost matrix `costs`. The decision is Bayes' rule "
+        "on the predicted probabilities, argmin_j sum_i p(i|x) costs[i][j], tuned on validation "
+        "to correct mis-calibration (binary: the threshold on the logit; multiclass: per-class "
+        "offsets on the expected costs) and applied unchanged to test.",
+        (_COSTS,),
     ),
     # multiclass
     Metric("macro_f1", _CL, _UP, _LABELS, "Unweighted mean of per-class (per-label) F1."),

@@ -37,6 +37,7 @@ from workers.engine.datasets import (
 )
 from workers.engine.errors import EngineError, SpecError
 from workers.engine.metrics import check_metric_fits, get_metric
+from workers.engine.param_values import number
 from workers.engine.space import SearchSpace
 from workers.engine.spec import Family, JobSpec, MetricRef, Task
 from workers.engine.training_plan import plan_training
@@ -108,7 +109,7 @@ def implied_params(
     pinball = dict((params or {}).get("pinball", {}))
     if "tau" in pinball:
         return params
-    pinball["tau"] = float(metric.params["quantile"])
+    pinball["tau"] = number(metric.params, "quantile")
     return {**(params or {}), "pinball": pinball}
 
 

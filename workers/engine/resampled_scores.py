@@ -7,7 +7,8 @@ finalization. For the metrics below the value depends only on confusion counts o
 mean, so this module computes it from those directly (microseconds per call). ROC AUC and
 average precision come from the scores sorted once: a resample only reweights the rows (how many
 times each was drawn), so each call is a few weighted counts instead of a sort. The calibration
-error comes from per-bin sums of each row's gap between outcome and confidence.
+error comes from per-bin sums of each row's gap between outcome and confidence, and the expected
+cost from each row's cost, computed once.
 Log loss and KL divergence are means of per-row values, soft targets included.
 The formulas are scikit-learn's definitions (the calibration error's is
 :func:`~workers.engine.metric_functions.calibration_pairs`'s), and
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from workers.engine.costs import cost_array, row_costs
 from workers.engine.metric_functions import (
     calibration_bins,
     calibration_pairs,
@@ -28,6 +30,7 @@ from workers.engine.metric_functions import (
     kl_divergence_rows,
 )
 from workers.engine.metrics import ParamValue
+from workers.engine.param_values import number
 from workers.engine.spec import Task
 from workers.engine.thresholds import COUNT_FORMULAS
 
@@ -69,12 +72,14 @@ def resampled_scorer(
         return _ranking(metric, y_true, inputs)
     if task is Task.MULTILABEL and metric == "macro_roc_auc":
         return _macro_roc_auc(y_true, inputs)
+    if task in (Task.BINARY, Task.MULTICLASS) and metric == "expected_cost":
+        return _row_mean(row_costs(y_true, inputs, cost_array(params)))
     if task in (Task.BINARY, Task.MULTICLASS) and metric in ("log_loss", "brier"):
         return _row_mean(_per_row_loss(metric, y_true, inputs))
     if task is Task.MULTICLASS and metric == "kl_divergence":
         return _row_mean(kl_divergence_rows(y_true, inputs))
     if task in (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL) and metric == "ece":
-        return _calibration_error(int(params["bins"]), y_true, inputs)
+        return _calibration_error(int(number(params, "bins")), y_true, inputs)
     return None
 
 

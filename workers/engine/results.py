@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workers.engine.param_values import ParamJson
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -23,7 +25,7 @@ class MetricResult(_Model):
     """The metric the search served, with its resolved parameters."""
 
     name: str
-    params: dict[str, float | str] = Field(default_factory=dict)
+    params: dict[str, ParamJson] = Field(default_factory=dict)
     direction: Literal["maximize", "minimize"]
 
 
@@ -135,7 +137,8 @@ class Setup(_Model):
         default=None,
         description="Multiclass: the offset added to each class's logit before the arg-max, "
         "tuned on validation for metrics that weigh classes (median over seeds); none for the "
-        "raw arg-max.",
+        "raw arg-max. For expected_cost, the offset subtracted from each class's expected cost "
+        "before Bayes' rule picks the cheapest (all 0: Bayes' rule on the raw probabilities).",
     )
     temperature: float | None = Field(
         default=None,

@@ -91,7 +91,12 @@ class Search:
         if self.data.task is Task.REGRESSION:
             splits = (self.data.train, self.data.validation, self.data.test)
             check_target_for_metric(metric.name, np.concatenate([s.y_true for s in splits]))
-        metric_params = check_metric_fits(spec.metric, task)
+        # The classes are known for certain only now (a spec planned elsewhere, or data changed
+        # since the POST): parameters sized by them, such as a cost matrix, are checked again.
+        classified = task in (Task.BINARY, Task.MULTICLASS)
+        metric_params = check_metric_fits(
+            spec.metric, task, len(self.data.classes) if classified else None
+        )
         self.evaluator = Evaluator(metric, metric_params, self.data)
         self.plan: TrainingPlan = plan_training(len(self.data.train))
         self.space = SearchSpace.build(

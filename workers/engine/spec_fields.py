@@ -31,6 +31,7 @@ MAX_LOSSES = 100
 MAX_OVERRIDDEN = 100  # losses (and 'training') in params
 MAX_PARAMS_PER_LOSS = 20
 MAX_METRIC_PARAMS = 10
+MAX_COST_CLASSES = 200  # rows and columns of a cost matrix: the most classes a target may have
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -100,8 +101,14 @@ ParamValue = Annotated[
     | Annotated[list[Number], Tag("list"), Field(min_length=2, max_length=2)],
     Discriminator(shape),
 ]
+# A square matrix (expected_cost's costs): its shape and values are checked by the metric, which
+# knows the rule; here only the bounds that stop abuse and the JSON types.
+MatrixRow = Annotated[list[Number], Field(max_length=MAX_COST_CLASSES)]
 MetricParamValue = Annotated[
-    Annotated[Number, Tag("number")] | Annotated[ShortName, Tag("name")], Discriminator(shape)
+    Annotated[Number, Tag("number")]
+    | Annotated[ShortName, Tag("name")]
+    | Annotated[list[MatrixRow], Tag("list"), Field(max_length=MAX_COST_CLASSES)],
+    Discriminator(shape),
 ]
 
 

@@ -15,7 +15,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from workers.engine.costs import binary_cost_counts
 from workers.engine.metrics import Metric, ParamValue
+from workers.engine.param_values import number
 
 CountFormula = Callable[
     [np.ndarray, np.ndarray, np.ndarray, np.ndarray, Mapping[str, ParamValue]], np.ndarray
@@ -144,7 +146,7 @@ def _recall(
 def _fbeta(
     tp: np.ndarray, fp: np.ndarray, tn: np.ndarray, fn: np.ndarray, params: Mapping[str, ParamValue]
 ) -> np.ndarray:
-    beta2 = float(params["beta"]) ** 2
+    beta2 = number(params, "beta") ** 2
     return _safe_divide((1 + beta2) * tp, (1 + beta2) * tp + beta2 * fn + fp)
 
 
@@ -161,20 +163,20 @@ def wilson_lower_bound(successes: np.ndarray, trials: np.ndarray, confidence: fl
 
 
 def _reaches_floor(
-    successes: np.ndarray, trials: np.ndarray, floor: ParamValue, params: Mapping[str, ParamValue]
+    successes: np.ndarray, trials: np.ndarray, floor: float, params: Mapping[str, ParamValue]
 ) -> np.ndarray:
     # The cut-off with the best objective among those that just reach the floor on validation
     # is the one most likely to have reached it by luck; asking the lower bound to reach it
     # leaves a margin that shrinks as the rows behind the estimate grow.
-    confidence = float(params.get("confidence", 0.5))
-    return wilson_lower_bound(successes, trials, confidence) >= float(floor)
+    confidence = number(params, "confidence", 0.5)
+    return wilson_lower_bound(successes, trials, confidence) >= floor
 
 
 def _precision_at_recall(
     tp: np.ndarray, fp: np.ndarray, tn: np.ndarray, fn: np.ndarray, params: Mapping[str, ParamValue]
 ) -> np.ndarray:
     precision = _safe_divide(tp, tp + fp)
-    feasible = _reaches_floor(tp, tp + fn, params["min_recall"], params)
+    feasible = _reaches_floor(tp, tp + fn, number(params, "min_recall"), params)
     ranked: np.ndarray = np.where(feasible, precision, -1.0)
     return ranked
 
@@ -184,7 +186,7 @@ def _recall_at_precision(
 ) -> np.ndarray:
     recall = _safe_divide(tp, tp + fn)
     # Infeasible cut-offs rank below every feasible one, including recall 0.
-    feasible = _reaches_floor(tp, tp + fp, params["min_precision"], params)
+    feasible = _reaches_floor(tp, tp + fp, number(params, "min_precision"), params)
     ranked: np.ndarray = np.where(feasible, recall, -1.0)
     return ranked
 
@@ -199,7 +201,13 @@ COUNT_FORMULAS: dict[str, CountFormula] = {
     "balanced_accuracy": _balanced_accuracy,
     "mcc": _mcc,
     "recall_at_precision": _recall_at_precision,
+    "expected_cost": binary_cost_counts,  # the one to minimise
 }
+
+
+def _oriented(metric: Metric, values: np.ndarray) -> np.ndarray:
+    """``values`` signed so that larger is better: cut-offs are ranked by arg-max."""
+    return values if metric.greater_is_better else -values
 
 
 def tune_population_thresholds(
@@ -215,11 +223,11 @@ def tune_population_thresholds(
         tuned = [tune_threshold(metric, params, y_true, row) for row in np.atleast_2d(scores)]
         return np.array([t.threshold for t in tuned]), np.array([t.value for t in tuned])
     curves = population_curves(y_true, scores)
-    ranked = formula(curves.tp, curves.fp, curves.tn, curves.fn, params)
-    ranked = np.where(curves.valid, ranked, -np.inf)
+    values = formula(curves.tp, curves.fp, curves.tn, curves.fn, params)
+    ranked = np.where(curves.valid, _oriented(metric, values), -np.inf)
     best = np.argmax(ranked, axis=1)
     rows = np.arange(len(best))
-    return curves.cutoffs[rows, best], ranked[rows, best]
+    return curves.cutoffs[rows, best], values[rows, best]
 
 
 def tune_threshold(
@@ -230,7 +238,7 @@ def tune_threshold(
     curve = threshold_curve(y_true, scores)
     formula = COUNT_FORMULAS.get(metric.name)
     if formula is not None:
-        ranked = formula(curve.tp, curve.fp, curve.tn, curve.fn, params)
+        ranked = _oriented(metric, formula(curve.tp, curve.fp, curve.tn, curve.fn, params))
         best = int(np.argmax(ranked))
     else:
         best = _best_by_scoring(metric, params, y_true, scores, curve.cutoffs)

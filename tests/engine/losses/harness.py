@@ -16,6 +16,7 @@ from torch import Tensor
 from workers.engine.losses import LOSSES, get_loss
 from workers.engine.losses.base import Loss, LossContext
 from workers.engine.losses.build import build_loss
+from workers.engine.param_values import CostMatrix
 from workers.engine.spec import Task
 
 LN2, LN3, LN4 = math.log(2.0), math.log(3.0), math.log(4.0)
@@ -49,7 +50,7 @@ def context(
     n_train: int = N_TRAIN,
     max_epochs: int = MAX_EPOCHS,
     metric: str = "",
-    metric_params: Mapping[str, float | str] | None = None,
+    metric_params: Mapping[str, float | str | CostMatrix] | None = None,
     target_mean: float = 0.0,
     target_std: float = 1.0,
     target_scale: float = 1.0,

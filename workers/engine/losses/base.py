@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from workers.engine.param_values import CostMatrix
 from workers.engine.spec import Task
 
 # Metrics that do not average per class (or label) with equal weights.
@@ -46,7 +47,8 @@ class LossContext:
         n_train: training-split size.
         max_epochs: the epoch cap (epochs are numbered from 1).
         device: where tensors live.
-        metric: the job's metric, and its parameters (e.g. ``min_precision``, ``beta``).
+        metric: the job's metric, and its parameters (e.g. ``min_precision``, ``beta``, the
+            cost matrix ``costs``).
         target_mean, target_std: the regression target's training mean and standard deviation;
             targets reach losses standardised with them.
         target_scale: training mean of ``|y|``, the unit of outputs on a log link.
@@ -61,7 +63,7 @@ class LossContext:
     n_train: int = 0
     max_epochs: int = 1
     metric: str = ""
-    metric_params: Mapping[str, float | str] = field(default_factory=dict)
+    metric_params: Mapping[str, float | str | CostMatrix] = field(default_factory=dict)
     target_mean: float = 0.0
     target_std: float = 1.0
     target_scale: float = 1.0

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from workers.engine.losses.base import Loss, LossBuilder, LossContext
 from workers.engine.losses.catalogue.entry import LossSpec
+from workers.engine.losses.cost_sensitive import COST_SURROGATE_BUILDERS, COST_WEIGHTED_BUILDERS
 from workers.engine.losses.mixture import mixture_builders
 from workers.engine.losses.proxy import PROXY_BUILDERS
 from workers.engine.losses.proxy_margin import MARGIN_BUILDERS
@@ -52,6 +53,7 @@ SURROGATE_BUILDERS: tuple[Mapping[str, LossBuilder], ...] = (
     AUC_MARGIN_BUILDERS,
     CONSTRAINED_BUILDERS,
     REGRESSION_SURROGATE_BUILDERS,
+    COST_SURROGATE_BUILDERS,
 )
 
 # Every module's builders as it declares them (the conformance test counts names across them).
@@ -64,6 +66,7 @@ BUILDER_GROUPS: tuple[Mapping[str, LossBuilder], ...] = (
     IMBALANCE_BUILDERS,
     RESHAPED_BUILDERS,
     REGRESSION_WEIGHTED_BUILDERS,
+    COST_WEIGHTED_BUILDERS,
     *SURROGATE_BUILDERS,
     mixture_builders(_joined(SURROGATE_BUILDERS)),
 )

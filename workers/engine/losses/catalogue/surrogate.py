@@ -1,8 +1,10 @@
 """Surrogate losses: differentiable stand-ins for the metric itself, estimated on the batch.
 
-Every entry is batch-level and names the metrics it stands in for. The implementations live in
+Every entry names the metrics it stands in for, and all but the expected cost (a per-example mean,
+whose value does not depend on the batch) are batch-level. The implementations live in
 :mod:`workers.engine.losses.surrogates`, one module per kind: ``f_scores``, ``overlap``,
-``lovasz``, ``agreement``, ``ranking``, ``auc_margin``, ``constrained`` and ``regression``; the
+``lovasz``, ``agreement``, ``ranking``, ``auc_margin``, ``constrained`` and ``regression``, and
+the expected cost in :mod:`workers.engine.losses.cost_sensitive`; the
 entries for metrics of the scores' order (AUCs, recall at precision...) are declared in
 :mod:`~workers.engine.losses.catalogue.surrogate_ranking`.
 """
@@ -10,6 +12,7 @@ entries for metrics of the scores' order (AUCs, recall at precision...) are decl
 from __future__ import annotations
 
 from workers.engine.losses.catalogue.entry import (
+    BINARY,
     CLASSIFICATION,
     MULTICLASS,
     REGRESSION,
@@ -200,6 +203,20 @@ _REGRESSION_LOSSES = (
     ),
 )
 
+_COST_LOSSES = (
+    LossSpec(
+        name="soft_expected_cost",
+        family=Family.SURROGATE,
+        tasks=BINARY | MULTICLASS,
+        summary="Expected cost under the predicted distribution, sum_j p_j(x) C[y, j], with the "
+        "metric's cost matrix C: the mean cost of a decision drawn from the model.",
+        reference="Elkan, The Foundations of Cost-Sensitive Learning, IJCAI 2001 (the expected "
+        "cost of a decision); Kukar & Kononenko, Cost-Sensitive Learning with Neural Networks, "
+        "ECAI 1998 (minimising misclassification costs in back-propagation).",
+        serves=frozenset({"expected_cost"}),
+    ),
+)
+
 SURROGATE_LOSSES: tuple[LossSpec, ...] = (
     *_F_SCORE_LOSSES,
     *_OVERLAP_LOSSES,
@@ -207,4 +224,5 @@ SURROGATE_LOSSES: tuple[LossSpec, ...] = (
     *_AGREEMENT_LOSSES,
     *RANKING_LOSSES,
     *_REGRESSION_LOSSES,
+    *_COST_LOSSES,
 )

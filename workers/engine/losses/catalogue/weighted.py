@@ -10,7 +10,9 @@ cross-entropies in :mod:`~workers.engine.losses.weighted_reshaped`, the MAPE-wei
 from __future__ import annotations
 
 from workers.engine.losses.catalogue.entry import (
+    BINARY,
     CLASSIFICATION,
+    MULTICLASS,
     REGRESSION,
     SIGMOID_TASKS,
     LossSpec,
@@ -181,8 +183,33 @@ _REGRESSION_LOSSES = (
     ),
 )
 
+_COST_WEIGHTED_LOSSES = (
+    LossSpec(
+        name="cost_weighted_ce",
+        family=Family.WEIGHTED,
+        tasks=BINARY | MULTICLASS,
+        summary="Cross-entropy weighting each example by its true class's mean cost of a "
+        "mistake under the metric's cost matrix, mean_{j != y} (C[y, j] - C[y, y]), to a power.",
+        reference="Elkan, The Foundations of Cost-Sensitive Learning, IJCAI 2001 (theorem 1: "
+        "re-weighting by the costs of mistakes moves the optimal threshold to the cost-optimal "
+        "one); Zhou & Liu, On Multi-Class Cost-Sensitive Learning, Comput. Intell. 2010 "
+        "(rescaling for several classes).",
+        params=(
+            ParamSpec(
+                "power",
+                0.0,
+                1.0,
+                1.0,
+                "exponent on the mistake costs (1: Elkan's re-weighting, 0: plain cross-entropy)",
+            ),
+        ),
+        serves=frozenset({"expected_cost"}),
+    ),
+)
+
 WEIGHTED_LOSSES: tuple[LossSpec, ...] = (
     *_CLASS_WEIGHTED_LOSSES,
+    *_COST_WEIGHTED_LOSSES,
     *_IMBALANCE_LOSSES,
     *_RESHAPED_LOSSES,
     *_REGRESSION_LOSSES,

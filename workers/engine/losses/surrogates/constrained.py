@@ -16,6 +16,7 @@ from workers.engine.losses.catalogue.surrogate_ranking import (
     RECALL_AT_PRECISION,
 )
 from workers.engine.losses.surrogates.common import loss_variable, take_step
+from workers.engine.param_values import number
 
 DEFAULT_LEVEL = 0.9  # the metric catalogue's default min_precision / min_recall
 
@@ -83,12 +84,12 @@ class EbanConstrained(Loss):
 
 
 def _recall_at_precision(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    level = float(ctx.metric_params.get("min_precision", DEFAULT_LEVEL))
+    level = number(ctx.metric_params, "min_precision", DEFAULT_LEVEL)
     return EbanConstrained(RECALL_AT_PRECISION, level, member_param(params, "dual_scale"))
 
 
 def _precision_at_recall(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    level = float(ctx.metric_params.get("min_recall", DEFAULT_LEVEL))
+    level = number(ctx.metric_params, "min_recall", DEFAULT_LEVEL)
     return EbanConstrained(PRECISION_AT_RECALL, level, member_param(params, "dual_scale"))
 
 

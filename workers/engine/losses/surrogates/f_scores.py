@@ -15,6 +15,7 @@ from workers.engine.losses.surrogates.common import (
     logits_layout,
     soft_counts,
 )
+from workers.engine.param_values import number
 from workers.engine.spec import Task
 
 EPSILON = 1e-7
@@ -56,7 +57,7 @@ def averaged_soft_f_beta(probs: Tensor, truth: Tensor, beta: float, average: str
 
 def metric_beta(ctx: LossContext) -> float:
     """The F-beta metric's ``beta`` (1 for every other metric)."""
-    return float(ctx.metric_params.get("beta", 1.0))
+    return number(ctx.metric_params, "beta", 1.0)
 
 
 class SoftFBeta(Loss):
