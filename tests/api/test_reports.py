@@ -33,7 +33,7 @@ def finished_job(settings: Settings) -> str:
         budget=Budget(n_trials=6),
         families=[Family.PROXY, Family.WEIGHTED],
         parallelism=Parallelism(population_size=3),
-        confirmation=Confirmation(top_k=2, seeds=2),
+        confirmation=Confirmation(top_k=2, seeds=2, seeds_per_fold=2),
     )
     with session_scope(settings.resolved_database_url) as session:
         row, _ = jobs_repo.create_job(session=session, spec=spec)
@@ -102,7 +102,7 @@ def test_best_and_the_report_show_the_temperature_of_a_log_loss_job(
         budget=Budget(n_trials=3),
         families=[Family.PROXY],
         parallelism=Parallelism(population_size=3),
-        confirmation=Confirmation(top_k=1, seeds=2),
+        confirmation=Confirmation(top_k=1, seeds=2, seeds_per_fold=2),
     )
     with session_scope(settings.resolved_database_url) as session:
         row, _ = jobs_repo.create_job(session=session, spec=spec)

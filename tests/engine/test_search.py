@@ -36,7 +36,7 @@ SPEC = JobSpec(
     budget=Budget(n_trials=N_TRIALS),
     families=list(Family),
     seed=0,
-    confirmation=Confirmation(top_k=2, seeds=2),
+    confirmation=Confirmation(top_k=2, seeds=2, seeds_per_fold=2),
 )
 BASELINE_SWEEP = [1e-3]  # a budget of 5 affords one baseline trial
 

@@ -210,7 +210,7 @@ def test_a_kl_divergence_search_on_soft_targets_completes(
         metric=MetricRef(name="kl_divergence"),
         budget=Budget(n_trials=4),
         families=list(Family),
-        confirmation=Confirmation(top_k=1, seeds=2),
+        confirmation=Confirmation(top_k=1, seeds=2, seeds_per_fold=2),
     )
     context = SearchContext(
         storage=make_storage(f"sqlite:///{tmp_path / 's.db'}"),

@@ -290,7 +290,7 @@ def shard_kill_job(shards: int, n_trials: int = 16, seed: int = 7) -> dict[str, 
         "budget": {"n_trials": n_trials},
         "seed": seed,
         "parallelism": {"shards": shards, "population_size": 2},
-        "confirmation": {"top_k": 1, "seeds": 2},
+        "confirmation": {"top_k": 1, "seeds": 2, "seeds_per_fold": 2},
     }
 
 

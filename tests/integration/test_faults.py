@@ -67,7 +67,7 @@ def job(n_trials: int, shards: int = 1, top_k: int = 1, seeds: int = 2) -> dict[
         "budget": {"n_trials": n_trials},
         "seed": 7,
         "parallelism": {"shards": shards, "population_size": 2},
-        "confirmation": {"top_k": top_k, "seeds": seeds},
+        "confirmation": {"top_k": top_k, "seeds": seeds, "seeds_per_fold": seeds},
     }
 
 

@@ -24,7 +24,7 @@ SMALL_JOB = {
     "metric": "f1",
     "families": ["proxy"],
     "budget": {"n_trials": 3},
-    "confirmation": {"top_k": 1, "seeds": 2},
+    "confirmation": {"top_k": 1, "seeds": 2, "seeds_per_fold": 2},
 }
 
 

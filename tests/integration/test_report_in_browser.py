@@ -57,7 +57,7 @@ def test_the_report_renders_in_a_browser_with_its_figures(browser_service: Servi
             "dataset": "builtin:breast_cancer",
             "metric": "f1",
             "budget": {"n_trials": 8},
-            "confirmation": {"top_k": 2, "seeds": 2},
+            "confirmation": {"top_k": 2, "seeds": 2, "seeds_per_fold": 2},
         }
         job_id = client.post("/v1/jobs", json=body).json()["id"]
         job = wait_for(lambda: job_in(client, job_id, "succeeded", "failed"), 240, "the job")

@@ -41,7 +41,7 @@ def make_job(settings: Settings, shards: int = 1, n_trials: int = 3, **fields: A
             "budget": Budget(n_trials=n_trials),
             "families": [Family.PROXY, Family.WEIGHTED],
             "parallelism": Parallelism(population_size=2, shards=shards),
-            "confirmation": Confirmation(top_k=2, seeds=2),
+            "confirmation": Confirmation(top_k=2, seeds=2, seeds_per_fold=2),
             **fields,
         }
     )

@@ -46,7 +46,7 @@ class CrossFitPlan:
     compares the confirmation runs on the validation split)."""
 
     folds: int = 5
-    seeds_per_fold: int = 2
+    seeds_per_fold: int = 5
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,11 @@ class Confirmation(SpecModel):
         "allowed).",
     )
     seeds_per_fold: Integer = Field(
-        default=2, ge=1, le=10, description="Seeds each of the two is trained on in every fold."
+        default=5,
+        ge=1,
+        le=10,
+        description="Seeds each of the two is trained on in every fold (as many as the "
+        "confirmation's by default: fewer leave more training noise in the comparison).",
     )
 
     @field_validator("folds")
