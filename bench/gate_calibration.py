@@ -94,6 +94,7 @@ def run_synthetic(
         "loss": result.best.loss,
         "family": result.best.family,
         "kept": baseline is not None and result.best.trial_number == baseline.trial_number,
+        "baseline_loss": None if baseline is None else baseline.loss,
         "leader": None if leader is None else leader.loss,
         "validation_lift": comparison.validation_lift,
         "validation_lift_interval": comparison.validation_lift_interval,
@@ -119,6 +120,9 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "seeds": n,
             "keep": kept,
             "other": 1.0 - kept,
+            # Another setup of the plain loss (say, a better learning rate) is still "the plain
+            # loss": only a different loss is a claim that the plain loss is the wrong one.
+            "other_loss": sum(r["loss"] != r.get("baseline_loss") for r in runs) / n,
             "planted": None,
             "leader_planted": None,
             "mean_seconds": sum(r["seconds"] for r in runs) / n,
@@ -150,6 +154,7 @@ def render_calibration(summary: list[dict[str, Any]]) -> str:
             s["seeds"],
             share(s["keep"]),
             share(s["other"]),
+            share(s["other_loss"]),
             share(s["planted"]),
             share(s["leader_planted"]),
             s["target"],
@@ -165,6 +170,7 @@ def render_calibration(summary: list[dict[str, Any]]) -> str:
         "seeds",
         "keep baseline",
         "other setup",
+        "other loss",
         "planted kind returned",
         "leader of planted kind (before gate)",
         "target",
