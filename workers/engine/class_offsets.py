@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workers.engine.decision_cuts import best_cut
 from workers.engine.thresholds import COUNT_FORMULAS
 
 # Counts per cut: true positives, predictions and support per class, each (cuts, C).
@@ -143,17 +144,4 @@ def best_offset(
     predicted[:, c] = np.arange(n_rows + 1)
     tp[:, c] = np.concatenate([[0.0], np.cumsum(truth_sorted[:, c])])
     values = score(tp, predicted, np.broadcast_to(support, tp.shape))
-
-    # A cut between two equal gaps cannot be made by any offset.
-    feasible = np.ones(n_rows + 1, dtype=bool)
-    feasible[1:n_rows] = gap[1:] > gap[:-1]
-    values = np.where(feasible, values, -np.inf)
-    k = int(np.argmax(values))
-    # The offset change that realises cut k: midway between the gaps around it.
-    if k == 0:
-        change = gap[0] - 1.0
-    elif k == n_rows:
-        change = gap[-1] + 1.0
-    else:
-        change = (gap[k - 1] + gap[k]) / 2.0
-    return float(change), float(values[k])
+    return best_cut(gap, values)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import softmax
 
+from workers.engine.decision_cuts import best_cut
 from workers.engine.errors import SpecError
 from workers.engine.param_values import CostMatrix
 
@@ -184,15 +185,5 @@ def _best_cost_offset(adjusted: np.ndarray, c: int, truth_costs: np.ndarray) -> 
     moved = np.concatenate([zero, np.cumsum(to_c)])
     kept = to_rival.sum() - np.concatenate([zero, np.cumsum(to_rival)])
     totals = (moved + kept) / n_rows
-    # A cut between two equal gaps cannot be made by any offset.
-    feasible = np.ones(n_rows + 1, dtype=bool)
-    feasible[1:n_rows] = gap[1:] > gap[:-1]
-    totals = np.where(feasible, totals, np.inf)
-    k = int(np.argmin(totals))
-    if k == 0:
-        change = gap[0] - 1.0
-    elif k == n_rows:
-        change = gap[-1] + 1.0
-    else:
-        change = (gap[k - 1] + gap[k]) / 2.0
-    return float(change), float(totals[k])
+    change, negated = best_cut(gap, -totals)  # the least cost is the best cut
+    return change, -negated

@@ -8,7 +8,7 @@ per-member parameters ``(M,)``; result ``(M,)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -160,3 +160,19 @@ def extreme_batch(task: Task, kind: str) -> tuple[Tensor, Tensor]:
 
 def t(rows: Sequence[Sequence[float]]) -> Tensor:
     return torch.tensor(rows, dtype=torch.float32)
+
+
+def assert_snippet_reproduces(
+    library: Loss, snippet: Callable[..., Tensor], outputs: Tensor, targets: Tensor
+) -> None:
+    """The snippet gives the library's loss and gradient for member 0 of a one-member batch."""
+    ours = outputs.clone().requires_grad_(True)
+    theirs = outputs[0].clone().requires_grad_(True)
+    value = library(ours, targets)
+    reproduced = snippet(theirs, targets[0])
+    torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
+    value.sum().backward()
+    reproduced.backward()  # type: ignore[no-untyped-call]
+    assert ours.grad is not None
+    assert theirs.grad is not None
+    torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)

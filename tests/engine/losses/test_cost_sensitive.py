@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from tests.engine.losses.harness import N_CLASSES, build, context, random_batch
+from tests.engine.losses.harness import (
+    N_CLASSES,
+    assert_snippet_reproduces,
+    build,
+    context,
+    random_batch,
+)
 from tests.engine.losses.test_snippets import run_snippet
 from workers.engine.losses import get_loss
 from workers.engine.losses.build import build_loss
@@ -148,16 +154,7 @@ def test_the_snippet_reproduces_the_loss_with_a_cost_matrix(name: str, task: Tas
     assert "metric_costs=((0.0, 1.0" in source
     snippet = run_snippet(source)
     outputs, targets = random_batch(task, n_members=1, batch=24, seed=11)
-    ours = outputs.clone().requires_grad_(True)
-    theirs = outputs[0].clone().requires_grad_(True)
-    value = library(ours, targets)
-    reproduced = snippet(theirs, targets[0])
-    torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
-    value.sum().backward()
-    reproduced.backward()
-    assert ours.grad is not None
-    assert theirs.grad is not None
-    torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+    assert_snippet_reproduces(library, snippet, outputs, targets)
 
 
 def test_the_multiclass_batches_have_as_many_classes_as_the_matrix() -> None:

@@ -7,7 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own spelling)
 
-from tests.engine.losses.harness import N_CLASSES, build, context, soft_batch
+from tests.engine.losses.harness import (
+    N_CLASSES,
+    assert_snippet_reproduces,
+    build,
+    context,
+    soft_batch,
+)
 from tests.engine.losses.test_snippets import run_snippet
 from workers.engine.errors import SpecError
 from workers.engine.losses import LOSSES, baseline_loss, get_loss, losses_for
@@ -109,13 +115,4 @@ def test_the_snippet_reproduces_the_library_loss_on_soft_targets(name: str) -> N
     snippet = run_snippet(source)
     for seed in range(3):
         outputs, targets = soft_batch(n_members=1, batch=24, seed=seed)
-        ours = outputs.clone().requires_grad_(True)
-        theirs = outputs[0].clone().requires_grad_(True)
-        value = library(ours, targets)
-        reproduced = snippet(theirs, targets[0])
-        torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
-        value.sum().backward()
-        reproduced.backward()
-        assert ours.grad is not None
-        assert theirs.grad is not None
-        torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+        assert_snippet_reproduces(library, snippet, outputs, targets)
