@@ -269,6 +269,54 @@ def test_a_member_in_its_second_stage_trains_with_its_loss_s_learning_rate_facto
     assert [r["ce"] for r in rates] == pytest.approx([1e-3, 1e-3, 1e-3])
 
 
+def test_a_stalled_member_drops_its_learning_rate_once_then_gets_a_full_patience(
+    breast_cancer: PreparedData, breast_cancer_device: DeviceData
+) -> None:
+    # Reduce-on-plateau: learning rate 0 never improves after the first evaluation (epoch 2).
+    # Half a patience (2 evaluations) later the rate drops; a full patience (4) later it ends.
+    evaluator = Evaluator(get_metric("accuracy"), {}, breast_cancer)
+    plan = TrainingPlan(batch_size=64, max_epochs=40, eval_every=2, patience=4)
+    dropping = TrainingPlan(
+        batch_size=64, max_epochs=40, eval_every=2, patience=4, learning_rate_drops=1
+    )
+    frozen = MemberConfig("cross_entropy", {}, 0.0, seed=3)
+    (without,) = train([frozen], breast_cancer_device, evaluator, plan)
+    (with_drop,) = train([frozen], breast_cancer_device, evaluator, dropping)
+    assert (without.best_epoch, without.epochs_trained) == (2, 2 + 4 * 2)
+    assert (with_drop.best_epoch, with_drop.epochs_trained) == (2, 2 + (2 + 4) * 2)
+
+
+def test_the_drop_scales_the_stalled_member_s_rate_and_a_staged_loss_takes_its_stage_instead(
+    breast_cancer: PreparedData, breast_cancer_device: DeviceData
+) -> None:
+    # A learning rate of 1e-9 moves no validation prediction: both members stall after their
+    # first evaluation. After half a patience the plain member's rate drops tenfold; LDAM-DRW
+    # starts its re-weighting stage (its own factor, 0.01) and takes no plateau drop on top.
+    evaluator = Evaluator(get_metric("accuracy"), {}, breast_cancer)
+    plan = TrainingPlan(
+        batch_size=64, max_epochs=30, eval_every=1, patience=4, learning_rate_drops=1
+    )
+    trainer = PopulationTrainer(breast_cancer_device, evaluator, plan)
+    ldam = {"max_margin": 0.5, "scale": 30.0, "defer": 0.9, "lr_factor": 0.01}
+    trainer.add("plain", MemberConfig("cross_entropy", {}, 1e-9, seed=3))
+    trainer.add("staged", MemberConfig("ldam_drw", ldam, 1e-9, seed=2))
+    (group,) = trainer.groups.values()
+    rates: list[dict[Hashable, float]] = []
+    ended: dict[Hashable, MemberResult] = {}
+    while trainer.size:
+        ended.update(trainer.run_epoch())
+        population = group.population
+        multipliers = population.optimizer.rates_in_use.tolist()
+        rates.append(dict(zip(population.keys, multipliers, strict=True)))
+    # Best at evaluation 1; stale at 2 and 3: the restart happens at the end of epoch 3.
+    assert rates[1] == pytest.approx({"plain": 1e-9, "staged": 1e-9})
+    assert rates[3]["plain"] == pytest.approx(1e-10)
+    assert rates[3]["staged"] == pytest.approx(1e-11)
+    assert (ended["plain"].best_epoch, ended["plain"].epochs_trained) == (1, 1 + 2 + 4)
+    assert (ended["staged"].best_epoch, ended["staged"].epochs_trained) == (1, 1 + 2 + 4)
+    assert all(r.outcome is Outcome.COMPLETE for r in ended.values())
+
+
 def test_kept_state_is_the_best_evaluation_and_reproduces_its_score(
     breast_cancer_device: DeviceData, roc_auc_evaluator: Evaluator
 ) -> None:

@@ -198,6 +198,11 @@ class Population:
                 return bool(block.module.advance_stage(local)[0])
         raise IndexError(position)
 
+    def scale_learning_rate(self, position: int, factor: float) -> None:
+        """Multiply the member at ``position``'s own learning rate by ``factor`` from the next
+        step on (a plateau drop; a loss's own multipliers still apply on top)."""
+        self.optimizer.learning_rates[position] *= factor
+
     def member_state(self, position: int) -> list[Tensor]:
         """A detached copy of one member's parameters."""
         return [p[position].detach().clone() for p in self.parameters]

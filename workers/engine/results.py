@@ -38,6 +38,13 @@ class TrainingPlanResult(_Model):
     eval_every_epochs: int
     early_stopping_patience_evals: int
     weight_decay: float
+    learning_rate_drops: int = Field(
+        default=0,
+        description="Reduce-on-plateau: how many times a run that has not improved for half "
+        "its patience has its learning rate multiplied by learning_rate_drop_factor (then gets "
+        "fresh patience).",
+    )
+    learning_rate_drop_factor: float = 0.1
 
 
 class TrainingSettings(_Model):
@@ -51,6 +58,8 @@ class TrainingSettings(_Model):
     eval_every_epochs: int | None = None
     early_stopping_patience_evals: int | None = None
     weight_decay: float | None = None
+    learning_rate_drops: int | None = None
+    learning_rate_drop_factor: float | None = None
     learning_rate: float | None = None
     epochs: int | None = Field(default=None, description="Median best epoch over the seeds.")
     seeds: list[int] = Field(default_factory=list)

@@ -37,6 +37,8 @@ class _Progress:
     best: Score | None = None
     best_epoch: int = 0
     stale: int = 0
+    drops: int = 0  # learning-rate drops taken
+    staged: bool = False  # the loss started a later training stage (with its own schedule)
     state: list[Tensor] | None = None
     outputs: np.ndarray | None = None  # validation outputs at the best evaluation
 
@@ -162,9 +164,7 @@ class PopulationTrainer:
                 track.state = population.member_state(position)
         else:
             track.stale += 1
-        stalled = track.stale >= self.plan.patience and epoch < self.plan.max_epochs
-        if stalled and not pruned and population.advance_stage(position):
-            track.stale = 0  # a new training stage (e.g. deferred re-weighting) gets its patience
+        if not pruned and self._restart(population, position, track, epoch):
             return None
         if pruned or epoch >= self.plan.max_epochs or track.stale >= self.plan.patience:
             if not pruned and self._single_class(track):
@@ -173,6 +173,22 @@ class PopulationTrainer:
             confirmed = self._confirmed(track)
             return MemberResult(outcome, confirmed, track.best_epoch, epoch, state=track.state)
         return None
+
+    def _restart(self, population: Population, position: int, track: _Progress, epoch: int) -> bool:
+        """When a member stalls, give it a second wind rather than end it: its loss's next
+        training stage if it has one (e.g. deferred re-weighting, which brings its own
+        learning-rate schedule), else a learning-rate drop while it has drops left. Either
+        way it gets fresh patience. True if the member keeps training."""
+        if track.stale < self.plan.drop_patience or epoch >= self.plan.max_epochs:
+            return False
+        if population.advance_stage(position):
+            track.stale, track.staged = 0, True
+            return True
+        if not track.staged and track.drops < self.plan.learning_rate_drops:
+            population.scale_learning_rate(position, self.plan.learning_rate_drop_factor)
+            track.stale, track.drops = 0, track.drops + 1
+            return True
+        return False
 
     def _single_class(self, track: _Progress) -> bool:
         if track.best is None or track.outputs is None:
