@@ -20,18 +20,27 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import BENCH_DATASETS, machine, table
 from bench.quality import CASES, Case
 
-# Variant name -> (learning-rate drops, weight decay).
-VARIANTS: dict[str, tuple[int, float]] = {
-    "no_drop": (0, 1e-4),
-    "drop": (1, 1e-4),
-    "two_drops": (2, 1e-4),
-    "weight_decay_1e-2": (1, 1e-2),
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training-plan constants a variant sets."""
+
+    learning_rate_drops: int = 1
+    weight_decay: float = 1e-4
+
+
+VARIANTS: dict[str, Recipe] = {
+    "no_drop": Recipe(learning_rate_drops=0),
+    "drop": Recipe(),
+    "two_drops": Recipe(learning_rate_drops=2),
+    "weight_decay_1e-2": Recipe(weight_decay=1e-2),
 }
 LOWER_IS_BETTER = {"mae", "mape", "rmse", "log_loss"}
 
@@ -53,17 +62,16 @@ def run_job(case: Case, variant: str, seed: int, trials: int) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    drops, weight_decay = VARIANTS[variant]
-    training_plan.LEARNING_RATE_DROPS = drops
+    recipe = VARIANTS[variant]
     plan_training = training_plan.plan_training
 
-    def with_weight_decay(n_train: int) -> training_plan.TrainingPlan:
-        return dataclasses.replace(plan_training(n_train), weight_decay=weight_decay)
+    def with_recipe(n_train: int) -> training_plan.TrainingPlan:
+        return dataclasses.replace(plan_training(n_train), **dataclasses.asdict(recipe))
 
     # Engine modules import plan_training by name: rebind it wherever it was imported.
     for module in list(sys.modules.values()):
         if getattr(module, "plan_training", None) is plan_training:
-            module.plan_training = with_weight_decay  # type: ignore[attr-defined]
+            module.plan_training = with_recipe  # type: ignore[attr-defined]
     roots = [Path(BENCH_DATASETS)]
     target = expand_target(read_columns(resolve_reference(case.file, roots)), case.target)
     task = Task(case.task)
