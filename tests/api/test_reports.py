@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.db import jobs as jobs_repo
+from service.db.models import JobRow
 from service.db.session import session_scope
 from service.settings import Settings
 from workers.engine.spec import (
@@ -81,6 +82,35 @@ def test_the_html_report_has_the_summary_the_figures_and_the_code(
     assert all(len(data) > 1000 for data in images)
     assert 'id="figure-lift"' in page
     assert "loss_fn = make_loss(" in page
+
+
+def test_the_html_report_shows_the_guardrails_and_how_the_gate_decided(
+    client: TestClient, finished_job: str, settings: Settings
+) -> None:
+    # This small job keeps its baseline, which has no guardrails (nothing to compare); give its
+    # stored result the rows a returned winner would carry, one of them reliably worse.
+    rows = [
+        {"metric": "roc_auc", "direction": "maximize", "winner": 0.97, "baseline": 0.98,
+         "lift": -0.01, "lift_interval": [-0.02, -0.004], "significantly_worse": True},
+        {"metric": "log_loss", "direction": "minimize", "winner": 0.21, "baseline": 0.22,
+         "lift": 0.01, "lift_interval": [-0.01, 0.03], "significantly_worse": False},
+    ]  # fmt: skip
+    with session_scope(settings.resolved_database_url) as session:
+        row = session.get(JobRow, finished_job)
+        assert row is not None
+        assert row.result is not None
+        result = dict(row.result)
+        result["comparison"] = {**result["comparison"], "guardrails": rows}
+        row.result = result
+    page = client.get(f"/v1/jobs/{finished_job}/report.html").text
+    table = page.split('id="guardrails"')[1].split("</table>")[0]
+    assert "<td>roc_auc <span" in table
+    assert "<td>log_loss <span" in table
+    assert table.count('class="worse"') == 1
+    assert "reliably worse" in table
+    gate = client.get(f"/v1/jobs/{finished_job}/report").json()["comparison"]["gate"]
+    if gate is not None:  # the leader was not the baseline: the gate ran and says how
+        assert f"{gate['folds']} folds of the {gate['rows']} non-test rows" in page
 
 
 def test_no_report_before_a_trial_has_completed(client: TestClient) -> None:
