@@ -1,7 +1,8 @@
 """The OpenAPI document, completed: every error response of every route, in the one shape.
 
 Routes declare the errors particular to them (404, 409, 503) in their decorators; what every
-route can answer (400, 413, 422 where it takes input, 500) is added here, once. Every error is
+route can answer (400, 413, 422 where it takes input, 401 where it needs a key, 500) is added
+here, once. Every error is
 documented as ``application/json`` with :class:`ErrorResponse`, whatever the route's success
 media type: the HTML report's errors are JSON too, and a generated client must know it.
 """
@@ -20,6 +21,8 @@ ERROR_REF = "#/components/schemas/ErrorResponse"
 # wrote their own.
 DESCRIPTIONS = {
     "400": "The request could not be read (for example a body that is not valid UTF-8).",
+    "401": "No API key was sent and one is needed, or the key is not valid (or was revoked).",
+    "403": "The API key is valid but may not do this (an admin key is needed).",
     "404": "There is no such resource (no job with this id).",
     "409": "The resource is not in a state that allows this (no result yet, already finished).",
     "413": "The request body is larger than the API accepts (LOSS_SEARCH_MAX_REQUEST_BYTES).",
@@ -27,6 +30,11 @@ DESCRIPTIONS = {
     "500": "An unexpected error; the message is generic and the server log has the details.",
     "503": "A service the API depends on (database, broker) is unreachable or at capacity; "
     "try again (after Retry-After seconds, when given).",
+}
+WWW_AUTHENTICATE = {
+    "description": "The challenge: 'Bearer realm=\"loss-search\"', with "
+    "'error=\"invalid_token\"' when the key sent is not valid.",
+    "schema": {"type": "string"},
 }
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
@@ -90,7 +98,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
 def _document_operation(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     takes_input = operation.get("parameters") or operation.get("requestBody")
-    for status in (*COMMON, *(["422"] if takes_input else [])):
+    needs_key = bool(operation.get("security"))
+    for status in (*COMMON, *(["422"] if takes_input else []), *(["401"] if needs_key else [])):
         responses.setdefault(status, {})
     for status, response in responses.items():
         if not status.startswith(("4", "5")):
@@ -98,6 +107,8 @@ def _document_operation(operation: dict[str, Any]) -> None:
         response["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
         if status == "503":
             response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
+        if status == "401":
+            response.setdefault("headers", {})["WWW-Authenticate"] = WWW_AUTHENTICATE
         # FastAPI fills in the bare reason phrase ("Not Found"); say what it means here.
         if response.get("description") in (None, "", "Validation Error", _phrase(status)):
             response["description"] = DESCRIPTIONS.get(status, _phrase(status))
