@@ -10,7 +10,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import catalogue, health, job, jobs
+from service.api import catalogue, health, job, jobs, tenants
 from service.api.job_owners import JobOwners
 from service.api.view_cache import ViewCache
 from service.auth.authenticator import Authenticator
@@ -89,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(job.router)
+    app.include_router(tenants.router)
     app.include_router(catalogue.router)
     return app

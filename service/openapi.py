@@ -27,6 +27,8 @@ DESCRIPTIONS = {
     "409": "The resource is not in a state that allows this (no result yet, already finished).",
     "413": "The request body is larger than the API accepts (LOSS_SEARCH_MAX_REQUEST_BYTES).",
     "422": "The request is invalid; the message says what to fix and details locate it.",
+    "429": "The tenant is at one of its limits (jobs queued or running, jobs waiting); the "
+    "message names it. Submit again after Retry-After seconds, or once a job ends.",
     "500": "An unexpected error; the message is generic and the server log has the details.",
     "503": "A service the API depends on (database, broker) is unreachable or at capacity; "
     "try again (after Retry-After seconds, when given).",
@@ -105,7 +107,7 @@ def _document_operation(operation: dict[str, Any]) -> None:
         if not status.startswith(("4", "5")):
             continue
         response["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
-        if status == "503":
+        if status in ("429", "503"):
             response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
         if status == "401":
             response.setdefault("headers", {})["WWW-Authenticate"] = WWW_AUTHENTICATE

@@ -161,6 +161,25 @@ class Settings(BaseSettings):
         default=DEFAULT_TENANT,
         description="The tenant that jobs submitted without a key (auth open) belong to.",
     )
+    max_concurrent_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most jobs a tenant may have queued or running at once, unless an admin set "
+        "its own limit; unset: no limit. A submission over it is refused with 429.",
+    )
+    max_queued_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most jobs a tenant may have waiting for a worker, unless an admin set its "
+        "own limit; unset: no limit. A submission over it is refused with 429.",
+    )
+    max_trials_per_job: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most trials (budget.n_trials) a tenant's job may ask for, unless an admin "
+        "set its own limit; unset: only the job spec's own bound. A job over it is refused "
+        "with 422.",
+    )
     redis_visibility_timeout_s: int = Field(
         default=12 * 3600,
         description="Redis redelivers an unacknowledged job after this long; keep it above the "

@@ -9,18 +9,21 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
+from service import quotas
 from service.api.auth import PrincipalDep, authenticate
 from service.api.deps import Database, DatabaseDep, SettingsDep
 from service.api.job_owners import JobOwners
 from service.api.params import Limit, Offset
 from service.api.presenters import job_out
 from service.db import jobs as repo
-from service.db import reads
+from service.db import reads, tenants
 from service.db.models import JobStatus
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.schemas import ErrorResponse, JobOut, Page
+from service.settings import Settings
 from service.validation import planned
 from workers.engine.spec import JobSpec
 
@@ -31,7 +34,12 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authe
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={202: JOB_CREATED, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={
+        202: JOB_CREATED,
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
 )
 def create_job(
     request: JobSpec,
@@ -43,12 +51,15 @@ def create_job(
 ) -> JobOut:
     """Validate a job, store it for the caller's tenant, then queue it for the workers.
 
+    A job over one of the tenant's limits is refused: 429 with ``Retry-After`` while the tenant
+    has too many jobs queued or running, 422 if it asks for more trials than the tenant may.
     Once the job is committed it is accepted (202) whatever happens next: if the broker cannot
     take its messages now, the workers' sweeper sends them later. Any error before the commit
     leaves nothing behind.
     """
     spec = planned(request, settings.resolved_data_roots, settings.default_shards)
     with db.session() as session:
+        _admit(session, principal.tenant, spec, settings)
         row, shard_rows = repo.create_job(session=session, spec=spec, tenant=principal.tenant)
         job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
     owners: JobOwners = http.app.state.job_owners
@@ -59,6 +70,15 @@ def create_job(
         _mark_sent(db, row.id, shards)
     response.headers["Location"] = f"/v1/jobs/{row.id}"
     return job
+
+
+def _admit(session: Session, tenant: str, spec: JobSpec, settings: Settings) -> None:
+    """Refuse the job if it breaks one of the tenant's limits (429 or 422); the tenant's row
+    stays locked until the job is committed, so its submissions are admitted one at a time."""
+    limits = quotas.in_force(tenants.lock_for_submission(session=session, name=tenant), settings)
+    quotas.check_trials(limits, tenant, spec.budget.n_trials)
+    if quotas.limits_jobs(limits):
+        quotas.check_jobs(limits, tenant, tenants.usage(session=session, tenant=tenant))
 
 
 def _mark_sent(db: Database, job_id: str, shards: int) -> None:

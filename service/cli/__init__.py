@@ -2,7 +2,8 @@
 the API keys of tenants.
 
 Each group of commands lives in its own module: :mod:`service.cli.serve` (``up``, ``api``,
-``worker``, ``migrate``) and :mod:`service.cli.keys` (``keys create | list | revoke``).
+``worker``, ``migrate``), :mod:`service.cli.keys` (``keys create | list | revoke``) and
+:mod:`service.cli.tenants` (``tenants list | limits``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 import typer
 
-from service.cli import keys, serve
+from service.cli import keys, serve, tenants
 
 app = typer.Typer(
     name="loss-search",
@@ -24,10 +25,11 @@ app = typer.Typer(
 )
 serve.register(app)
 app.add_typer(keys.app, name="keys")
+app.add_typer(tenants.app, name="tenants")
 
 
 # Commands that answer and exit log only problems; the servers log what they do.
-_QUIET = {"keys"}
+_QUIET = {"keys", "tenants"}
 
 
 @app.callback()

@@ -8,14 +8,17 @@ stored.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from service.auth import keys as key_format
 from service.auth.principal import TENANT_PATTERN, Role
-from service.db import api_keys
+from service.cli.table import print_table
+from service.db import api_keys, tenants
 from service.db.migrate import upgrade_database
 from service.db.models import ApiKeyRow
 from service.db.session import session_scope
@@ -34,16 +37,19 @@ def tenant_name(value: str) -> str:
     return value
 
 
+TenantArgument = Annotated[
+    str, typer.Argument(help="the tenant's name", callback=tenant_name, show_default=False)
+]
 TenantOption = Annotated[
     str, typer.Option(help="the tenant the key acts for", callback=tenant_name, show_default=False)
 ]
 
 
-def _database(settings: Settings) -> str:
-    # Keys may be made before the service ever ran: bring the tables up to date first (a no-op
-    # when they are, as `loss-search up` does too).
+def open_database(settings: Settings) -> AbstractContextManager[Session]:
+    """A session on the settings' database, its tables brought up to date first: keys may be
+    made before the service ever ran (a no-op when they are, as in ``loss-search up``)."""
     upgrade_database(settings.resolved_database_url)
-    return settings.resolved_database_url
+    return session_scope(settings.resolved_database_url)
 
 
 @app.command()
@@ -56,8 +62,9 @@ def create(
     """Make a key for TENANT and print it (once: only its hash is kept)."""
     settings = get_settings()
     key = key_format.new_key()
-    with session_scope(_database(settings)) as session:
+    with open_database(settings) as session:
         api_keys.create_key(session=session, key=key, tenant=tenant, role=role)
+        tenants.ensure_tenant(session=session, name=tenant)
     typer.echo(key.token)
     typer.echo(
         f"created key {key_format.PREFIX}_{key.key_id} for tenant '{tenant}' ({role.value}). "
@@ -72,17 +79,12 @@ def list_command(
 ) -> None:
     """List keys (never their secrets): id, tenant, role, created, revoked."""
     settings = get_settings()
-    with session_scope(_database(settings)) as session:
+    with open_database(settings) as session:
         rows = api_keys.list_keys(session=session, tenant=tenant)
     if not rows:
         typer.echo("no API keys" + (f" for tenant '{tenant}'" if tenant else ""), err=True)
         return
-    table = [("ID", "TENANT", "ROLE", "CREATED", "REVOKED")] + [_line(row) for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    for line in table:
-        typer.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        )
+    print_table([("ID", "TENANT", "ROLE", "CREATED", "REVOKED"), *(_line(row) for row in rows)])
 
 
 @app.command()
@@ -94,7 +96,7 @@ def revoke(
     key_id = key_format.key_id_of(key.strip())
     if key_id is None:
         raise typer.BadParameter(f"{key!r} is neither a key id (lsk_<12 hex digits>) nor a key")
-    with session_scope(_database(settings)) as session:
+    with open_database(settings) as session:
         revoked_at = api_keys.revoke_key(session=session, key_id=key_id)
     if revoked_at is None:
         typer.echo(f"loss-search: no API key with id {key_format.PREFIX}_{key_id}", err=True)

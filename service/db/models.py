@@ -189,3 +189,23 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TenantRow(Base):
+    """A tenant's own limits (None: the service's default from the settings).
+
+    A tenant needs no row to exist: its name on a key or a job is enough. The row is made when
+    an admin sets its limits or when it first submits a job. ``jobs_submitted`` counts the jobs
+    it was allowed to submit; bumping it is also how a submission locks the row, so a tenant's
+    submissions are checked against its limits one at a time.
+    """
+
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_queued_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_trials_per_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    jobs_submitted: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

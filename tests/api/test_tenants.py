@@ -29,7 +29,13 @@ COLLECTIONS = {
     ("GET", "/v1/losses"),
 }
 JOB_ROUTE = "/v1/jobs/{job_id}"
-BODIES: dict[tuple[str, str], dict[str, Any]] = {("POST", "/v1/jobs"): JOB}
+# A tenant's own routes: another member gets 404 reading them, 403 changing them.
+TENANT_ROUTE = "/v1/tenants/{tenant}"
+LIMITS = {"max_queued_jobs": 5}
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/jobs"): JOB,
+    ("PUT", "/v1/tenants/{tenant}/limits"): LIMITS,
+}
 
 
 def operations(client: TestClient) -> list[tuple[str, str]]:
@@ -39,11 +45,16 @@ def operations(client: TestClient) -> list[tuple[str, str]]:
 
 
 def call(
-    client: TestClient, method: str, path: str, job_id: str = "", key: str | None = None
+    client: TestClient,
+    method: str,
+    path: str,
+    job_id: str = "",
+    key: str | None = None,
+    tenant: str = "team-a",
 ) -> Any:  # the test client's response (starlette picks httpx or httpx2)
     headers = bearer(key) if key else {}
     body = BODIES.get((method, path))
-    url = path.replace("{job_id}", job_id)
+    url = path.replace("{job_id}", job_id).replace("{tenant}", tenant)
     return client.request(method, url, json=body, headers=headers)
 
 
@@ -84,8 +95,8 @@ def test_every_route_is_classified(client: TestClient) -> None:
         (method, path)
         for method, path in operations(client)
         if (method, path) not in PUBLIC | COLLECTIONS
-        and not path.startswith(JOB_ROUTE + "/")
         and path != JOB_ROUTE
+        and not path.startswith((JOB_ROUTE + "/", TENANT_ROUTE + "/"))
     ]
     assert unknown == [], (
         "new routes: say in tests/api/test_tenants.py whose data they show, and check the "
@@ -156,6 +167,28 @@ def test_an_admin_reaches_every_tenants_job(tenants: Tenants) -> None:
         response = call(tenants.client, method, path, job_id, key=tenants.admin)
         assert response.status_code in (200, 202, 409), (method, path, response.text)
     assert call(tenants.client, "GET", JOB_ROUTE, "no-such-job", tenants.admin).status_code == 404
+
+
+def test_a_tenants_limits_are_its_own_and_only_an_admin_sets_them(tenants: Tenants) -> None:
+    routes = [(m, p) for m, p in operations(tenants.client) if p.startswith(TENANT_ROUTE)]
+    assert ("PUT", "/v1/tenants/{tenant}/limits") in routes
+    for method, path in routes:
+        own = call(tenants.client, method, path, key=tenants.a, tenant="team-a")
+        other = call(tenants.client, method, path, key=tenants.b, tenant="team-a")
+        admin = call(tenants.client, method, path, key=tenants.admin, tenant="team-a")
+        assert admin.status_code == 200, (method, path, admin.text)
+        if method == "GET":
+            assert own.status_code == 200, (method, path, own.text)
+            assert other.status_code == 404, (method, path, other.text)
+            assert other.json()["error"]["message"] == "no tenant named 'team-a'"
+        else:
+            for member in (own, other):
+                assert member.status_code == 403, (method, path, member.text)
+                assert member.json()["error"] == {
+                    "type": "forbidden",
+                    "message": "only an admin key may do this",
+                    "details": [],
+                }
 
 
 def test_each_tenant_lists_only_its_own_jobs_and_an_admin_lists_all(tenants: Tenants) -> None:
@@ -253,3 +286,15 @@ def test_on_a_public_address_auth_never_falls_open(settings: Settings) -> None:
         assert client.get("/v1/jobs").status_code == 401
         revoke(public, key)  # the last key: on 127.0.0.1 auth would be open again
         assert client.get("/v1/jobs").status_code == 401
+
+
+def test_the_openapi_document_says_which_routes_need_a_key(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if (method.upper(), path) in PUBLIC:
+                assert "security" not in operation, path
+                continue
+            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"], (method, path)

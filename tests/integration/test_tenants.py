@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -73,6 +74,24 @@ def test_a_tenant_sees_only_its_own_jobs(api: Service, keys: Keys) -> None:
         assert job_id in {job["id"] for job in a.get("/v1/jobs").json()["items"]}
         assert job_id in {job["id"] for job in admin.get("/v1/jobs").json()["items"]}
         assert admin.get(f"/v1/jobs/{job_id}").status_code == 200
+
+
+def test_concurrent_submissions_respect_a_tenants_queue_limit(api: Service, keys: Keys) -> None:
+    key = api.create_key("team-c")
+    time.sleep(AUTH_CACHE_S)
+    with api.client(keys.admin) as admin:
+        limits = admin.put("/v1/tenants/team-c/limits", json={"max_queued_jobs": 2})
+        assert limits.status_code == 200, limits.text
+
+    def submit(_: int) -> int:
+        with api.client(key) as client:
+            return client.post("/v1/jobs", json=JOB).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = sorted(pool.map(submit, range(6)))
+    assert answers == [202, 202, 429, 429, 429, 429]
+    with api.client(key) as client:
+        assert client.get("/v1/jobs").json()["total"] == 2
 
 
 def test_no_key_or_a_revoked_key_is_a_401(api: Service, keys: Keys) -> None:
