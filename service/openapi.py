@@ -65,13 +65,20 @@ JOB_LINKS = {
 }
 
 JOB_CREATED: dict[str, Any] = {
-    "description": "The job is valid, stored and queued.",
+    "description": "The job is valid, stored and queued (or, with a repeated Idempotency-Key, "
+    "the job the first request created).",
     "headers": {
         "Location": {
             "description": "The new job's URL (GET it to follow the job).",
             "required": True,
             "schema": {"type": "string", "format": "uri-reference"},
-        }
+        },
+        "Idempotent-Replayed": {
+            "description": "'true' when the request repeated an Idempotency-Key: the job is the "
+            "one the first request with that key created, and nothing new was created.",
+            "required": False,
+            "schema": {"type": "string", "enum": ["true"]},
+        },
     },
     "links": {
         name: {

@@ -9,21 +9,22 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
 
-from service import quotas
+from service.api import submission
 from service.api.auth import PrincipalDep, authenticate
 from service.api.deps import Database, DatabaseDep, SettingsDep
 from service.api.job_owners import JobOwners
 from service.api.params import Limit, Offset
 from service.api.presenters import job_out
+from service.api.submission import IdempotentDep
 from service.db import jobs as repo
-from service.db import reads, tenants
+from service.db import reads
 from service.db.models import JobStatus
+from service.idempotency import Idempotent
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.schemas import ErrorResponse, JobOut, Page
-from service.settings import Settings
 from service.validation import planned
 from workers.engine.spec import JobSpec
 
@@ -48,37 +49,61 @@ def create_job(
     principal: PrincipalDep,
     settings: SettingsDep,
     db: DatabaseDep,
+    idempotent: IdempotentDep,
 ) -> JobOut:
     """Validate a job, store it for the caller's tenant, then queue it for the workers.
 
     A job over one of the tenant's limits is refused: 429 with ``Retry-After`` while the tenant
     has too many jobs queued or running, 422 if it asks for more trials than the tenant may.
+    With an ``Idempotency-Key`` used in the last 24 hours, the job that key created is returned
+    (same id and status code, ``Idempotent-Replayed: true``) and nothing is created.
     Once the job is committed it is accepted (202) whatever happens next: if the broker cannot
     take its messages now, the workers' sweeper sends them later. Any error before the commit
     leaves nothing behind.
     """
-    spec = planned(request, settings.resolved_data_roots, settings.default_shards)
-    with db.session() as session:
-        _admit(session, principal.tenant, spec, settings)
-        row, shard_rows = repo.create_job(session=session, spec=spec, tenant=principal.tenant)
-        job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
+    tenant = principal.tenant
+    replay = _earlier(db, tenant, idempotent)  # a retry needs no second validation
+    if replay is not None:
+        return _replayed(db, replay, response)
+    try:
+        spec = planned(request, settings.resolved_data_roots, settings.default_shards)
+        with db.session() as session:
+            row, shard_rows = submission.admit(session, tenant, spec, settings, idempotent)
+            job = job_out(row, shard_rows)  # built before the commit: nothing is read back
+    except submission.Replay as duplicate:  # the same key and body, admitted meanwhile
+        return _replayed(db, duplicate, response)
+    except IntegrityError:
+        # A duplicate key (the tenant lock makes it next to impossible): the other one's job.
+        raced = _earlier(db, tenant, idempotent)
+        if raced is None:
+            raise  # not a duplicate key: the integrity error is ours
+        return _replayed(db, raced, response)
     owners: JobOwners = http.app.state.job_owners
-    owners.remember(row.id, principal.tenant)
-    shards = len(shard_rows)
+    owners.remember(row.id, tenant)
     # Enqueue only after the commit: a worker must find the row it is sent.
-    if send_shards(row.id, range(shards), settings):
-        _mark_sent(db, row.id, shards)
+    if send_shards(row.id, range(len(shard_rows)), settings):
+        _mark_sent(db, row.id, len(shard_rows))
     response.headers["Location"] = f"/v1/jobs/{row.id}"
     return job
 
 
-def _admit(session: Session, tenant: str, spec: JobSpec, settings: Settings) -> None:
-    """Refuse the job if it breaks one of the tenant's limits (429 or 422); the tenant's row
-    stays locked until the job is committed, so its submissions are admitted one at a time."""
-    limits = quotas.in_force(tenants.lock_for_submission(session=session, name=tenant), settings)
-    quotas.check_trials(limits, tenant, spec.budget.n_trials)
-    if quotas.limits_jobs(limits):
-        quotas.check_jobs(limits, tenant, tenants.usage(session=session, tenant=tenant))
+def _earlier(db: Database, tenant: str, idempotent: Idempotent | None) -> submission.Replay | None:
+    if idempotent is None:
+        return None
+    with db.session() as session:
+        return submission.earlier(session, tenant, idempotent)
+
+
+def _replayed(db: Database, replay: submission.Replay, response: Response) -> JobOut:
+    """The job an earlier request with the same key created, as that request was answered."""
+    with db.session() as session:
+        row = repo.get_job(session=session, job_id=replay.job_id)
+        assert row is not None  # the key row cascades with the job's
+        job = job_out(row, repo.get_shards(session=session, job_id=row.id))
+    response.status_code = replay.status_code
+    response.headers["Location"] = f"/v1/jobs/{row.id}"
+    response.headers["Idempotent-Replayed"] = "true"
+    return job
 
 
 def _mark_sent(db: Database, job_id: str, shards: int) -> None:

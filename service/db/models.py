@@ -209,3 +209,23 @@ class TenantRow(Base):
     jobs_submitted: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdempotencyKeyRow(Base):
+    """A job submission made with an ``Idempotency-Key``: a retry with the same key and body
+    gets the same job back instead of a second one.
+
+    The primary key makes a key unique per tenant, so two submissions with the same key can
+    never both create a job. ``fingerprint`` is the SHA-256 of the body as canonical JSON;
+    ``status_code`` is what the first submission was answered.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_tenant_created_at", "tenant", "created_at"),)
+
+    tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"))
+    status_code: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -94,6 +94,33 @@ def test_concurrent_submissions_respect_a_tenants_queue_limit(api: Service, keys
         assert client.get("/v1/jobs").json()["total"] == 2
 
 
+def test_concurrent_retries_with_one_idempotency_key_create_one_job(
+    api: Service, keys: Keys
+) -> None:
+    body = {**JOB, "seed": 11}
+
+    def submit(_: int) -> tuple[int, str]:
+        with api.client(keys.a) as client:
+            response = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "retry-1"})
+            return response.status_code, response.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = set(pool.map(submit, range(6)))
+    assert len(answers) == 1
+    status, job_id = answers.pop()
+    assert status == 202
+    with api.client(keys.a) as a:
+        seeds = [job["spec"]["seed"] for job in a.get("/v1/jobs").json()["items"]]
+        assert seeds.count(11) == 1
+        conflict = a.post("/v1/jobs", json=JOB, headers={"Idempotency-Key": "retry-1"})
+        assert conflict.status_code == 422
+        assert job_id in conflict.json()["error"]["message"]
+    with api.client(keys.admin) as admin:  # another tenant's key of the same name is its own
+        other = admin.post("/v1/jobs", json=body, headers={"Idempotency-Key": "retry-1"})
+        assert other.status_code == 202
+        assert other.json()["id"] != job_id
+
+
 def test_no_key_or_a_revoked_key_is_a_401(api: Service, keys: Keys) -> None:
     with api.client() as anonymous:
         response = anonymous.get("/v1/jobs")
