@@ -53,6 +53,11 @@ def describe(settings: Settings, active_keys: int) -> str:
             f"auth: open ({why}; requests need no key and jobs belong to tenant "
             f"'{settings.default_tenant}'). 'loss-search keys create --tenant NAME' turns keys on."
         )
+    if active_keys == 0:
+        return (
+            "auth: required, and no API key exists yet: every request but /healthz and /readyz "
+            "is refused until 'loss-search keys create --tenant NAME --role admin' makes one."
+        )
     return (
         f"auth: required ({active_keys} active API key(s)); send 'Authorization: Bearer <key>'. "
         "'loss-search keys list' shows them."
