@@ -28,12 +28,14 @@ class ApiError(Exception):
         type_: str,
         message: str,
         details: Sequence[ErrorDetail] = (),
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.type = type_
         self.message = message
         self.details = list(details)
+        self.headers = headers
 
 
 def invalid(message: str, *loc: str | int) -> ApiError:
@@ -112,9 +114,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _response(
-            exc.status_code, ErrorBody(type=exc.type, message=exc.message, details=exc.details)
-        )
+        body = ErrorBody(type=exc.type, message=exc.message, details=exc.details)
+        return _response(exc.status_code, body, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,9 +10,13 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import catalogue, health, jobs
+from service.api import catalogue, health, job, jobs, tenants
+from service.api.job_owners import JobOwners
 from service.api.view_cache import ViewCache
+from service.auth.authenticator import Authenticator
+from service.auth.exposure import check_exposure, is_loopback
 from service.body_limit import BodySizeLimit
+from service.db.api_keys import any_active_key
 from service.db.reads import read_engine
 from service.errors import install_error_handlers
 from service.openapi import document_errors
@@ -23,6 +27,10 @@ Find the training loss that best serves the metric your model is judged by.
 
 POST a job (dataset reference + target metric), follow its trials, and get back the best loss
 setup with its threshold, its held-out metric, and how it compares with the plain baseline.
+
+Requests carry an API key, `Authorization: Bearer <key>` (`loss-search keys create --tenant NAME`
+makes one), once any key exists; a job is seen only by its own tenant's keys and by admin keys.
+With no key at all, an API on 127.0.0.1 is open and needs none.
 """
 
 
@@ -50,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine(
             configured.resolved_database_url, configured.database_pool
         )
+        if not is_loopback(configured.api_host):  # the CLI checked too; uvicorn may run us alone
+            async with app.state.read_engine.connect() as connection:
+                check_exposure(configured, int(await any_active_key(connection)))
         # Everything imported and built so far lives as long as the process. Frozen, it is no
         # longer walked by the cyclic garbage collector, whose full passes over those ~230,000
         # objects took 50-150 ms each: a pause every poll in flight would wait out.
@@ -66,9 +77,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = configured
     app.state.view_cache = ViewCache(configured.read_cache_s)
+    app.state.job_owners = JobOwners()
+    app.state.authenticator = Authenticator(
+        mode=configured.auth,
+        default_tenant=configured.default_tenant,
+        ttl_s=configured.auth_cache_s,
+        loopback=is_loopback(configured.api_host),
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_request_bytes)
     app.include_router(health.router)
     app.include_router(jobs.router)
+    app.include_router(job.router)
+    app.include_router(tenants.router)
     app.include_router(catalogue.router)
     return app

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.auth.principal import DEFAULT_TENANT, TenantName
 from service.db.session import PoolOptions
 
 DEFAULT_DATA_ROOTS = (Path("data"), Path("bench/datasets"))
@@ -142,6 +143,42 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest request body the API reads (bytes); a larger one is refused with 413 "
         "before it is read whole.",
+    )
+    auth: Literal["auto", "required", "off"] = Field(
+        default="auto",
+        description="Whether requests must carry an API key (Authorization: Bearer <key>). "
+        "auto: required once any key exists (loss-search keys create), and always on a "
+        "non-loopback api_host; required: always; off: never (jobs belong to default_tenant).",
+    )
+    auth_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long an API process trusts a key it has checked (seconds): a revoked "
+        "key stops working, and a first key turns auth on, within this long.",
+    )
+    default_tenant: TenantName = Field(
+        default=DEFAULT_TENANT,
+        description="The tenant that jobs submitted without a key (auth open) belong to.",
+    )
+    max_concurrent_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most jobs a tenant may have queued or running at once, unless an admin set "
+        "its own limit; unset: no limit. A submission over it is refused with 429.",
+    )
+    max_queued_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most jobs a tenant may have waiting for a worker, unless an admin set its "
+        "own limit; unset: no limit. A submission over it is refused with 429.",
+    )
+    max_trials_per_job: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most trials (budget.n_trials) a tenant's job may ask for, unless an admin "
+        "set its own limit; unset: only the job spec's own bound. A job over it is refused "
+        "with 422.",
     )
     redis_visibility_timeout_s: int = Field(
         default=12 * 3600,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from service.api.auth import authenticate
 from service.errors import ApiError
 from service.schemas import ErrorResponse, LossInfo, LossParamInfo, MetricInfo, MetricParamInfo
 from workers.engine.losses import LOSSES, LossSpec
 from workers.engine.metrics import METRICS, Metric
 from workers.engine.spec import Family, Task
 
-router = APIRouter(prefix="/v1", tags=["catalogue"])
+router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(authenticate)])
 
 
 @router.get("/metrics")

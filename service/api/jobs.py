@@ -1,68 +1,108 @@
-"""Jobs: submit, list, inspect, follow trials, get the best setup, cancel."""
+"""Jobs: submit one, list them (a member sees its own tenant's; an admin sees every tenant's).
+
+The routes of one job are in :mod:`service.api.job`.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
-from fastapi.responses import HTMLResponse
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 
-from service.api.deps import Database, DatabaseDep, SettingsDep, ViewCacheDep
-from service.api.presenters import final_best, job_out, provisional_best, trial_out
+from service.api import submission
+from service.api.auth import PrincipalDep, authenticate
+from service.api.deps import Database, DatabaseDep, SettingsDep
+from service.api.job_owners import JobOwners
+from service.api.params import Limit, Offset
+from service.api.presenters import job_out
+from service.api.submission import IdempotentDep
 from service.db import jobs as repo
 from service.db import reads
-from service.db import trials as trials_repo
-from service.db.models import JobRow, JobStatus
-from service.errors import ApiError, not_found
+from service.db.models import JobStatus
+from service.idempotency import Idempotent
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
-from service.reports import build_report, render_report
-from service.schemas import BestOut, ErrorResponse, JobOut, Page, TrialOut
-from service.schemas.reports import ReportOut
+from service.schemas import ErrorResponse, JobOut, Page
 from service.validation import planned
-from workers.engine.losses import BASELINE_LOSS
-from workers.engine.metrics import get_metric
 from workers.engine.spec import JobSpec
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-    503: {"model": ErrorResponse},  # the database is down or every connection is busy
-}
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
-# Bounded: SQL takes 64-bit offsets at most (SQLite overflows past them); no listing is that long.
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip (at most 10⁹).")]
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
 
 
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={202: JOB_CREATED, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={
+        202: JOB_CREATED,
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
 )
 def create_job(
-    request: JobSpec, response: Response, settings: SettingsDep, db: DatabaseDep
+    request: JobSpec,
+    http: Request,
+    response: Response,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    idempotent: IdempotentDep,
 ) -> JobOut:
-    """Validate a job, store it, then queue it for the workers.
+    """Validate a job, store it for the caller's tenant, then queue it for the workers.
 
+    A job over one of the tenant's limits is refused: 429 with ``Retry-After`` while the tenant
+    has too many jobs queued or running, 422 if it asks for more trials than the tenant may.
+    With an ``Idempotency-Key`` used in the last 24 hours, the job that key created is returned
+    (same id and status code, ``Idempotent-Replayed: true``) and nothing is created.
     Once the job is committed it is accepted (202) whatever happens next: if the broker cannot
     take its messages now, the workers' sweeper sends them later. Any error before the commit
     leaves nothing behind.
     """
-    spec = planned(request, settings.resolved_data_roots, settings.default_shards)
-    with db.session() as session:
-        row, shard_rows = repo.create_job(session=session, spec=spec)
-        job = job_out(row, shard_rows)  # built before the commit: nothing is read back after it
-    shards = len(shard_rows)
+    tenant = principal.tenant
+    replay = _earlier(db, tenant, idempotent)  # a retry needs no second validation
+    if replay is not None:
+        return _replayed(db, replay, response)
+    try:
+        spec = planned(request, settings.resolved_data_roots, settings.default_shards)
+        with db.session() as session:
+            row, shard_rows = submission.admit(session, tenant, spec, settings, idempotent)
+            job = job_out(row, shard_rows)  # built before the commit: nothing is read back
+    except submission.Replay as duplicate:  # the same key and body, admitted meanwhile
+        return _replayed(db, duplicate, response)
+    except IntegrityError:
+        # A duplicate key (the tenant lock makes it next to impossible): the other one's job.
+        raced = _earlier(db, tenant, idempotent)
+        if raced is None:
+            raise  # not a duplicate key: the integrity error is ours
+        return _replayed(db, raced, response)
+    owners: JobOwners = http.app.state.job_owners
+    owners.remember(row.id, tenant)
     # Enqueue only after the commit: a worker must find the row it is sent.
-    if send_shards(row.id, range(shards), settings):
-        _mark_sent(db, row.id, shards)
+    if send_shards(row.id, range(len(shard_rows)), settings):
+        _mark_sent(db, row.id, len(shard_rows))
     response.headers["Location"] = f"/v1/jobs/{row.id}"
+    return job
+
+
+def _earlier(db: Database, tenant: str, idempotent: Idempotent | None) -> submission.Replay | None:
+    if idempotent is None:
+        return None
+    with db.session() as session:
+        return submission.earlier(session, tenant, idempotent)
+
+
+def _replayed(db: Database, replay: submission.Replay, response: Response) -> JobOut:
+    """The job an earlier request with the same key created, as that request was answered."""
+    with db.session() as session:
+        row = repo.get_job(session=session, job_id=replay.job_id)
+        assert row is not None  # the key row cascades with the job's
+        job = job_out(row, repo.get_shards(session=session, job_id=row.id))
+    response.status_code = replay.status_code
+    response.headers["Location"] = f"/v1/jobs/{row.id}"
+    response.headers["Idempotent-Replayed"] = "true"
     return job
 
 
@@ -76,178 +116,19 @@ def _mark_sent(db: Database, job_id: str, shards: int) -> None:
 
 @router.get("", responses={503: {"model": ErrorResponse}})
 async def list_jobs(
+    principal: PrincipalDep,
     db: DatabaseDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[JobOut]:
-    """Jobs, newest first, optionally with one status."""
+    """Jobs, newest first, optionally with one status: the caller's tenant's (every tenant's
+    for an admin key)."""
     status = status_filter.value if status_filter is not None else None
+    tenant = None if principal.is_admin else principal.tenant
     async with db.reads() as connection:
-        views, total = await reads.job_views(connection, status=status, limit=limit, offset=offset)
+        views, total = await reads.job_views(
+            connection, tenant=tenant, status=status, limit=limit, offset=offset
+        )
     items = [job_out(view.job, view.shards) for view in views]
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
-
-
-@router.get("/{job_id}", responses=_ERRORS, response_model=JobOut)
-async def get_job(job_id: str, db: DatabaseDep, views: ViewCacheDep) -> Response:
-    """Status, progress, best so far, timing and error of one job.
-
-    The view may be up to ``LOSS_SEARCH_READ_CACHE_S`` (half a second by default) old: pollers
-    of the same job share one read per interval.
-    """
-
-    async def render() -> bytes | None:
-        async with db.reads() as connection:
-            view = await reads.job_view(connection, job_id)
-        return None if view is None else job_out(view.job, view.shards).model_dump_json().encode()
-
-    body = await views.get(job_id, render)
-    if body is None:
-        raise not_found("job", job_id)
-    return Response(body, media_type="application/json")
-
-
-@router.get("/{job_id}/trials", responses=_ERRORS, response_model=Page[TrialOut])
-async def list_trials(
-    job_id: str,
-    db: DatabaseDep,
-    views: ViewCacheDep,
-    sort: Literal["number", "value"] = "number",
-    order: Literal["asc", "desc"] | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> Response:
-    """Every trial: loss, parameters, training settings, metric, state and duration.
-
-    ``sort=value`` puts the best first by default (in the metric's direction); trials without a
-    value come last. Like the job, a page may be up to ``LOSS_SEARCH_READ_CACHE_S`` old:
-    pollers of the same page share one read per interval.
-    """
-
-    async def render() -> bytes | None:
-        async with db.reads() as connection:
-            page = await _trial_page(connection, job_id, sort, order, limit, offset)
-        return None if page is None else page.model_dump_json().encode()
-
-    key = f"{job_id}/trials?sort={sort}&order={order}&limit={limit}&offset={offset}"
-    body = await views.get(key, render)
-    if body is None:
-        raise not_found("job", job_id)
-    return Response(body, media_type="application/json")
-
-
-async def _trial_page(
-    connection: AsyncConnection,
-    job_id: str,
-    sort: str,
-    order: str | None,
-    limit: int,
-    offset: int,
-) -> Page[TrialOut] | None:
-    by_value = sort == "value"
-    spec = await reads.job_spec(connection, job_id)
-    if spec is None:
-        return None
-    default_order = "desc" if by_value and _maximize(spec) else "asc"
-    rows, total = await reads.trial_page(
-        connection,
-        job_id,
-        by_value=by_value,
-        descending=(order or default_order) == "desc",
-        limit=limit,
-        offset=offset,
-    )
-    items = [trial_out(trial) for trial in rows]
-    return Page[TrialOut](items=items, total=total, limit=limit, offset=offset)
-
-
-@router.get("/{job_id}/best", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_best(job_id: str, db: DatabaseDep) -> BestOut:
-    """The best loss setup with its baseline comparison (provisional while the search runs)."""
-    with db.session() as session:
-        return _best(session, _job(session, job_id))
-
-
-def _best(session: Session, row: JobRow) -> BestOut:
-    if row.status == JobStatus.SUCCEEDED.value and row.result:
-        return final_best(row)
-    maximize = _maximize(row.spec)
-    best = trials_repo.best_trial(session=session, job_id=row.id, maximize=maximize)
-    if best is None:
-        raise _no_result_yet(row)
-    baseline_name = BASELINE_LOSS[JobSpec.model_validate(row.spec).planned_task]
-    baseline = trials_repo.best_trial(
-        session=session, job_id=row.id, maximize=maximize, loss=baseline_name
-    )
-    return provisional_best(row, best, baseline)
-
-
-@router.get("/{job_id}/report", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_report(job_id: str, db: DatabaseDep) -> ReportOut:
-    """Everything about the search and its result, as JSON (final once the job succeeded)."""
-    with db.session() as session:
-        return _report(session, job_id)
-
-
-@router.get(
-    "/{job_id}/report.html",
-    response_class=HTMLResponse,
-    responses={**_ERRORS, 409: {"model": ErrorResponse}},
-)
-def get_report_html(job_id: str, db: DatabaseDep) -> HTMLResponse:
-    """The report for a person, with figures."""
-    with db.session() as session:
-        report = _report(session, job_id)
-    return HTMLResponse(render_report(report))  # plots drawn with the connection given back
-
-
-def _report(session: Session, job_id: str) -> ReportOut:
-    row = _job(session, job_id)
-    trials = trials_repo.all_trials(session=session, job_id=job_id)
-    if not any(t.state == "complete" for t in trials) and not row.result:
-        raise _no_result_yet(row)
-    return build_report(row, repo.get_shards(session=session, job_id=job_id), trials)
-
-
-def _no_result_yet(row: JobRow) -> ApiError:
-    detail = f" ({row.error})" if row.error else ""
-    return ApiError(
-        409,
-        "no_result_yet",
-        f"job {row.id} is {row.status} and no trial has completed yet{detail}; "
-        "poll GET /v1/jobs/{id} for progress",
-    )
-
-
-@router.post(
-    "/{job_id}/cancel",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses={**_ERRORS, 409: {"model": ErrorResponse}},
-)
-def cancel_job(job_id: str, db: DatabaseDep, views: ViewCacheDep) -> JobOut:
-    """Cancel a job: at once if queued, at the next trial boundary if running."""
-    with db.session() as session:
-        row = _job(session, job_id)
-        if not repo.request_cancel(session=session, job_id=job_id):
-            message = f"job {job_id} has already finished ({row.status})"
-            raise ApiError(409, "already_finished", message)
-        session.commit()
-        views.drop(job_id)  # after the commit: no poller is shown the job before the cancel
-        session.refresh(row)
-        return _view(session, row)
-
-
-def _view(session: Session, row: JobRow) -> JobOut:
-    return job_out(row, repo.get_shards(session=session, job_id=row.id))
-
-
-def _maximize(spec: dict[str, Any]) -> bool:
-    return get_metric(JobSpec.model_validate(spec).metric.name).greater_is_better
-
-
-def _job(session: Session, job_id: str) -> JobRow:
-    row = repo.get_job(session=session, job_id=job_id)
-    if row is None:
-        raise not_found("job", job_id)
-    return row

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.auth.principal import DEFAULT_TENANT
 from service.db.models import JobRow, JobStatus, ShardRow, ShardStatus, utcnow
 from workers.engine.spec import JobSpec
 from workers.engine.trial_records import TRIAL_STATES
@@ -21,14 +22,27 @@ from workers.engine.trial_records import TRIAL_STATES
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-def create_job(*, session: Session, spec: JobSpec) -> tuple[JobRow, list[ShardRow]]:
-    """Insert a queued job for the planned ``spec`` with its queued shards (one unless the spec
-    says); the caller commits, then enqueues one message per shard (and :func:`mark_sent`)."""
+def create_job(
+    *, session: Session, spec: JobSpec, tenant: str = DEFAULT_TENANT
+) -> tuple[JobRow, list[ShardRow]]:
+    """Insert a queued job of ``tenant`` for the planned ``spec`` with its queued shards (one
+    unless the spec says); the caller commits, then enqueues one message per shard (and
+    :func:`mark_sent`)."""
+    row, shard_rows = new_job(spec=spec, tenant=tenant)
+    session.add(row)
+    session.add_all(shard_rows)
+    session.flush()
+    return row, shard_rows
+
+
+def new_job(*, spec: JobSpec, tenant: str) -> tuple[JobRow, list[ShardRow]]:
+    """The rows of a new queued job, not yet added to a session."""
     job_id = str(uuid.uuid4())
     shards = spec.parallelism.shards or 1
     # Every column is set here, so the rows can be shown without reading them back.
     row = JobRow(
         id=job_id,
+        tenant=tenant,
         status=JobStatus.QUEUED.value,
         spec=spec.model_dump(mode="json"),
         study_name=f"job-{job_id}",
@@ -43,9 +57,6 @@ def create_job(*, session: Session, spec: JobSpec) -> tuple[JobRow, list[ShardRo
         ShardRow(job_id=job_id, shard=index, status=ShardStatus.QUEUED.value, attempts=0, sends=0)
         for index in range(shards)
     ]
-    session.add(row)
-    session.add_all(shard_rows)
-    session.flush()
     return row, shard_rows
 
 

@@ -67,12 +67,21 @@ class JobRow(Base):
 
     The ``trials_*`` counts and ``best_*`` columns are the job's progress, recomputed from its
     :class:`TrialRow` records in the transaction that writes them, so a poll reads one row.
+
+    ``tenant`` is the tenant whose key submitted the job (the default tenant while auth is
+    open); only that tenant and admins see the job.
     """
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_created_at", "status", "created_at"),
+        # A tenant's listing (newest first) and its count of active jobs (quotas).
+        Index("ix_jobs_tenant_created_at", "tenant", "created_at"),
+        Index("ix_jobs_tenant_status", "tenant", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     study_name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -162,3 +171,61 @@ class TrialClaimRow(Base):
     trial_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     worker: Mapped[str] = mapped_column(String(255))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiKeyRow(Base):
+    """An API key: the tenant and role it stands for, and an argon2 hash of its secret.
+
+    ``id`` is the key's public part (``lsk_<id>_<secret>``), so a presented key is found by
+    primary key and only its secret is checked. A revoked key is kept, with ``revoked_at``,
+    so ``loss-search keys list`` can still say what it was.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TenantRow(Base):
+    """A tenant's own limits (None: the service's default from the settings).
+
+    A tenant needs no row to exist: its name on a key or a job is enough. The row is made when
+    an admin sets its limits or when it first submits a job. ``jobs_submitted`` counts the jobs
+    it was allowed to submit; bumping it is also how a submission locks the row, so a tenant's
+    submissions are checked against its limits one at a time.
+    """
+
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_queued_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_trials_per_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    jobs_submitted: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdempotencyKeyRow(Base):
+    """A job submission made with an ``Idempotency-Key``: a retry with the same key and body
+    gets the same job back instead of a second one.
+
+    The primary key makes a key unique per tenant, so two submissions with the same key can
+    never both create a job. ``fingerprint`` is the SHA-256 of the body as canonical JSON;
+    ``status_code`` is what the first submission was answered.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_tenant_created_at", "tenant", "created_at"),)
+
+    tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"))
+    status_code: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -120,6 +120,7 @@ _JOB_VIEW = (
     .order_by(_SHARDS.c.shard)
 )
 _JOB_SPEC = select(_JOBS.c.spec).where(_JOBS.c.id == bindparam("job_id"))
+_JOB_TENANT = select(_JOBS.c.tenant).where(_JOBS.c.id == bindparam("job_id"))
 
 
 async def job_view(connection: AsyncConnection, job_id: str) -> JobView | None:
@@ -134,14 +135,27 @@ async def job_spec(connection: AsyncConnection, job_id: str) -> dict[str, Any] |
     return cast(dict[str, Any] | None, spec)
 
 
+async def job_tenant(connection: AsyncConnection, job_id: str) -> str | None:
+    """The tenant the job belongs to; None if there is no such job."""
+    tenant = (await connection.execute(_JOB_TENANT, {"job_id": job_id})).scalar()
+    return cast(str | None, tenant)
+
+
 async def job_views(
-    connection: AsyncConnection, *, status: str | None, limit: int, offset: int
+    connection: AsyncConnection,
+    *,
+    tenant: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[JobView], int]:
-    """A page of jobs (newest first) with their shards, and the total under the same filter."""
+    """A page of jobs (newest first) with their shards, and the total under the same filters
+    (one tenant's jobs, or every tenant's when ``tenant`` is None)."""
     page = select(_JOBS.c.id, _JOBS.c.created_at)
     count = select(func.count()).select_from(_JOBS)
-    if status is not None:
-        page, count = page.where(_JOBS.c.status == status), count.where(_JOBS.c.status == status)
+    for column, value in ((_JOBS.c.tenant, tenant), (_JOBS.c.status, status)):
+        if value is not None:
+            page, count = page.where(column == value), count.where(column == value)
     ids = page.order_by(_JOBS.c.created_at.desc(), _JOBS.c.id).limit(limit).offset(offset)
     chosen = ids.subquery()
     query = (

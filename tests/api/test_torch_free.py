@@ -12,8 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Builds the app on isolated embedded settings, lists the catalogue and has a job refused by the
-# search-space check, then prints the torch modules loaded (none, if all is well).
+# Builds the app on isolated, migrated embedded settings, lists the catalogue and has a job
+# refused by the search-space check, then prints the torch modules loaded (none, if all is well).
 API_PROCESS = """
 import sys
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 import service.main
+from service.db.migrate import upgrade_database
 from service.main import create_app
 from service.settings import Settings
 
@@ -28,6 +29,7 @@ root = Path(sys.argv[1])
 settings = Settings(
     _env_file=None, data_dir=root, database_url=None, broker_url=None, data_roots=[root]
 )
+upgrade_database(settings.resolved_database_url)
 client = TestClient(create_app(settings))
 assert client.get("/v1/losses").status_code == 200
 job = {"dataset": "builtin:breast_cancer", "metric": "f1", "losses": ["huber"]}

@@ -63,9 +63,11 @@ async def test_pages_of_jobs_are_newest_first_with_every_shard(database_url: str
         jobs_repo.request_cancel(session=session, job_id=middle)
     engine = read_engine(database_url, DEFAULT_POOL)
     async with engine.connect() as connection:
-        first, total = await job_views(connection, status=None, limit=2, offset=0)
-        second, _ = await job_views(connection, status=None, limit=2, offset=2)
-        cancelled, count = await job_views(connection, status="cancelled", limit=10, offset=0)
+        first, total = await job_views(connection, tenant=None, status=None, limit=2, offset=0)
+        second, _ = await job_views(connection, tenant=None, status=None, limit=2, offset=2)
+        cancelled, count = await job_views(
+            connection, tenant=None, status="cancelled", limit=10, offset=0
+        )
     await engine.dispose()
     assert total == 3
     assert [v.job.id for v in first + second] == [newest, middle, oldest]

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import update
 
-from service.db import jobs as jobs_repo
 from service.db.migrate import alembic_config, upgrade_database
 from service.db.models import JobRow
 from service.db.session import session_scope
+from tests.db.legacy import insert_job
 from workers.engine.results import SearchResult, Verdict
 from workers.engine.spec import Budget, JobSpec, MetricRef, Task
 
@@ -140,10 +139,7 @@ def test_a_result_stored_before_verdicts_gets_the_verdict_its_numbers_say(
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     config = alembic_config(url)
     command.upgrade(config, "0004")
-    with session_scope(url) as session:
-        row, _ = jobs_repo.create_job(session=session, spec=SPEC)
-        job_id = row.id
-        session.execute(update(JobRow).where(JobRow.id == job_id).values(result=stored))
+    job_id = insert_job(url, SPEC, result=stored)
     upgrade_database(url)
     with session_scope(url) as session:
         upgraded = session.get(JobRow, job_id)

@@ -58,6 +58,7 @@ class Service:
     api: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    key: str | None = None  # an API key the test made for itself (create_key), if it needs one
 
     @property
     def env(self) -> dict[str, str]:
@@ -94,15 +95,7 @@ class Service:
 
     def start(self, worker: bool = True) -> None:
         """Migrate, start the API (and one worker unless told not to), wait until ready."""
-        migrate = subprocess.run(
-            [sys.executable, "-m", "service.cli", "migrate"],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        migrate = self.run_cli("migrate")
         assert migrate.returncode == 0, migrate.stderr
         self.api = self._spawn("api", "api")
         if worker:
@@ -151,8 +144,28 @@ class Service:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+    def client(self, key: str | None = None) -> httpx.Client:
+        """An HTTP client of the API, presenting ``key`` if given."""
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``loss-search ARGS`` on this service's database and settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "service.cli", *args],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def create_key(self, tenant: str, role: str = "member") -> str:
+        """A new API key made with ``loss-search keys create``, as an operator makes one."""
+        done = self.run_cli("keys", "create", "--tenant", tenant, "--role", role)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
 
     def logs(self) -> str:
         """The tail of every process log, for failure messages."""

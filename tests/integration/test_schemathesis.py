@@ -2,7 +2,9 @@
 response that breaks the OpenAPI document.
 
 The API runs as its own process on the embedded defaults, as ``loss-search api`` starts it, with
-no worker: every job a generated request creates stays queued, which is all the API needs.
+no worker: every job a generated request creates stays queued, which is all the API needs. Auth
+is required and schemathesis sends an admin key; its ``ignored_auth`` check sends requests
+without it too, and they must be refused.
 Schemathesis (a ``dev`` dependency) runs through its CLI with ``--checks all`` over every phase
 (examples, coverage, fuzzing, and stateful sequences that follow the links of POST /v1/jobs),
 with a fixed seed so a failure replays. ``tests/integration/schemathesis.toml`` lists the two
@@ -21,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.integration.harness import Backend, Service
@@ -50,9 +51,15 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     data_root = workdir / "data"
     data_root.mkdir()
     backend = Backend("embedded", None, None, f"loss-search-test-{uuid.uuid4().hex[:8]}")
-    service = ApiOnly(backend=backend, workdir=workdir, data_root=data_root)
+    service = ApiOnly(
+        backend=backend,
+        workdir=workdir,
+        data_root=data_root,
+        extra_env={"LOSS_SEARCH_AUTH": "required"},
+    )
     try:
         service.start()
+        service.key = service.create_key("schemathesis", role="admin")
         yield service
     finally:
         service.stop()
@@ -69,6 +76,8 @@ def run_schemathesis(service: Service) -> tuple[dict[str, Any], str]:
         str(CONFIG),
         "run",
         f"{service.url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {service.key}",
         "--checks",
         "all",
         "--max-examples",
@@ -112,7 +121,7 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(api: Se
 
 def test_bodies_over_the_limit_are_refused_by_the_real_server(api: Service) -> None:
     body = b'{"dataset": "builtin:iris", "metric": "accuracy", "losses": [' + b'"x",' * (1 << 19)
-    with api.client() as client:
+    with api.client(api.key) as client:
         declared = client.post(
             "/v1/jobs", content=body, headers={"content-type": "application/json"}
         )
@@ -129,6 +138,7 @@ def test_bodies_over_the_limit_are_refused_by_the_real_server(api: Service) -> N
 
 
 def test_the_real_server_answers_hostile_paging_with_422(api: Service) -> None:
-    response = httpx.get(f"{api.url}/v1/jobs", params={"offset": 2**63}, timeout=30)
+    with api.client(api.key) as client:
+        response = client.get("/v1/jobs", params={"offset": 2**63})
     assert response.status_code == 422
     assert "offset" in response.json()["error"]["message"]

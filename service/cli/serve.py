@@ -1,13 +1,12 @@
-"""``loss-search``: start the API, a worker, or both; bring the database up to date.
+"""Starting the service: ``up`` (API and one worker), ``api``, ``worker``, ``migrate``.
 
 ``loss-search up`` is the one-command start: it migrates the database, starts the API and one
-worker process on the configured (by default embedded) database and broker, prints the URL, and
-stops both on Ctrl-C.
+worker process on the configured (by default embedded) database and broker, prints the URL and
+whether requests need a key, and stops both on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -15,9 +14,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from typing import Annotated
 
+import typer
+
+from service.auth.exposure import ExposedWithoutAuth, check_exposure, describe, is_loopback
+from service.db.api_keys import active_keys
 from service.db.migrate import upgrade_database
+from service.db.session import session_scope
 from service.settings import Settings, get_settings
 
 logger = logging.getLogger("loss_search")
@@ -65,12 +69,31 @@ def api_command(settings: Settings) -> list[str]:
 
 
 def migrate(settings: Settings) -> None:
+    """Create or upgrade the database tables."""
     upgrade_database(settings.resolved_database_url)
 
 
-def up(settings: Settings) -> int:
+def count_keys(settings: Settings) -> int:
+    """How many API keys are active (not revoked)."""
+    with session_scope(settings.resolved_database_url, settings.database_pool) as session:
+        return active_keys(session=session)
+
+
+def refuse_if_exposed(settings: Settings) -> None:
+    """Exit (code 2) rather than serve a non-loopback address with auth off by default."""
+    if is_loopback(settings.api_host):
+        return
+    try:
+        check_exposure(settings, count_keys(settings))
+    except ExposedWithoutAuth as exc:
+        typer.echo(f"loss-search: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def run_up(settings: Settings) -> int:
     """Run the API and one worker until Ctrl-C or until either stops."""
     migrate(settings)
+    refuse_if_exposed(settings)
     url = f"http://{settings.api_host}:{settings.api_port}"
     children = {
         "api": subprocess.Popen(api_command(settings)),
@@ -97,6 +120,7 @@ def up(settings: Settings) -> int:
                 print(
                     f"loss-search is up: {url}  (API docs: {url}/docs; Ctrl-C stops it)", flush=True
                 )
+                print(describe(settings, count_keys(settings)), flush=True)
                 announced = True
             time.sleep(0.5)
     finally:
@@ -120,32 +144,39 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loss-search", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="migrate, then run the API and one worker (Ctrl-C stops both)")
-    commands.add_parser("api", help="run the API server")
-    worker = commands.add_parser("worker", help="run one worker process")
-    worker.add_argument(
-        "--name", default="worker", help="worker name (several per host need distinct names)"
-    )
-    commands.add_parser("migrate", help="create or upgrade the database tables")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def up() -> None:
+    """Migrate, then run the API and one worker (Ctrl-C stops both)."""
+    raise typer.Exit(run_up(get_settings()))
+
+
+def api() -> None:
+    """Run the API server."""
     settings = get_settings()
-    if args.command == "up":
-        return up(settings)
-    if args.command == "migrate":
-        migrate(settings)
-        return 0
-    command = (
-        api_command(settings) if args.command == "api" else worker_command(settings, args.name)
-    )
+    refuse_if_exposed(settings)
+    _replace_process(api_command(settings))
+
+
+def worker(
+    name: Annotated[
+        str, typer.Option(help="worker name (several per host need distinct names)")
+    ] = "worker",
+) -> None:
+    """Run one worker process."""
+    _replace_process(worker_command(get_settings(), name))
+
+
+def migrate_command() -> None:
+    """Create or upgrade the database tables."""
+    migrate(get_settings())
+
+
+def _replace_process(command: list[str]) -> None:
     os.execv(command[0], command)  # replace this process: signals reach the server directly
-    return 0  # pragma: no cover
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``loss-search`` command."""
+    app.command()(up)
+    app.command()(api)
+    app.command()(worker)
+    app.command("migrate")(migrate_command)

@@ -1,0 +1,43 @@
+"""``loss-search``: start the API, a worker, or both; bring the database up to date; manage
+the API keys of tenants.
+
+Each group of commands lives in its own module: :mod:`service.cli.serve` (``up``, ``api``,
+``worker``, ``migrate``), :mod:`service.cli.keys` (``keys create | list | revoke``) and
+:mod:`service.cli.tenants` (``tenants list | limits``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import typer
+
+from service.cli import keys, serve, tenants
+
+app = typer.Typer(
+    name="loss-search",
+    help="Find the training loss that best serves the metric your model is judged by.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain tracebacks: rich's would print local variables, and a key may be one of them.
+    pretty_exceptions_enable=False,
+)
+serve.register(app)
+app.add_typer(keys.app, name="keys")
+app.add_typer(tenants.app, name="tenants")
+
+
+# Commands that answer and exit log only problems; the servers log what they do.
+_QUIET = {"keys", "tenants"}
+
+
+@app.callback()
+def _configure(context: typer.Context) -> None:
+    level = logging.WARNING if context.invoked_subcommand in _QUIET else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line ``argv`` (the process's arguments by default); exits the process."""
+    app(args=list(argv) if argv is not None else None, prog_name="loss-search")
