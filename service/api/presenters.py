@@ -132,6 +132,7 @@ def trial_out(row: TrialFields) -> TrialOut:
         training=TrialTraining.model_validate(row.training or {}),
         value=row.value,
         threshold=row.threshold,
+        temperature=row.temperature,
         started_at=row.started_at,
         finished_at=row.finished_at,
         duration_s=duration,
@@ -203,6 +204,7 @@ def _setup(trial: TrialFields, multiclass: bool) -> Setup:
         ),
         threshold=threshold,
         class_offsets=offsets,
+        temperature=trial.temperature,
         trial_validation=trial.value,
         validation=trial.value,
     )

@@ -155,6 +155,7 @@ class TrialRow(Base):
     training: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    temperature: Mapped[float | None] = mapped_column(Float, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -77,6 +77,7 @@ class TrialFields(Protocol):
     training: dict[str, Any]
     value: float | None
     threshold: Any
+    temperature: float | None
     started_at: datetime | None
     finished_at: datetime | None
     failure_reason: str | None

@@ -96,6 +96,11 @@ class TrialOut(BaseModel):
         "validation; for multiclass, the offsets added to the class logits before the arg-max "
         "(tuned for macro_f1, weighted_f1 and balanced_accuracy)."
     )
+    temperature: float | None = Field(
+        default=None,
+        description="For log_loss, brier and ece: the temperature T fitted on validation that "
+        "divides the logits before the sigmoid or softmax (null for other metrics).",
+    )
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None

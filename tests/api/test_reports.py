@@ -146,3 +146,9 @@ def test_best_and_the_report_show_the_temperature_of_a_log_loss_job(
         assert 0.01 <= setup["temperature"] <= 100
     page = client.get(f"/v1/jobs/{job_id}/report.html").text
     assert "temperature" in page
+    trials = client.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+    complete = [t for t in trials if t["state"] == "complete"]
+    assert complete
+    for trial in complete:  # each trial's own temperature, as it was scored on validation
+        assert 0.01 <= trial["temperature"] <= 100
+    assert all(t["temperature"] is None for t in trials if t["state"] == "failed")

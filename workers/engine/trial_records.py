@@ -42,7 +42,7 @@ class TrialRecord:
 
     ``value`` is the validation metric (for a pruned trial, the last value it reported);
     ``threshold`` the decision threshold on the logit tuned on validation (one per label for
-    multilabel).
+    multilabel); ``temperature`` the temperature fitted on validation for log_loss, brier and ece.
     """
 
     number: int
@@ -54,6 +54,7 @@ class TrialRecord:
     training: dict[str, Any] = field(default_factory=dict)
     value: float | None = None
     threshold: float | list[float] | None = None
+    temperature: float | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     failure_reason: str | None = None
@@ -115,6 +116,7 @@ def _from_attrs(
         loss_params=dict(attrs.get("loss_params") or {}),
         training={key: attrs[key] for key in TRAINING_ATTRS if key in attrs},
         threshold=attrs.get("threshold"),
+        temperature=attrs.get("temperature"),
         **fields,
     )
 
