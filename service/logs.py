@@ -28,7 +28,9 @@ _job: ContextVar[dict[str, object] | None] = ContextVar("loss_search_job", defau
 
 
 @contextmanager
-def job_context(job_id: str, *, shard: int | None = None, tenant: str | None = None) -> Iterator[None]:
+def job_context(
+    job_id: str, *, shard: int | None = None, tenant: str | None = None
+) -> Iterator[None]:
     """Every line logged inside this block (in this thread or task) is about this job."""
     fields: dict[str, object] = {"job_id": job_id}
     if shard is not None:
@@ -74,7 +76,9 @@ def formatter(log_format: Literal["text", "json"]) -> logging.Formatter:
 
 
 def configure_logging(
-    log_format: Literal["text", "json"], level: int | str = logging.INFO, stream: TextIO | None = None
+    log_format: Literal["text", "json"],
+    level: int | str = logging.INFO,
+    stream: TextIO | None = None,
 ) -> None:
     """One handler on the root logger, to ``stream`` (stderr), in ``log_format``; it replaces
     the handlers there were."""

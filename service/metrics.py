@@ -43,7 +43,7 @@ def _process_id() -> str:
 
 
 if os.environ.get(MULTIPROC_ENV):  # before the first metric is made: each one takes it then
-    values.ValueClass = values.MultiProcessValue(_process_id)
+    values.ValueClass = values.MultiProcessValue(_process_id)  # type: ignore[no-untyped-call]
 
 REQUEST_SECONDS = Histogram(
     "loss_search_http_request_duration_seconds",
@@ -77,23 +77,26 @@ class JobsCollector(Collector):
             "loss_search_queue_depth", "Jobs waiting for a worker (status queued)."
         )
         trials = GaugeMetricFamily(
-            "loss_search_trials", "Trials of all jobs by state and tenant.", labels=["state", "tenant"]
+            "loss_search_trials",
+            "Trials of all jobs by state and tenant.",
+            labels=["state", "tenant"],
         )
         columns = [func.sum(getattr(JobRow, f"trials_{state}")) for state in TRIAL_STATES]
         query = select(JobRow.status, JobRow.tenant, func.count(), *columns).group_by(
             JobRow.status, JobRow.tenant
         )
-        by_tenant: dict[tuple[str, str], int] = {}
+        by_tenant: dict[tuple[str, str], int] = {}  # (trial state, tenant) -> trials
         waiting = 0
         with session_scope(self._url, self._pool) as session:
             for status, tenant, count, *sums in session.execute(query):
                 jobs.add_metric([status, tenant], count)
                 waiting += count if status == JobStatus.QUEUED.value else 0
-                for state, total in zip(TRIAL_STATES, sums, strict=True):
-                    by_tenant[state, tenant] = by_tenant.get((state, tenant), 0) + int(total or 0)
+                for trial_state, total in zip(TRIAL_STATES, sums, strict=True):
+                    key = (trial_state, tenant)
+                    by_tenant[key] = by_tenant.get(key, 0) + int(total or 0)
         queued.add_metric([], waiting)
-        for (state, tenant), total in sorted(by_tenant.items()):
-            trials.add_metric([state, tenant], total)
+        for (state_name, tenant_name), total in sorted(by_tenant.items()):
+            trials.add_metric([state_name, tenant_name], total)
         yield from (jobs, queued, trials)
 
 
@@ -101,14 +104,14 @@ class _ThisProcess(Collector):
     """This process's own metrics (used when no multiprocess directory is set)."""
 
     def collect(self) -> Iterator[Metric]:
-        return REGISTRY.collect()
+        yield from REGISTRY.collect()
 
 
 def build_registry(url: str, pool: PoolOptions) -> CollectorRegistry:
     """The registry ``GET /metrics`` renders: the processes' metrics and the database's."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_ThisProcess())
     registry.register(JobsCollector(url, pool))

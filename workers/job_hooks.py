@@ -78,6 +78,10 @@ class JobTrialLog:
         except Exception:
             logger.warning("could not record %d trials of %s", len(records), self._job_id)
 
+    def record_lost(self, trial: FrozenTrial) -> None:
+        """Record a trial failed because its worker died (it was queued again)."""
+        self.record([record_of(trial, lost=True)])
+
 
 def observe_finished(records: Sequence[TrialRecord]) -> None:
     """Count the trials among ``records`` that have just finished, with their duration."""
@@ -85,10 +89,6 @@ def observe_finished(records: Sequence[TrialRecord]) -> None:
         if record.finished and record.started_at and record.finished_at:
             seconds = (record.finished_at - record.started_at).total_seconds()
             TRIAL_SECONDS.labels(record.state).observe(max(0.0, seconds))
-
-    def record_lost(self, trial: FrozenTrial) -> None:
-        """Record a trial failed because its worker died (it was queued again)."""
-        self.record([record_of(trial, lost=True)])
 
 
 class ShardHeartbeat:
@@ -104,7 +104,9 @@ class ShardHeartbeat:
         # Run in a copy of the starter's context: its lines carry the job's log fields.
         context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=context.run, args=(self._run,), name=f"shard-heartbeat-{job_id}-{shard}",
+            target=context.run,
+            args=(self._run,),
+            name=f"shard-heartbeat-{job_id}-{shard}",
             daemon=True,
         )
 

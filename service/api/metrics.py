@@ -7,8 +7,6 @@ asks for an admin key (Prometheus sends one with ``authorization: credentials_fi
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
@@ -35,5 +33,3 @@ def metrics(request: Request) -> Response:
     """Every metric, read now (the database's at this moment)."""
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
-
-

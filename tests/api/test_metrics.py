@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,7 +46,7 @@ def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def finished(module_settings: Settings) -> Iterator[tuple[str, list[str], Samples]]:
+def finished(module_settings: Settings) -> tuple[str, list[str], Samples]:
     """A small real job of tenant 'acme' run by the worker code, with JSON logs captured.
 
     Yields the job id, the log lines and the /metrics page read just before the job ran.
@@ -73,7 +72,7 @@ def finished(module_settings: Settings) -> Iterator[tuple[str, list[str], Sample
         run_shard(job_id, 0, module_settings)
     finally:
         root.handlers, root.level = handlers, level
-    yield job_id, stream.getvalue().splitlines(), before
+    return job_id, stream.getvalue().splitlines(), before
 
 
 def test_metrics_count_the_job_by_status_and_tenant_and_its_trials(
