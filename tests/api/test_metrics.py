@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -147,3 +151,40 @@ def test_text_log_lines_name_the_job() -> None:
     inside, outside = stream.getvalue().splitlines()
     assert inside.endswith("inside [job_id=j1 shard=2 tenant=acme]")
     assert outside.endswith("outside")
+
+
+WORKER = """
+from datetime import UTC, datetime, timedelta
+from service.metrics import POPULATION_SIZE
+from workers.engine.trial_records import TrialRecord
+from workers.job_hooks import observe_finished
+
+end = datetime.now(UTC)
+start = end - timedelta(seconds=3)
+observe_finished([TrialRecord(0, "complete", started_at=start, finished_at=end)])
+POPULATION_SIZE.set(5)
+"""
+SCRAPE = """
+import sys
+from service.db.session import DEFAULT_POOL
+from service.metrics import build_registry, render
+
+sys.stdout.write(render(build_registry(sys.argv[1], DEFAULT_POOL)).decode())
+"""
+
+
+def test_the_page_adds_up_what_other_processes_counted(settings: Settings, tmp_path: Path) -> None:
+    # The worker and the API as separate processes sharing a multiprocess folder, as under
+    # 'loss-search up': the API's page shows the trial the worker process counted.
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    subprocess.run([sys.executable, "-c", WORKER], env=env, check=True, timeout=60)
+    url = settings.resolved_database_url
+    scrape = [sys.executable, "-c", SCRAPE, url]
+    done = subprocess.run(scrape, env=env, check=True, timeout=60, capture_output=True, text=True)
+    page = samples(done.stdout)
+    assert value(page, "loss_search_trial_duration_seconds_count", state="complete") == 1
+    assert value(page, "loss_search_trial_duration_seconds_sum", state="complete") >= 3
+    assert value(page, "loss_search_population_size") == 5
+    assert value(page, "loss_search_queue_depth") == 0  # the database's metrics are there too
