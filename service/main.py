@@ -10,7 +10,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import catalogue, health, job, jobs, tenants
+from service.api import catalogue, health, job, jobs, metrics, tenants
 from service.api.job_owners import JobOwners
 from service.api.view_cache import ViewCache
 from service.auth.authenticator import Authenticator
@@ -19,7 +19,10 @@ from service.body_limit import BodySizeLimit
 from service.db.api_keys import any_active_key
 from service.db.reads import read_engine
 from service.errors import install_error_handlers
+from service.logs import configure_logging
+from service.metrics import build_registry
 from service.openapi import document_errors
+from service.request_metrics import RequestMetrics
 from service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -47,6 +50,8 @@ class LossSearchAPI(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API; ``settings`` defaults to the environment's."""
     configured = settings or get_settings()
+    if configured.log_format == "json":  # text: uvicorn's own logging, as configured
+        configure_logging("json")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -85,10 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loopback=is_loopback(configured.api_host),
     )
     install_error_handlers(app)
+    app.state.metrics_registry = build_registry(
+        configured.resolved_database_url, configured.database_pool
+    )
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_request_bytes)
+    app.add_middleware(RequestMetrics)  # outermost: it times the whole answer
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(job.router)
     app.include_router(tenants.router)
     app.include_router(catalogue.router)
+    app.include_router(metrics.router)
     return app

@@ -180,6 +180,16 @@ class Settings(BaseSettings):
         "set its own limit; unset: only the job spec's own bound. A job over it is refused "
         "with 422.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as text (for a terminal) or as one JSON object each (for a log "
+        "collector); lines about a job carry job_id, tenant and shard either way.",
+    )
+    metrics_auth: Literal["open", "admin"] = Field(
+        default="open",
+        description="Who may read GET /metrics: open (anyone who reaches the port, as a "
+        "Prometheus scraper usually does) or admin (an admin key, Authorization: Bearer).",
+    )
     redis_visibility_timeout_s: int = Field(
         default=12 * 3600,
         description="Redis redelivers an unacknowledged job after this long; keep it above the "

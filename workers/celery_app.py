@@ -20,6 +20,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from service.logs import configure_logging
 from service.queue import RUN_JOB_TASK
 from service.settings import get_settings
 from workers.sweeper import Sweeper
@@ -68,3 +69,9 @@ def _configure_torch(**_: Any) -> None:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
+
+
+@signals.setup_logging.connect
+def _configure_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    # Connected, this replaces Celery's own logging set-up: one handler, in the configured format.
+    configure_logging(settings.log_format, loglevel or "INFO")

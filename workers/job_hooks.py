@@ -4,6 +4,7 @@ search to stop (cancel requested, lease lost, job ended)."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from service.db import trial_ledger
 from service.db import trials as trials_repo
 from service.db.session import session_scope
 from service.db.transient import in_transaction
+from service.metrics import TRIAL_SECONDS
 from workers.engine.trial_records import TrialRecord, record_of
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ class JobTrialLog:
     def __init__(self, url: str, job_id: str, maximize: bool) -> None:
         self._url, self._job_id, self._maximize = url, job_id, maximize
 
-    def record(self, records: Sequence[TrialRecord]) -> None:
+    def record(self, records: Sequence[TrialRecord], *, repair: bool = False) -> None:
+        if not repair:  # a repair repeats trials already counted (by this or another worker)
+            observe_finished(records)
         try:
             in_transaction(
                 self._url,
@@ -79,6 +83,14 @@ class JobTrialLog:
         self.record([record_of(trial, lost=True)])
 
 
+def observe_finished(records: Sequence[TrialRecord]) -> None:
+    """Count the trials among ``records`` that have just finished, with their duration."""
+    for record in records:
+        if record.finished and record.started_at and record.finished_at:
+            seconds = (record.finished_at - record.started_at).total_seconds()
+            TRIAL_SECONDS.labels(record.state).observe(max(0.0, seconds))
+
+
 class ShardHeartbeat:
     """Touches the shard row on a thread; notices cancels, lost leases and finished jobs."""
 
@@ -89,8 +101,13 @@ class ShardHeartbeat:
         self.lost = False
         self.job_finished = False
         self._done = threading.Event()
+        # Run in a copy of the starter's context: its lines carry the job's log fields.
+        context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=self._run, name=f"shard-heartbeat-{job_id}-{shard}", daemon=True
+            target=context.run,
+            args=(self._run,),
+            name=f"shard-heartbeat-{job_id}-{shard}",
+            daemon=True,
         )
 
     def should_stop(self) -> bool:

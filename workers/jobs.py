@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
 from service.db.models import JobStatus
+from service.db.shards import ShardClaim
 from service.db.transient import in_transaction, is_transient
+from service.logs import job_context
+from service.metrics import POPULATION_SIZE
 from service.settings import Settings
 from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
@@ -47,7 +50,15 @@ def resolve_device(setting: str) -> torch.device:
 
 
 def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
-    """Run one shard of a job. Returns the job's final status if this call set it, else None."""
+    """Run one shard of a job. Returns the job's final status if this call set it, else None.
+
+    Every line logged meanwhile carries the job's id and shard (and, once claimed, tenant).
+    """
+    with job_context(job_id, shard=shard):
+        return _claim_and_run(job_id, shard, settings)
+
+
+def _claim_and_run(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     url = settings.resolved_database_url
     worker = worker_name()
     claim = in_transaction(
@@ -63,6 +74,13 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     if claim is None:
         logger.info("shard %s/%d is done, held by a live worker, or its job ended", job_id, shard)
         return None
+    with job_context(job_id, shard=shard, tenant=claim.tenant):
+        return _run_claim(claim, settings, worker)
+
+
+def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus | None:
+    """Run a shard this worker has just claimed, until it ends or stops."""
+    url, job_id, shard = settings.resolved_database_url, claim.job_id, claim.shard
     spec = JobSpec.model_validate(claim.spec)
     budget = JobBudget(url, job_id, worker)
     trial_log = JobTrialLog(url, job_id, get_metric(spec.metric.name).greater_is_better)
@@ -123,6 +141,7 @@ def _storage(settings: Settings, budget: JobBudget, trial_log: JobTrialLog) -> R
 def _run(
     search: Search, heartbeat: ShardHeartbeat, url: str, job_id: str, shard: int, worker: str
 ) -> JobStatus | None:
+    POPULATION_SIZE.set(search.population.members)
     stopped = search.run_trials()
     if stopped and heartbeat.lost:
         logger.warning("job %s shard %d: another worker took it over", job_id, shard)

@@ -42,13 +42,13 @@ def sweep(settings: Settings, send: Send) -> list[tuple[str, int]]:
             session=session, stale_after_s=settings.job_stale_after_s
         )
     for job_id, shard in stale:
-        logger.warning("job %s shard %d lost its worker; queueing it again", job_id, shard)
+        _warn("job %s shard %d lost its worker; queueing it again", job_id, shard)
     with session_scope(url) as session:
         unfinalized = shards_repo.requeue_unfinalized(
             session=session, settle_s=settings.job_stale_after_s
         )
     for job_id, shard in unfinalized:
-        logger.warning("job %s was never finalized; queueing shard %d to do it", job_id, shard)
+        _warn("job %s was never finalized; queueing shard %d to do it", job_id, shard)
     with session_scope(url) as session:
         unclaimed = shards_repo.claim_resends(
             session=session,
@@ -56,14 +56,20 @@ def sweep(settings: Settings, send: Send) -> list[tuple[str, int]]:
             max_backoff_s=settings.resend_max_backoff_s,
         )
     for job_id, shard in unclaimed:
-        logger.warning("job %s shard %d was not picked up; sending it again", job_id, shard)
+        _warn("job %s shard %d was not picked up; sending it again", job_id, shard)
     due = [*stale, *unfinalized, *unclaimed]
     for job_id, shard in due:
         try:
             send(job_id, shard)
         except Exception:  # the broker is down: the shard stays queued and comes round again
-            logger.warning("could not send job %s shard %d", job_id, shard, exc_info=True)
+            _warn("could not send job %s shard %d", job_id, shard, exc_info=True)
     return due
+
+
+def _warn(message: str, job_id: str, shard: int, *, exc_info: bool = False) -> None:
+    # With the line's job fields (the sweeper does not read the job's tenant).
+    fields = {"job_id": job_id, "shard": shard}
+    logger.warning(message, job_id, shard, exc_info=exc_info, extra=fields)
 
 
 class Sweeper:

@@ -22,6 +22,7 @@ from service.db import jobs as repo
 from service.db import reads
 from service.db.models import JobStatus
 from service.idempotency import Idempotent
+from service.logs import job_context
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.schemas import ErrorResponse, JobOut, Page
@@ -81,8 +82,9 @@ def create_job(
     owners: JobOwners = http.app.state.job_owners
     owners.remember(row.id, tenant)
     # Enqueue only after the commit: a worker must find the row it is sent.
-    if send_shards(row.id, range(len(shard_rows)), settings):
-        _mark_sent(db, row.id, len(shard_rows))
+    with job_context(row.id, tenant=tenant):  # the lines logged meanwhile are about this job
+        if send_shards(row.id, range(len(shard_rows)), settings):
+            _mark_sent(db, row.id, len(shard_rows))
     response.headers["Location"] = f"/v1/jobs/{row.id}"
     return job
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import typer
 
 from service.cli import keys, serve, tenants
+from service.logs import configure_logging
+from service.settings import get_settings
 
 app = typer.Typer(
     name="loss-search",
@@ -35,7 +37,7 @@ _QUIET = {"keys", "tenants"}
 @app.callback()
 def _configure(context: typer.Context) -> None:
     level = logging.WARNING if context.invoked_subcommand in _QUIET else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(get_settings().log_format, level)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from service.settings import Settings, get_settings
 
 logger = logging.getLogger("loss_search")
 
+# prometheus_client's multiprocess mode: every process writes its metrics into files there.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The worker is started by module path, so the service never imports worker code.
 WORKER_APP = "workers.celery_app"
 
@@ -90,14 +93,28 @@ def refuse_if_exposed(settings: Settings) -> None:
         raise typer.Exit(2) from None
 
 
+def children_environment(settings: Settings) -> dict[str, str]:
+    """The API's and the worker's environment: with a shared Prometheus multiprocess directory
+    (a fresh one under the data directory unless one is set), so that the API's /metrics adds
+    up the worker's counts too."""
+    env = dict(os.environ)
+    if not env.get(MULTIPROC_ENV):
+        path = settings.resolved_data_dir / "metrics"
+        shutil.rmtree(path, ignore_errors=True)  # the files of an earlier run's processes
+        path.mkdir()
+        env[MULTIPROC_ENV] = str(path)
+    return env
+
+
 def run_up(settings: Settings) -> int:
     """Run the API and one worker until Ctrl-C or until either stops."""
     migrate(settings)
     refuse_if_exposed(settings)
     url = f"http://{settings.api_host}:{settings.api_port}"
+    env = children_environment(settings)
     children = {
-        "api": subprocess.Popen(api_command(settings)),
-        "worker": subprocess.Popen(worker_command(settings)),
+        "api": subprocess.Popen(api_command(settings), env=env),
+        "worker": subprocess.Popen(worker_command(settings), env=env),
     }
     stopping = False
 

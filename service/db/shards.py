@@ -31,6 +31,7 @@ class ShardClaim:
     study_name: str
     started_at_timestamp: float
     attempts: int
+    tenant: str
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,14 @@ def claim_shard(
     assert row is not None
     started = job.started_at or now
     return ShardClaim(
-        job_id, shard, job.shards, dict(job.spec), job.study_name, started.timestamp(), row.attempts
+        job_id,
+        shard,
+        job.shards,
+        dict(job.spec),
+        job.study_name,
+        started.timestamp(),
+        row.attempts,
+        job.tenant,
     )
 
 

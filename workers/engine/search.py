@@ -236,11 +236,11 @@ class Search:
         if self.context.trial_log is None:
             return
         trials = self.study.get_trials(deepcopy=False)
-        self._log(records_of(trials, retried_trial_numbers(trials)))
+        self._log(records_of(trials, retried_trial_numbers(trials)), repair=True)
 
-    def _log(self, records: Sequence[TrialRecord]) -> None:
+    def _log(self, records: Sequence[TrialRecord], *, repair: bool = False) -> None:
         if records and self.context.trial_log is not None:
-            self.context.trial_log.record(records)
+            self.context.trial_log.record(records, repair=repair)
 
     def _acquire(self, heartbeat: Heartbeat, size: int) -> list[optuna.Trial]:
         """Up to ``size`` trials, each taking a budget slot before it is asked for."""

@@ -67,8 +67,9 @@ class TrialRecord:
 class TrialLog(Protocol):
     """Receives trial records as trials change; must not raise into the search."""
 
-    def record(self, records: Sequence[TrialRecord]) -> None:
-        """Store (insert or update by number) these records."""
+    def record(self, records: Sequence[TrialRecord], *, repair: bool = False) -> None:
+        """Store (insert or update by number) these records; ``repair``: a record of the whole
+        study (trials that changed just now, and every other one again)."""
         ...
 
 
