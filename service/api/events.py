@@ -22,9 +22,9 @@ from service.api.presenters import final_best
 from service.db import jobs as repo
 from service.db import reads
 from service.db.models import JobStatus
-from service.errors import invalid, not_found
+from service.errors import ApiError, not_found
 from service.job_events import Event, JobEvents, resume_point
-from service.schemas import ErrorResponse
+from service.schemas import ErrorDetail, ErrorResponse
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["jobs"], dependencies=[Depends(owned_job)])
 
@@ -57,7 +57,8 @@ def _last_id(header: str | None, query: int | None) -> int:
         return max(int(header.strip()), 0)
     except ValueError:
         message = f"Last-Event-ID must be the id of an event of this stream, not {header!r}"
-        raise invalid(message, "header", "last-event-id") from None
+        detail = ErrorDetail(loc=["header", "Last-Event-ID"], message=message)
+        raise ApiError(422, "validation_error", message, [detail]) from None
 
 
 async def _start(
