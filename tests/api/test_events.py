@@ -150,6 +150,25 @@ def test_last_event_id_resumes_right_after_it_without_repeats_or_gaps(
         bad = client.get(f"/v1/jobs/{finished_job}/events", headers={"Last-Event-ID": "x"})
         assert bad.status_code == 422
         assert bad.json()["error"]["details"][0]["loc"] == ["header", "Last-Event-ID"]
+    # The ids come from the database, not from the process: another API process (or this one
+    # restarted) resumes the same way.
+    with TestClient(create_app(fast)) as restarted:
+        resumed = stream(restarted, finished_job, headers={"Last-Event-ID": str(events[4].id)})
+    assert resumed == events[5:]
+
+
+def test_a_job_cancelled_while_queued_streams_its_two_statuses_and_ends(fast: Settings) -> None:
+    job_id = submit(fast)
+    with TestClient(create_app(fast)) as client:
+        assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+        events = stream(client, job_id)
+    assert [(e.id, e.type) for e in events] == [
+        (1, "status"),
+        (FINAL_ID, "status"),
+        (RESULT_ID, "result"),
+    ]
+    assert events[1].data["status"] == "cancelled"
+    assert events[2].data == {"status": "cancelled", "error": None, "best": None}
 
 
 class Server:
