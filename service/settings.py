@@ -138,6 +138,19 @@ class Settings(BaseSettings):
         "trials, for other pollers of it (seconds; 0 turns it off). A poll may see progress "
         "this much late.",
     )
+    events_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often an open GET /v1/jobs/{id}/events stream reads the job and its "
+        "trials from the database (seconds).",
+    )
+    events_keepalive_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="An events stream with nothing to send sends a ': ping' comment this often "
+        "(seconds), so proxies do not close it.",
+    )
     max_request_bytes: int = Field(
         default=1 << 20,
         ge=1,

@@ -221,3 +221,34 @@ def _group(rows: Sequence[Row[Any]]) -> list[JobView]:
                 )
             )
     return list(views.values())
+
+
+_JOB_FIELDS = select(*_JOB_COLUMNS).where(_JOBS.c.id == bindparam("job_id"))
+_TRIALS_FROM = (
+    select(_TRIALS)
+    .where(_TRIALS.c.job_id == bindparam("job_id"), _TRIALS.c.number >= bindparam("first"))
+    .order_by(_TRIALS.c.number)
+)
+_STATES_BEFORE = (
+    select(_TRIALS.c.state, func.count())
+    .where(_TRIALS.c.job_id == bindparam("job_id"), _TRIALS.c.number < bindparam("first"))
+    .group_by(_TRIALS.c.state)
+)
+
+
+async def job_fields(connection: AsyncConnection, job_id: str) -> JobFields | None:
+    """The job without its shards; None if there is no such job."""
+    row = (await connection.execute(_JOB_FIELDS, {"job_id": job_id})).first()
+    return cast(JobFields | None, row)
+
+
+async def trials_from(connection: AsyncConnection, job_id: str, first: int) -> list[TrialFields]:
+    """The job's trials numbered ``first`` or more, by number."""
+    rows = (await connection.execute(_TRIALS_FROM, {"job_id": job_id, "first": first})).all()
+    return cast(list[TrialFields], rows)
+
+
+async def states_before(connection: AsyncConnection, job_id: str, first: int) -> dict[str, int]:
+    """How many of the job's trials numbered below ``first`` are in each state."""
+    rows = (await connection.execute(_STATES_BEFORE, {"job_id": job_id, "first": first})).all()
+    return {str(state): int(count) for state, count in rows}

@@ -55,6 +55,11 @@ def call(
     headers = bearer(key) if key else {}
     body = BODIES.get((method, path))
     url = path.replace("{job_id}", job_id).replace("{tenant}", tenant)
+    if path.endswith("/events"):  # a stream that lasts as long as the job: read its head only
+        with client.stream(method, url, headers=headers) as response:
+            if response.status_code != 200:
+                response.read()
+            return response
     return client.request(method, url, json=body, headers=headers)
 
 
