@@ -71,13 +71,13 @@ async def _start(
         ),
     ] = None,
     last_event_id_header: Annotated[
-        str | None,
+        str,
         Header(
             alias="Last-Event-ID",
             pattern=r"^[0-9]{0,18}$",
             description="Resume after this event (what EventSource sends): an event's id.",
         ),
-    ] = None,
+    ] = "",
 ) -> JobEvents:
     """Where the stream starts; the checks happen here, before the response has begun."""
     after = _last_id(last_event_id_header, last_event_id)
