@@ -17,15 +17,13 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import BENCH_DATASETS, machine, table
-from bench.quality import CASES, Case
+from bench.quality import CASES, Case, timed_search
 
 
 @dataclass(frozen=True)
@@ -55,10 +53,7 @@ def run_job(case: Case, variant: str, seed: int, trials: int) -> dict[str, Any]:
     import workers.engine.training_plan as training_plan
     from workers.engine.datasets import expand_target, read_columns, resolve_reference
     from workers.engine.losses import baseline_loss
-    from workers.engine.search import run_search
-    from workers.engine.search_context import SearchContext
     from workers.engine.spec import Budget, Confirmation, JobSpec, MetricRef, Task
-    from workers.engine.studies import make_storage
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -85,18 +80,8 @@ def run_job(case: Case, variant: str, seed: int, trials: int) -> dict[str, Any]:
         seed=seed,
         confirmation=Confirmation(top_k=1),
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        context = SearchContext(
-            storage=make_storage(f"sqlite:///{Path(tmp) / 'recipe.db'}"),
-            study_name=f"recipe-{case.name}",
-            data_roots=roots,
-            exclusive=True,
-        )
-        started = time.perf_counter()
-        outcome = run_search(spec, context)
-        seconds = time.perf_counter() - started
-    assert outcome.result is not None, f"{case.name}: the search was stopped"
-    best = outcome.result.best
+    result, seconds = timed_search(spec, case.name, roots)
+    best = result.best
     return {
         "case": case.name,
         "metric": case.metric,

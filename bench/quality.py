@@ -28,9 +28,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import BENCH_DATASETS, machine, table
+
+if TYPE_CHECKING:
+    from workers.engine.results import SearchResult
+    from workers.engine.spec import JobSpec
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,7 @@ def run_case(
         read_columns,
         resolve_reference,
     )
-    from workers.engine.search import run_search
-    from workers.engine.search_context import SearchContext
     from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Task
-    from workers.engine.studies import make_storage
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -117,18 +118,8 @@ def run_case(
             "metric": case.metric_label,
             "references": references,
         }
-    with tempfile.TemporaryDirectory() as tmp:
-        context = SearchContext(
-            storage=make_storage(f"sqlite:///{Path(tmp) / 'quality.db'}"),
-            study_name=f"quality-{case.name}",
-            data_roots=roots,
-            exclusive=True,
-        )
-        started = time.perf_counter()
-        outcome = run_search(spec, context)
-        seconds = time.perf_counter() - started
-    assert outcome.result is not None, f"{case.name}: the search was stopped"
-    result = outcome.result.model_dump(mode="json")  # plain data: it crosses processes
+    found, seconds = timed_search(spec, case.name, roots)
+    result = found.model_dump(mode="json")  # plain data: it crosses processes
     return {
         "case": case.name,
         "task": case.task,
@@ -140,6 +131,26 @@ def run_case(
         "trial_counts": result.get("trial_counts"),
         "references": references,
     }
+
+
+def timed_search(spec: JobSpec, name: str, roots: list[Path]) -> tuple[SearchResult, float]:
+    """Run one job through the engine on a throw-away SQLite study; its result and wall time."""
+    from workers.engine.search import run_search
+    from workers.engine.search_context import SearchContext
+    from workers.engine.studies import make_storage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        context = SearchContext(
+            storage=make_storage(f"sqlite:///{Path(tmp) / 'bench.db'}"),
+            study_name=f"bench-{name}",
+            data_roots=roots,
+            exclusive=True,
+        )
+        started = time.perf_counter()
+        outcome = run_search(spec, context)
+        seconds = time.perf_counter() - started
+    assert outcome.result is not None, f"{name}: the search was stopped"
+    return outcome.result, seconds
 
 
 def _arm(setup: dict[str, Any]) -> dict[str, Any]:
