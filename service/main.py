@@ -10,7 +10,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import catalogue, events, health, job, jobs, metrics, tenants
+from service.api import catalogue, events, health, job, jobs, metrics, tenants, webhooks
 from service.api.job_owners import JobOwners
 from service.api.view_cache import ViewCache
 from service.auth.authenticator import Authenticator
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(job.router)
     app.include_router(events.router)
     app.include_router(tenants.router)
+    app.include_router(webhooks.router)
     app.include_router(catalogue.router)
     app.include_router(metrics.router)
     return app

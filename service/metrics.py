@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from prometheus_client import (
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -55,6 +56,12 @@ TRIAL_SECONDS = Histogram(
     "Training time of each trial a worker finished, by final state.",
     ["state"],
     buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "loss_search_webhook_deliveries",
+    "Webhook delivery attempts by outcome: delivered (a 2xx), retry (failed, tried again "
+    "later), failed (failed, and retries are exhausted).",
+    ["outcome"],
 )
 POPULATION_SIZE = Gauge(
     "loss_search_population_size",

@@ -203,6 +203,39 @@ class Settings(BaseSettings):
         description="Who may read GET /metrics: open (anyone who reaches the port, as a "
         "Prometheus scraper usually does) or admin (an admin key, Authorization: Bearer).",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback, private, link-local or other non-public "
+        "addresses (refused by default, so a job cannot make the service call into its own "
+        "network).",
+    )
+    webhook_progress_every_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="At most one job.progress webhook per job this often.",
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="How long a webhook receiver has to answer."
+    )
+    webhook_first_retry_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wait before retrying a failed webhook delivery; it doubles on each retry "
+        "(with jitter), up to webhook_max_retry_wait_s.",
+    )
+    webhook_max_retry_wait_s: float = Field(
+        default=600.0, gt=0, description="The longest wait between two delivery attempts."
+    )
+    webhook_retry_for_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="A webhook not delivered this long after its event is given up (failed).",
+    )
+    webhook_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each worker's dispatcher looks for webhooks due to be sent.",
+    )
     redis_visibility_timeout_s: int = Field(
         default=12 * 3600,
         description="Redis redelivers an unacknowledged job after this long; keep it above the "

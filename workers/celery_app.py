@@ -10,7 +10,7 @@ message goes back to the broker, and a sweeper thread in every worker (:mod:`wor
 also puts shards whose worker stopped sending heartbeats back on the queue, and sends again
 queued shards whose message was never sent or was lost; that covers brokers that lose messages
 (kombu's SQLAlchemy transport with its consumer, Redis on restart) and Redis's long visibility
-timeout.
+timeout. Another thread sends the webhooks that jobs queued (:mod:`workers.webhook_dispatcher`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from service.logs import configure_logging
 from service.queue import RUN_JOB_TASK
 from service.settings import get_settings
 from workers.sweeper import Sweeper
+from workers.webhook_dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -51,16 +52,19 @@ def send_shard(job_id: str, shard: int) -> None:
 
 
 _sweeper = Sweeper(settings, send_shard)
+_webhooks = Dispatcher(settings)
 
 
 @signals.worker_ready.connect
-def _start_sweeper(**_: Any) -> None:
+def _start_threads(**_: Any) -> None:
     _sweeper.start()
+    _webhooks.start()
 
 
 @signals.worker_shutdown.connect
-def _stop_sweeper(**_: Any) -> None:
+def _stop_threads(**_: Any) -> None:
     _sweeper.stop()
+    _webhooks.stop()
 
 
 @signals.worker_init.connect

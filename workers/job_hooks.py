@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from optuna.trial import FrozenTrial
+from sqlalchemy.orm import Session
 
 from service.db import shards as shards_repo
 from service.db import trial_ledger
@@ -18,6 +19,7 @@ from service.db import trials as trials_repo
 from service.db.session import session_scope
 from service.db.transient import in_transaction
 from service.metrics import TRIAL_SECONDS
+from service.webhooks import outbox
 from workers.engine.trial_records import TrialRecord, record_of
 
 logger = logging.getLogger(__name__)
@@ -62,19 +64,24 @@ class JobTrialLog:
     them. Recording must never stop the search.
     """
 
-    def __init__(self, url: str, job_id: str, maximize: bool) -> None:
+    def __init__(
+        self, url: str, job_id: str, maximize: bool, *, progress_every_s: float = 30.0
+    ) -> None:
         self._url, self._job_id, self._maximize = url, job_id, maximize
+        self._progress_every_s = progress_every_s
 
     def record(self, records: Sequence[TrialRecord], *, repair: bool = False) -> None:
         if not repair:  # a repair repeats trials already counted (by this or another worker)
             observe_finished(records)
+
+        def write(session: Session) -> None:
+            if trials_repo.record_trials(
+                session=session, job_id=self._job_id, records=records, maximize=self._maximize
+            ) and any(record.finished for record in records):
+                outbox.job_progressed(session, self._job_id, self._progress_every_s)
+
         try:
-            in_transaction(
-                self._url,
-                lambda s: trials_repo.record_trials(
-                    session=s, job_id=self._job_id, records=records, maximize=self._maximize
-                ),
-            )
+            in_transaction(self._url, write)
         except Exception:
             logger.warning("could not record %d trials of %s", len(records), self._job_id)
 

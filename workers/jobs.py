@@ -24,6 +24,7 @@ from service.db.transient import in_transaction, is_transient
 from service.logs import job_context
 from service.metrics import POPULATION_SIZE
 from service.settings import Settings
+from service.webhooks import outbox
 from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
 from workers.engine.search import Search
@@ -61,16 +62,20 @@ def run_shard(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
 def _claim_and_run(job_id: str, shard: int, settings: Settings) -> JobStatus | None:
     url = settings.resolved_database_url
     worker = worker_name()
-    claim = in_transaction(
-        url,
-        lambda s: shards_repo.claim_shard(
-            session=s,
+
+    def claim_it(session: Session) -> ShardClaim | None:
+        claim = shards_repo.claim_shard(
+            session=session,
             job_id=job_id,
             shard=shard,
             worker=worker,
             stale_after_s=settings.job_stale_after_s,
-        ),
-    )
+        )
+        if claim is not None and claim.started_job:
+            outbox.job_started(session, job_id)
+        return claim
+
+    claim = in_transaction(url, claim_it)
     if claim is None:
         logger.info("shard %s/%d is done, held by a live worker, or its job ended", job_id, shard)
         return None
@@ -83,7 +88,12 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
     url, job_id, shard = settings.resolved_database_url, claim.job_id, claim.shard
     spec = JobSpec.model_validate(claim.spec)
     budget = JobBudget(url, job_id, worker)
-    trial_log = JobTrialLog(url, job_id, get_metric(spec.metric.name).greater_is_better)
+    trial_log = JobTrialLog(
+        url,
+        job_id,
+        get_metric(spec.metric.name).greater_is_better,
+        progress_every_s=settings.webhook_progress_every_s,
+    )
     storage = _storage(settings, budget, trial_log)
     timeout_s = spec.budget.timeout_s
     deadline = claim.started_at_timestamp + timeout_s if timeout_s else None
@@ -197,6 +207,8 @@ def _finish_job(
         if finalizer is not None:
             shard, worker = finalizer
             shards_repo.finish_shard(session=session, job_id=job_id, shard=shard, worker=worker)
+        if ended is not None:
+            outbox.job_ended(session, job_id, ended)
         return ended
 
     ended = in_transaction(url, finish)

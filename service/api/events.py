@@ -18,7 +18,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from service.api.auth import owned_job
 from service.api.deps import DatabaseDep, SettingsDep
-from service.api.presenters import final_best
+from service.api.presenters import result_summary
 from service.db import jobs as repo
 from service.db import reads
 from service.db.models import JobStatus
@@ -139,21 +139,7 @@ def _result(db: DatabaseDep, job_id: str) -> dict[str, Any]:
             return {"status": None, "error": f"job {job_id} no longer exists", "best": None}
         if row.status != JobStatus.SUCCEEDED.value or not row.result:
             return {"status": row.status, "error": row.error, "best": None}
-        best = final_best(row)
-        status = row.status
-    return {
-        "status": status,
-        "error": None,
-        "best": {
-            "metric": best.metric.name,
-            "loss": best.best.loss,
-            "family": best.best.family,
-            "loss_params": best.best.loss_params,
-            "verdict": best.comparison.verdict,
-            "summary": best.comparison.summary,
-            "url": f"/v1/jobs/{job_id}/best",
-        },
-    }
+        return {"status": row.status, "error": None, "best": result_summary(row)}
 
 
 def _sse(event: Event) -> ServerSentEvent:

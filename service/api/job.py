@@ -16,15 +16,24 @@ from sqlalchemy.orm import Session
 from service.api.auth import owned_job
 from service.api.deps import DatabaseDep, ViewCacheDep
 from service.api.params import Limit, Offset
-from service.api.presenters import final_best, job_out, provisional_best, trial_out
+from service.api.presenters import (
+    delivery_out,
+    final_best,
+    job_out,
+    provisional_best,
+    trial_out,
+)
 from service.db import jobs as repo
 from service.db import reads
 from service.db import trials as trials_repo
+from service.db import webhooks as webhooks_repo
 from service.db.models import JobRow, JobStatus
 from service.errors import ApiError, not_found
 from service.reports import build_report, render_report
 from service.schemas import BestOut, ErrorResponse, JobOut, Page, TrialOut
 from service.schemas.reports import ReportOut
+from service.schemas.webhooks import DeliveryOut
+from service.webhooks import outbox
 from workers.engine.losses import BASELINE_LOSS
 from workers.engine.metrics import get_metric
 from workers.engine.spec import JobSpec
@@ -131,6 +140,20 @@ def _best(session: Session, row: JobRow) -> BestOut:
     return provisional_best(row, best, baseline)
 
 
+@router.get("/deliveries", responses=_ERRORS)
+def list_deliveries(
+    job_id: str, db: DatabaseDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[DeliveryOut]:
+    """The job's webhook messages, oldest first: event, URL, status and every attempt."""
+    with db.session() as session:
+        _job(session, job_id)
+        rows, total = webhooks_repo.job_deliveries(
+            session=session, job_id=job_id, limit=limit, offset=offset
+        )
+        items = [delivery_out(row) for row in rows]
+    return Page[DeliveryOut](items=items, total=total, limit=limit, offset=offset)
+
+
 @router.get("/report", responses={**_ERRORS, 409: {"model": ErrorResponse}})
 def get_report(job_id: str, db: DatabaseDep) -> ReportOut:
     """Everything about the search and its result, as JSON (final once the job succeeded)."""
@@ -180,6 +203,9 @@ def cancel_job(job_id: str, db: DatabaseDep, views: ViewCacheDep) -> JobOut:
         if not repo.request_cancel(session=session, job_id=job_id):
             message = f"job {job_id} has already finished ({row.status})"
             raise ApiError(409, "already_finished", message)
+        session.refresh(row)
+        if row.status == JobStatus.CANCELLED.value:  # it was queued: cancelled now
+            outbox.job_ended(session, job_id, JobStatus.CANCELLED)
         session.commit()
         views.drop(job_id)  # after the commit: no poller is shown the job before the cancel
         session.refresh(row)

@@ -26,8 +26,9 @@ from service.logs import job_context
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.schemas import ErrorResponse, JobOut, Page
+from service.schemas.jobs import JobSubmission
 from service.validation import planned
-from workers.engine.spec import JobSpec
+from service.webhooks.subscriptions import checked_notify
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
@@ -44,7 +45,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authe
     },
 )
 def create_job(
-    request: JobSpec,
+    request: JobSubmission,
     http: Request,
     response: Response,
     principal: PrincipalDep,
@@ -66,10 +67,13 @@ def create_job(
     replay = _earlier(db, tenant, idempotent)  # a retry needs no second validation
     if replay is not None:
         return _replayed(db, replay, response)
+    notify = checked_notify(request.notify, settings)
     try:
-        spec = planned(request, settings.resolved_data_roots, settings.default_shards)
+        spec = planned(request.spec(), settings.resolved_data_roots, settings.default_shards)
         with db.session() as session:
-            row, shard_rows = submission.admit(session, tenant, spec, settings, idempotent)
+            row, shard_rows = submission.admit(
+                session, tenant, spec, settings, idempotent, notify=notify
+            )
             job = job_out(row, shard_rows)  # built before the commit: nothing is read back
     except submission.Replay as duplicate:  # the same key and body, admitted meanwhile
         return _replayed(db, duplicate, response)

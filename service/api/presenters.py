@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from service.db.models import JobRow, JobStatus, utcnow
+from service.db.models import JobRow, JobStatus, WebhookDeliveryRow, utcnow
 from service.db.reads import JobFields, ShardFields, TrialFields
 from service.schemas import (
     BestOut,
@@ -17,6 +18,7 @@ from service.schemas import (
     ShardOut,
     TrialOut,
 )
+from service.schemas.webhooks import Attempt, DeliveryOut, Notify, WebhookEvent
 from service.wording import SEARCH_RUNNING, comparison_summary
 from workers.engine.metrics import get_metric
 from workers.engine.results import (
@@ -65,6 +67,7 @@ def job_out(row: JobFields, shards: Sequence[ShardFields]) -> JobOut:
             )
             for s in shards
         ],
+        notify=Notify.model_validate(row.notify) if row.notify else None,
         links=job_links(row.id),
     )
 
@@ -79,6 +82,7 @@ def job_links(job_id: str) -> dict[str, str]:
         "report": f"{base}/report",
         "report_html": f"{base}/report.html",
         "cancel": f"{base}/cancel",
+        "deliveries": f"{base}/deliveries",
     }
 
 
@@ -166,6 +170,20 @@ def final_best(row: JobRow) -> BestOut:
     )
 
 
+def result_summary(row: JobRow) -> dict[str, Any]:
+    """The winner of a succeeded job in a few fields (the /events result, job.succeeded)."""
+    best = final_best(row)
+    return {
+        "metric": best.metric.name,
+        "loss": best.best.loss,
+        "family": best.best.family,
+        "loss_params": best.best.loss_params,
+        "verdict": best.comparison.verdict,
+        "summary": best.comparison.summary,
+        "url": f"/v1/jobs/{row.id}/best",
+    }
+
+
 def comparison_out(result: SearchResult) -> ComparisonOut:
     """A finished result's comparison, with the sentence that explains it."""
     return ComparisonOut(**result.comparison.model_dump(), summary=comparison_summary(result))
@@ -207,4 +225,20 @@ def _setup(trial: TrialFields, multiclass: bool) -> Setup:
         temperature=trial.temperature,
         trial_validation=trial.value,
         validation=trial.value,
+    )
+
+
+def delivery_out(row: WebhookDeliveryRow) -> DeliveryOut:
+    """A webhook message and its attempts, as ``GET /v1/jobs/{id}/deliveries`` shows it."""
+    return DeliveryOut(
+        id=row.id,
+        event=WebhookEvent(row.event),
+        url=row.url,
+        endpoint_id=row.endpoint_id,
+        status=row.status,  # pending | delivered | failed
+        attempts=[Attempt.model_validate(attempt) for attempt in row.attempts_log],
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        finished_at=row.finished_at,
+        payload=row.payload,
     )

@@ -10,7 +10,7 @@ backstop if they ever did.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
@@ -74,6 +74,7 @@ def admit(
     spec: JobSpec,
     settings: Settings,
     request: Idempotent | None,
+    notify: dict[str, Any] | None = None,
 ) -> tuple[JobRow, list[ShardRow]]:
     """Store the job for ``tenant`` unless a limit refuses it (429, 422) or ``request``'s key
     already created one (:class:`Replay`: the caller rolls back and answers with that job)."""
@@ -89,7 +90,7 @@ def admit(
     quotas.check_trials(limits, tenant, spec.budget.n_trials)
     if quotas.limits_jobs(limits):
         quotas.check_jobs(limits, tenant, tenants.usage(session=session, tenant=tenant))
-    row, shard_rows = repo.create_job(session=session, spec=spec, tenant=tenant)
+    row, shard_rows = repo.create_job(session=session, spec=spec, tenant=tenant, notify=notify)
     if request is not None:
         keys_repo.record(
             session=session,

@@ -23,20 +23,27 @@ ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def create_job(
-    *, session: Session, spec: JobSpec, tenant: str = DEFAULT_TENANT
+    *,
+    session: Session,
+    spec: JobSpec,
+    tenant: str = DEFAULT_TENANT,
+    notify: dict[str, Any] | None = None,
 ) -> tuple[JobRow, list[ShardRow]]:
     """Insert a queued job of ``tenant`` for the planned ``spec`` with its queued shards (one
     unless the spec says); the caller commits, then enqueues one message per shard (and
     :func:`mark_sent`)."""
-    row, shard_rows = new_job(spec=spec, tenant=tenant)
+    row, shard_rows = new_job(spec=spec, tenant=tenant, notify=notify)
     session.add(row)
     session.add_all(shard_rows)
     session.flush()
     return row, shard_rows
 
 
-def new_job(*, spec: JobSpec, tenant: str) -> tuple[JobRow, list[ShardRow]]:
-    """The rows of a new queued job, not yet added to a session."""
+def new_job(
+    *, spec: JobSpec, tenant: str, notify: dict[str, Any] | None = None
+) -> tuple[JobRow, list[ShardRow]]:
+    """The rows of a new queued job, not yet added to a session (``notify``: where its own
+    webhooks go)."""
     job_id = str(uuid.uuid4())
     shards = spec.parallelism.shards or 1
     # Every column is set here, so the rows can be shown without reading them back.
@@ -51,6 +58,8 @@ def new_job(*, spec: JobSpec, tenant: str) -> tuple[JobRow, list[ShardRow]]:
         shards=shards,
         trial_budget=spec.budget.n_trials,
         trials_reserved=0,
+        notify=notify,
+        progress_notified_at=None,
         **{f"trials_{state}": 0 for state in TRIAL_STATES},
     )
     shard_rows = [

@@ -106,6 +106,10 @@ class JobRow(Base):
     best_family: Mapped[str | None] = mapped_column(String(32), nullable=True)
     best_loss: Mapped[str | None] = mapped_column(String(64), nullable=True)
     progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Where the job's own webhook goes ({"url", "events"}; None: only the tenant's endpoints),
+    # and when a job.progress delivery was last queued (they are rate-limited).
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    progress_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ShardRow(Base):
@@ -208,6 +212,9 @@ class TenantRow(Base):
     max_queued_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_trials_per_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
     jobs_submitted: Mapped[int] = mapped_column(Integer, default=0)
+    # The Standard Webhooks secret ("whsec_...") that signs every webhook of the tenant's jobs;
+    # made when first asked for. It must be kept in the clear: signing needs the key itself.
+    webhook_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -230,3 +237,48 @@ class IdempotencyKeyRow(Base):
     job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"))
     status_code: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookEndpointRow(Base):
+    """A URL a tenant registered to receive the webhooks of all its jobs (``events``: which)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDeliveryRow(Base):
+    """One webhook message to one URL, and how its delivery went (an outbox row).
+
+    Written in the transaction that changes the job, so an event is queued exactly when it
+    happens; the workers' dispatcher sends it. ``id`` is the message's ``webhook-id``: the same
+    on every attempt, so a receiver can drop repeats. ``status`` is ``pending`` until it is
+    ``delivered`` (a 2xx) or ``failed`` (retries exhausted, or a target refused).
+    ``lease_until`` keeps two dispatchers from sending one message at once; ``attempts_log``
+    holds one ``{"at", "status_code", "error", "duration_ms"}`` per attempt.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_job_created", "job_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(63))
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    endpoint_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -57,6 +57,7 @@ class JobFields(Protocol):
     best_family: str | None
     best_loss: str | None
     progress_at: datetime | None
+    notify: dict[str, Any] | None
 
 
 class ShardFields(Protocol):

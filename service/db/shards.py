@@ -32,6 +32,8 @@ class ShardClaim:
     started_at_timestamp: float
     attempts: int
     tenant: str
+    started_job: bool = False
+    """This claim started the job (its first shard claimed): the job.started moment."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def claim_shard(
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
         return None
-    session.execute(
+    starting = session.execute(
         update(JobRow)
         .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED.value)
         .values(status=JobStatus.RUNNING.value, started_at=now)
@@ -93,6 +95,7 @@ def claim_shard(
         started.timestamp(),
         row.attempts,
         job.tenant,
+        started_job=bool(starting.rowcount),  # type: ignore[attr-defined]
     )
 
 

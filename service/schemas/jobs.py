@@ -8,6 +8,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from service.db.models import JobStatus
+from service.schemas.webhooks import Notify
 from workers.engine.param_values import ParamJson
 from workers.engine.results import TrialTraining
 from workers.engine.spec import JobSpec
@@ -77,7 +78,27 @@ class JobOut(BaseModel):
     error: str | None
     attempts: int = Field(description="Deliveries of the job's shards to workers, all together.")
     shards: list[ShardOut]
+    notify: Notify | None = Field(
+        default=None,
+        description="Where this job's own webhooks go (null: only the tenant's "
+        "endpoints get them).",
+    )
     links: dict[str, str]
+
+
+class JobSubmission(JobSpec):
+    """A job as submitted: its spec, and where to send its webhooks."""
+
+    notify: Notify | None = Field(
+        default=None,
+        description="Send this job's webhooks to this URL too (signed with the tenant's secret, "
+        "GET /v1/webhooks/secret), for these events.",
+        examples=[{"url": "https://ci.example.com/hooks/loss-search", "events": ["job.succeeded"]}],
+    )
+
+    def spec(self) -> JobSpec:
+        """The job's spec without the delivery options."""
+        return JobSpec.model_validate(self.model_dump(exclude={"notify"}, exclude_unset=True))
 
 
 class TrialOut(BaseModel):

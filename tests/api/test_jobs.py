@@ -46,7 +46,15 @@ def test_a_submitted_job_is_queued_with_its_resolved_spec(client: TestClient) ->
     assert client.get(f"/v1/jobs/{job['id']}").json()["id"] == job["id"]
     for name, path in job["links"].items():
         assert path.startswith(f"/v1/jobs/{job['id']}"), name
-    assert set(job["links"]) == {"self", "trials", "best", "report", "report_html", "cancel"}
+    assert set(job["links"]) == {
+        "self",
+        "trials",
+        "best",
+        "report",
+        "report_html",
+        "cancel",
+        "deliveries",
+    }
 
 
 def test_metric_parameters_get_their_defaults(client: TestClient) -> None:

@@ -78,7 +78,7 @@ def test_creating_a_job_documents_its_location_header_and_links(
 
 
 def test_request_bounds_are_in_the_schema(schema: dict[str, Any]) -> None:
-    job = schema["components"]["schemas"]["JobSpec-Input"]["properties"]
+    job = schema["components"]["schemas"]["JobSubmission"]["properties"]
     assert job["losses"]["anyOf"][0]["maxItems"] == 100
     assert job["dataset"]["maxLength"] == 4096
     assert job["dataset"]["pattern"] == "^[^\\x00-\\x1f\\x7f]*$"

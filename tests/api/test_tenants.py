@@ -31,10 +31,14 @@ COLLECTIONS = {
 JOB_ROUTE = "/v1/jobs/{job_id}"
 # A tenant's own routes: another member gets 404 reading them, 403 changing them.
 TENANT_ROUTE = "/v1/tenants/{tenant}"
+# The caller's own tenant's webhooks: nobody else's are ever listed, changed or shown.
+WEBHOOKS_ROUTE = "/v1/webhooks"
 LIMITS = {"max_queued_jobs": 5}
+ENDPOINT = {"url": "https://93.184.215.14/hooks"}  # a public address: no DNS lookup needed
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/jobs"): JOB,
     ("PUT", "/v1/tenants/{tenant}/limits"): LIMITS,
+    ("POST", "/v1/webhooks"): ENDPOINT,
 }
 
 
@@ -100,8 +104,8 @@ def test_every_route_is_classified(client: TestClient) -> None:
         (method, path)
         for method, path in operations(client)
         if (method, path) not in PUBLIC | COLLECTIONS
-        and path != JOB_ROUTE
-        and not path.startswith((JOB_ROUTE + "/", TENANT_ROUTE + "/"))
+        and path not in (JOB_ROUTE, WEBHOOKS_ROUTE)
+        and not path.startswith((JOB_ROUTE + "/", TENANT_ROUTE + "/", WEBHOOKS_ROUTE + "/"))
     ]
     assert unknown == [], (
         "new routes: say in tests/api/test_tenants.py whose data they show, and check the "
@@ -212,6 +216,24 @@ def test_each_tenant_lists_only_its_own_jobs_and_an_admin_lists_all(tenants: Ten
     tenants.client.post(f"/v1/jobs/{b_job}/cancel", headers=bearer(tenants.b))
     assert listed(tenants.b, status="queued") == (set(), 0)
     assert listed(tenants.a, status="cancelled") == (set(), 0)
+
+
+def test_each_tenant_has_its_own_webhook_endpoints_and_secret(tenants: Tenants) -> None:
+    client, a, b = tenants.client, bearer(tenants.a), bearer(tenants.b)
+    created = client.post("/v1/webhooks", json=ENDPOINT, headers=a)
+    assert created.status_code == 201, created.text
+    endpoint = created.json()["id"]
+
+    assert [e["id"] for e in client.get("/v1/webhooks", headers=a).json()] == [endpoint]
+    assert client.get("/v1/webhooks", headers=b).json() == []
+    assert client.delete(f"/v1/webhooks/{endpoint}", headers=b).status_code == 404
+    assert (
+        client.delete(f"/v1/webhooks/{endpoint}", headers=bearer(tenants.admin)).status_code == 404
+    )
+    secrets = {client.get("/v1/webhooks/secret", headers=h).json()["secret"] for h in (a, b)}
+    assert len(secrets) == 2
+    assert client.delete(f"/v1/webhooks/{endpoint}", headers=a).status_code == 204
+    assert client.get("/v1/webhooks", headers=a).json() == []
 
 
 def test_a_revoked_key_is_refused(tenants: Tenants) -> None:
