@@ -2,8 +2,9 @@
 the API keys of tenants.
 
 Each group of commands lives in its own module: :mod:`service.cli.serve` (``up``, ``api``,
-``worker``, ``migrate``), :mod:`service.cli.keys` (``keys create | list | revoke``) and
-:mod:`service.cli.tenants` (``tenants list | limits``).
+``worker``, ``migrate``), :mod:`service.cli.keys` (``keys create | list | revoke``),
+:mod:`service.cli.tenants` (``tenants list | limits``) and :mod:`service.cli.webhooks`
+(``webhooks listen``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 import typer
 
-from service.cli import keys, serve, tenants
+from service.cli import keys, serve, tenants, webhooks
 from service.logs import configure_logging
 from service.settings import get_settings
 
@@ -28,6 +29,7 @@ app = typer.Typer(
 serve.register(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 # Commands that answer and exit log only problems; the servers log what they do.

@@ -47,6 +47,8 @@ def _addresses(host: str, port: int | None) -> list[ipaddress.IPv4Address | ipad
         infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except OSError as exc:
         raise TargetRefused(f"{host} does not resolve ({exc.strerror or exc})") from None
+    except UnicodeError:  # a label longer than DNS allows (63 characters) or empty
+        raise TargetRefused(f"{host} is not a valid host name") from None
     addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
     return sorted(addresses, key=str)
 

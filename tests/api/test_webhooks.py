@@ -35,6 +35,7 @@ def with_notify(**notify: Any) -> dict[str, Any]:
         ("https://169.254.169.254/latest/meta-data", "is a link-local address"),
         ("https://[::1]/hooks", "is a loopback address"),
         ("https://hooks.invalid/x", "hooks.invalid does not resolve"),
+        (f"https://{'a' * 64}.example.com/x", "is not a valid host name"),
     ],
 )
 def test_a_notify_url_the_service_may_not_call_is_a_422_and_no_job(
