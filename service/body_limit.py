@@ -13,13 +13,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.errors import error_response
 
 SETTING = "LOSS_SEARCH_MAX_REQUEST_BYTES"
+# A multipart body wraps its file in a few hundred bytes of headers and boundaries.
+MULTIPART_SLACK = 64 * 1024
 
 
-def _too_large(limit: int, declared: int | None = None) -> str:
+def _too_large(limit: int, setting: str, declared: int | None = None) -> str:
     size = f"has {declared} bytes" if declared is not None else "is larger than that"
     return (
         f"the request body {size}; this API reads at most {limit} bytes per request "
-        f"(the {SETTING} setting)"
+        f"(the {setting} setting)"
     )
 
 
@@ -31,24 +33,32 @@ class BodySizeLimit:
     stops the read (a chunked upload declares no length).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: dict[str, tuple[int, str]] | None = None
+    ) -> None:
+        """``uploads``: paths that take files, with their own limit and the setting naming it."""
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.max_bytes, SETTING
+        if scope["path"] in self.uploads:
+            file_limit, setting = self.uploads[scope["path"]]
+            limit = file_limit + MULTIPART_SLACK
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             response = error_response(
-                413, "request_too_large", _too_large(self.max_bytes, int(declared))
+                413, "request_too_large", _too_large(limit, setting, int(declared))
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, self._counting(receive, limit, setting), send)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, limit: int, setting: str) -> Receive:
         received = 0
 
         async def counting_receive() -> Message:
@@ -56,10 +66,10 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # An HTTPException passes through FastAPI's body parsing unchanged and
                     # reaches the error handlers, which give it the one shape.
-                    raise HTTPException(413, _too_large(self.max_bytes))
+                    raise HTTPException(413, _too_large(limit, setting))
             return message
 
         return counting_receive

@@ -10,7 +10,17 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import catalogue, events, health, job, jobs, metrics, tenants, webhooks
+from service.api import (
+    catalogue,
+    datasets,
+    events,
+    health,
+    job,
+    jobs,
+    metrics,
+    tenants,
+    webhooks,
+)
 from service.api.job_owners import JobOwners
 from service.api.view_cache import ViewCache
 from service.auth.authenticator import Authenticator
@@ -93,7 +103,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry = build_registry(
         configured.resolved_database_url, configured.database_pool
     )
-    app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=app.state.settings.max_request_bytes,
+        uploads={
+            "/v1/datasets": (app.state.settings.max_upload_bytes, "LOSS_SEARCH_MAX_UPLOAD_BYTES")
+        },
+    )
     app.add_middleware(RequestMetrics)  # outermost: it times the whole answer
     app.include_router(health.router)
     app.include_router(jobs.router)
@@ -101,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(tenants.router)
     app.include_router(webhooks.router)
+    app.include_router(datasets.router)
     app.include_router(catalogue.router)
     app.include_router(metrics.router)
     return app

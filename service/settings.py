@@ -203,6 +203,18 @@ class Settings(BaseSettings):
         description="Who may read GET /metrics: open (anyone who reaches the port, as a "
         "Prometheus scraper usually does) or admin (an admin key, Authorization: Bearer).",
     )
+    dataset_store: str | None = Field(
+        default=None,
+        description="Where uploaded datasets are kept: a folder, or an fsspec URL such as "
+        "s3://bucket/prefix (then the API and the workers need no shared disk). A folder "
+        "'datasets' under data_dir if unset.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 << 30,
+        ge=1,
+        description="Largest dataset file POST /v1/datasets accepts (bytes); a larger one is "
+        "refused with 413 while it arrives.",
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="Allow webhook URLs on loopback, private, link-local or other non-public "
@@ -318,6 +330,16 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"sqla+sqlite:///{self.resolved_data_dir / 'broker.db'}"
+
+    @property
+    def resolved_dataset_store(self) -> str:
+        """Where uploads are kept: the configured URL or folder, else ``data_dir/datasets``."""
+        return self.dataset_store or str(self.resolved_data_dir / "datasets")
+
+    @property
+    def dataset_cache_dir(self) -> Path:
+        """Where a process keeps local copies of stored datasets (by fingerprint)."""
+        return self.resolved_data_dir / "dataset-cache"
 
     @property
     def database_pool(self) -> PoolOptions:

@@ -25,8 +25,10 @@ from service.logs import job_context
 from service.metrics import POPULATION_SIZE
 from service.settings import Settings
 from service.webhooks import outbox
+from workers.datasets import local_data, with_source
 from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
+from workers.engine.results import DatasetSource
 from workers.engine.search import Search
 from workers.engine.search_context import SearchContext
 from workers.engine.spec import JobSpec
@@ -99,11 +101,12 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
     deadline = claim.started_at_timestamp + timeout_s if timeout_s else None
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
     try:
+        data = local_data(spec, settings)
         with ShardHeartbeat(url, job_id, shard, worker, settings.job_heartbeat_s) as heartbeat:
             context = SearchContext(
                 storage=storage,
                 study_name=claim.study_name,
-                data_roots=settings.resolved_data_roots,
+                data_roots=data.data_roots,
                 device=resolve_device(settings.device),
                 should_stop=heartbeat.should_stop,
                 deadline=deadline,
@@ -114,7 +117,8 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
                 budget=budget,
                 trial_log=trial_log,
             )
-            return _run(Search.open(spec, context), heartbeat, url, job_id, shard, worker)
+            search = Search.open(data.spec, context)
+            return _run(search, heartbeat, url, job_id, shard, worker, data.source)
     except EngineError as exc:
         return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc))
     except Exception as exc:
@@ -149,7 +153,13 @@ def _storage(settings: Settings, budget: JobBudget, trial_log: JobTrialLog) -> R
 
 
 def _run(
-    search: Search, heartbeat: ShardHeartbeat, url: str, job_id: str, shard: int, worker: str
+    search: Search,
+    heartbeat: ShardHeartbeat,
+    url: str,
+    job_id: str,
+    shard: int,
+    worker: str,
+    source: DatasetSource,
 ) -> JobStatus | None:
     POPULATION_SIZE.set(search.population.members)
     stopped = search.run_trials()
@@ -182,7 +192,7 @@ def _run(
         result = search.finalize()
     except EngineError as exc:  # e.g. no completed trial
         return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc), finalizer=finalizer)
-    stored = result.model_dump(mode="json")
+    stored = with_source(result, source).model_dump(mode="json")
     return _finish_job(url, job_id, JobStatus.SUCCEEDED, result=stored, finalizer=finalizer)
 
 

@@ -13,14 +13,19 @@ from sqlalchemy.exc import IntegrityError
 
 from service.api import submission
 from service.api.auth import PrincipalDep, authenticate
+from service.api.datasets import StoreDep
 from service.api.deps import Database, DatabaseDep, SettingsDep
 from service.api.job_owners import JobOwners
 from service.api.params import Limit, Offset
 from service.api.presenters import job_out
 from service.api.submission import IdempotentDep
+from service.auth.principal import Principal
+from service.datasets import references
+from service.datasets.store import DatasetStore
 from service.db import jobs as repo
 from service.db import reads
 from service.db.models import JobStatus
+from service.errors import invalid
 from service.idempotency import Idempotent
 from service.logs import job_context
 from service.openapi import JOB_CREATED
@@ -29,6 +34,7 @@ from service.schemas import ErrorResponse, JobOut, Page
 from service.schemas.jobs import JobSubmission
 from service.validation import planned
 from service.webhooks.subscriptions import checked_notify
+from workers.engine.spec import JobSpec
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
@@ -51,6 +57,7 @@ def create_job(
     principal: PrincipalDep,
     settings: SettingsDep,
     db: DatabaseDep,
+    store: StoreDep,
     idempotent: IdempotentDep,
 ) -> JobOut:
     """Validate a job, store it for the caller's tenant, then queue it for the workers.
@@ -68,11 +75,20 @@ def create_job(
     if replay is not None:
         return _replayed(db, replay, response)
     notify = checked_notify(request.notify, settings)
+    submitted = request.spec()
+    uploads = _uploads(submitted, principal, db, store)
+    roots = [*settings.resolved_data_roots, *([uploads.root] if uploads.root else [])]
+    spec = references.restore(planned(uploads.spec, roots, settings.default_shards), submitted)
     try:
-        spec = planned(request.spec(), settings.resolved_data_roots, settings.default_shards)
         with db.session() as session:
             row, shard_rows = submission.admit(
-                session, tenant, spec, settings, idempotent, notify=notify
+                session,
+                tenant,
+                spec,
+                settings,
+                idempotent,
+                notify=notify,
+                dataset_ids=uploads.dataset_ids,
             )
             job = job_out(row, shard_rows)  # built before the commit: nothing is read back
     except submission.Replay as duplicate:  # the same key and body, admitted meanwhile
@@ -91,6 +107,19 @@ def create_job(
             _mark_sent(db, row.id, len(shard_rows))
     response.headers["Location"] = f"/v1/jobs/{row.id}"
     return job
+
+
+def _uploads(
+    spec: JobSpec, principal: Principal, db: Database, store: DatasetStore
+) -> references.Resolved:
+    """The job's uploaded datasets (the tenant's own; any for an admin), as local files."""
+    try:
+        with db.session() as session:
+            return references.resolve(
+                spec, session, store, lambda row: principal.may_see(row.tenant)
+            )
+    except references.UnknownDataset as exc:
+        raise invalid(str(exc), exc.field) from None
 
 
 def _earlier(db: Database, tenant: str, idempotent: Idempotent | None) -> submission.Replay | None:

@@ -16,9 +16,9 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from service import idempotency, quotas
+from service.db import datasets, tenants
 from service.db import idempotency as keys_repo
 from service.db import jobs as repo
-from service.db import tenants
 from service.db.models import IdempotencyKeyRow, JobRow, ShardRow, utcnow
 from service.idempotency import Idempotent
 from service.settings import Settings
@@ -75,6 +75,7 @@ def admit(
     settings: Settings,
     request: Idempotent | None,
     notify: dict[str, Any] | None = None,
+    dataset_ids: list[str] | None = None,
 ) -> tuple[JobRow, list[ShardRow]]:
     """Store the job for ``tenant`` unless a limit refuses it (429, 422) or ``request``'s key
     already created one (:class:`Replay`: the caller rolls back and answers with that job)."""
@@ -91,6 +92,7 @@ def admit(
     if quotas.limits_jobs(limits):
         quotas.check_jobs(limits, tenant, tenants.usage(session=session, tenant=tenant))
     row, shard_rows = repo.create_job(session=session, spec=spec, tenant=tenant, notify=notify)
+    datasets.link_job(session=session, job_id=row.id, dataset_ids=dataset_ids or ())
     if request is not None:
         keys_repo.record(
             session=session,

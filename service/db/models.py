@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -282,3 +293,41 @@ class WebhookDeliveryRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DatasetRow(Base):
+    """An uploaded dataset of a tenant: where its file is kept and what it holds.
+
+    ``key`` names the file in the dataset store (``<sha256><suffix>``): two tenants uploading
+    the same bytes share the file but not the row. A tenant uploading the same bytes again gets
+    its existing row back (the unique index on tenant and fingerprint).
+    """
+
+    __tablename__ = "datasets"
+    __table_args__ = (
+        Index("ux_datasets_tenant_fingerprint", "tenant", "fingerprint", unique=True),
+        Index("ix_datasets_tenant_created_at", "tenant", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    filename: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(80))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobDatasetRow(Base):
+    """An uploaded dataset a job reads (as its data or its test data): a dataset is not
+    deleted while a queued or running job uses it."""
+
+    __tablename__ = "job_datasets"
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)

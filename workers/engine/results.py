@@ -298,6 +298,22 @@ class SplitRows(_Model):
     test: int
 
 
+class DatasetSource(_Model):
+    """Where the data came from, exactly enough to read the same bytes again."""
+
+    reference: str = Field(description="The dataset as the job named it.")
+    dataset_id: str | None = Field(default=None, description="The uploaded dataset, if one.")
+    fingerprint: str | None = Field(
+        default=None, description="SHA-256 of the file the search read (null: a builtin set)."
+    )
+    size_bytes: int | None = None
+    version: str | None = Field(
+        default=None, description="The object's version in its store, where it has one."
+    )
+    rows: int | None = Field(default=None, description="Rows in the file, before any split.")
+    columns: int | None = Field(default=None, description="Columns in the file.")
+
+
 class DatasetSummary(_Model):
     """The data as the search saw it."""
 
@@ -313,6 +329,9 @@ class DatasetSummary(_Model):
         default=False,
         description="Multiclass soft targets (a label distribution per row); class_counts then "
         "count rows by their most probable class.",
+    )
+    source: DatasetSource | None = Field(
+        default=None, description="Where the data came from (provenance)."
     )
 
 

@@ -174,8 +174,9 @@ class JobSpec(SpecModel):
     )
 
     dataset: Reference = Field(
-        description="builtin:<name>, file:///path, or a path relative to a data root "
-        f"(CSV or Parquet); at most {MAX_REFERENCE_LENGTH} characters.",
+        description="dataset:<id> (an upload, POST /v1/datasets), builtin:<name>, file:///path, "
+        "or a path relative to a data root (CSV, also .gz, .bz2, .xz; Parquet; Arrow/Feather); "
+        f"at most {MAX_REFERENCE_LENGTH} characters.",
     )
     target: TargetColumns = Field(
         default=["target"],

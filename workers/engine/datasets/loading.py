@@ -88,7 +88,7 @@ def _named_columns(reference: FrameReference) -> pd.DataFrame:
 
 def _raw_header(reference: FileReference) -> list[str]:
     """The header as written in the file, before pandas makes the names unique."""
-    if reference.is_parquet:
+    if reference.is_parquet or reference.is_arrow:
         return list(_read_file(reference, columns=None, header_only=True).columns)
     first = _guarded(
         reference,
@@ -124,6 +124,12 @@ def _read_file(
 
             return _guarded(reference, lambda: pd.DataFrame(columns=pq.read_schema(path).names))
         return _guarded(reference, lambda: pd.read_parquet(path, columns=wanted))
+    if reference.is_arrow:
+        if header_only:
+            return _guarded(
+                reference, lambda: pd.DataFrame(columns=pa.ipc.open_file(path).schema.names)
+            )
+        return _guarded(reference, lambda: pd.read_feather(path, columns=wanted))
     nrows = 0 if header_only else None
     return _guarded(reference, lambda: pd.read_csv(path, nrows=nrows, usecols=wanted))
 

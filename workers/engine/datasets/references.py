@@ -15,7 +15,16 @@ from workers.engine.errors import DatasetError
 from workers.engine.spec_fields import find_control_character
 
 BUILTIN_DATASETS = ("breast_cancer", "digits", "wine", "iris", "diabetes")
-FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+FILE_SUFFIXES = (
+    ".csv",
+    ".csv.gz",
+    ".csv.bz2",
+    ".csv.xz",
+    ".parquet",
+    ".pq",
+    ".feather",
+    ".arrow",
+)
 
 # No file system takes these in a name, and the OS refuses a NUL byte with a ValueError.
 # References echoed in messages are shortened: a 4,096-character path helps nobody.
@@ -32,13 +41,18 @@ class BuiltinReference:
 
 @dataclass(frozen=True)
 class FileReference:
-    """A CSV or Parquet file, already checked to lie inside a data root."""
+    """A CSV, Parquet or Arrow/Feather file, already checked to lie inside a data root."""
 
     path: Path
 
     @property
     def is_parquet(self) -> bool:
         return self.path.suffix.lower() in (".parquet", ".pq")
+
+    @property
+    def is_arrow(self) -> bool:
+        """Arrow IPC (Feather v2)."""
+        return self.path.suffix.lower() in (".feather", ".arrow")
 
 
 @dataclass(frozen=True, eq=False)

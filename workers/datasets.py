@@ -1,0 +1,92 @@
+"""The job's data on the worker: uploaded datasets as local files, and the provenance the
+result records (which file, which bytes).
+
+An uploaded dataset (``dataset:<id>``) is read from the dataset store: the file itself for a
+local store, else a copy downloaded once into this worker's cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.datasets import references
+from service.datasets.store import dataset_store
+from service.db.session import session_scope
+from service.settings import Settings
+from workers.engine.datasets.references import FileReference, resolve_reference
+from workers.engine.errors import DatasetError, EngineError
+from workers.engine.results import DatasetSource, SearchResult
+from workers.engine.spec import JobSpec
+
+
+@dataclass(frozen=True)
+class LocalData:
+    """The spec the engine runs (local files), its data roots, and the data's provenance."""
+
+    spec: JobSpec
+    data_roots: list[Path]
+    source: DatasetSource
+
+
+def local_data(spec: JobSpec, settings: Settings) -> LocalData:
+    """The job's data as the engine reads it here; :class:`EngineError` if it is gone."""
+    store = dataset_store(settings.resolved_dataset_store, settings.dataset_cache_dir)
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            resolved = references.resolve(spec, session, store)
+            row = resolved.rows.get("dataset")
+            uploaded = (
+                (row.id, row.fingerprint, row.size_bytes, row.rows, len(row.columns))
+                if row
+                else None
+            )
+    except references.UnknownDataset as exc:
+        raise EngineError(f"{exc} (it was deleted after the job was submitted)") from None
+    except OSError as exc:  # the store could not be read
+        raise EngineError(f"could not read the dataset from the store: {exc}") from None
+    roots = [*settings.resolved_data_roots, *([resolved.root] if resolved.root else [])]
+    if uploaded is not None:
+        dataset_id, fingerprint, size, rows, columns = uploaded
+        source = DatasetSource(
+            reference=spec.dataset,
+            dataset_id=dataset_id,
+            fingerprint=fingerprint,
+            size_bytes=size,
+            rows=rows,
+            columns=columns,
+        )
+    else:
+        source = _file_source(spec.dataset, roots)
+    return LocalData(resolved.spec, roots, source)
+
+
+def _file_source(reference: str, roots: list[Path]) -> DatasetSource:
+    """A builtin set's reference, or a data-root file's with its SHA-256 and size."""
+    try:
+        resolved = resolve_reference(reference, roots)
+    except DatasetError:
+        return DatasetSource(reference=reference)
+    if not isinstance(resolved, FileReference):
+        return DatasetSource(reference=reference)
+    digest = hashlib.sha256()
+    with resolved.path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return DatasetSource(
+        reference=reference,
+        fingerprint=digest.hexdigest(),
+        size_bytes=resolved.path.stat().st_size,
+    )
+
+
+def with_source(result: SearchResult, source: DatasetSource) -> SearchResult:
+    """``result`` with the data's provenance (its rows counted by the search when the source
+    did not know them)."""
+    dataset = result.dataset
+    if source.rows is None:
+        source = source.model_copy(
+            update={"rows": dataset.rows + dataset.rows_dropped_missing_target}
+        )
+    return result.model_copy(update={"dataset": dataset.model_copy(update={"source": source})})
