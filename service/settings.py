@@ -209,6 +209,18 @@ class Settings(BaseSettings):
         "s3://bucket/prefix (then the API and the workers need no shared disk). A folder "
         "'datasets' under data_dir if unset.",
     )
+    dataset_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URL prefixes a job may name as its dataset, e.g. "
+        "s3://training-data/,https://data.example.com/exports/ (s3://, gs://, az://, https:// "
+        "and http:// through fsspec); none by default. Credentials come from the service's "
+        "environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*), never from a "
+        "request.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="The S3 API's address, for S3-compatible stores (MinIO, Ceph); AWS if unset.",
+    )
     max_upload_bytes: int = Field(
         default=2 << 30,
         ge=1,
@@ -253,6 +265,13 @@ class Settings(BaseSettings):
         description="Redis redelivers an unacknowledged job after this long; keep it above the "
         "longest job.",
     )
+
+    @field_validator("dataset_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("data_roots", mode="before")
     @classmethod
@@ -335,6 +354,12 @@ class Settings(BaseSettings):
     def resolved_dataset_store(self) -> str:
         """Where uploads are kept: the configured URL or folder, else ``data_dir/datasets``."""
         return self.dataset_store or str(self.resolved_data_dir / "datasets")
+
+    def storage_options(self, url: str) -> dict[str, object]:
+        """fsspec options for ``url``'s file system (the S3 endpoint for s3:// URLs)."""
+        if url.startswith(("s3://", "s3a://")) and self.s3_endpoint_url:
+            return {"client_kwargs": {"endpoint_url": self.s3_endpoint_url}}
+        return {}
 
     @property
     def dataset_cache_dir(self) -> Path:

@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.datasets import references
+from service.datasets import references, remote
 from service.datasets.store import dataset_store
+from service.db.models import JobRow
 from service.db.session import session_scope
 from service.settings import Settings
 from workers.engine.datasets.references import FileReference, resolve_reference
@@ -30,36 +31,49 @@ class LocalData:
     source: DatasetSource
 
 
-def local_data(spec: JobSpec, settings: Settings) -> LocalData:
-    """The job's data as the engine reads it here; :class:`EngineError` if it is gone."""
-    store = dataset_store(settings.resolved_dataset_store, settings.dataset_cache_dir)
+def local_data(job_id: str, spec: JobSpec, settings: Settings) -> LocalData:
+    """The job's data as the engine reads it here; :class:`EngineError` if it is gone, changed
+    or unreadable."""
+    store = dataset_store(settings)
     try:
         with session_scope(settings.resolved_database_url) as session:
+            job = session.get(JobRow, job_id)
+            pins = dict(job.dataset_pins or {}) if job is not None else {}
             resolved = references.resolve(spec, session, store)
             row = resolved.rows.get("dataset")
-            uploaded = (
-                (row.id, row.fingerprint, row.size_bytes, row.rows, len(row.columns))
-                if row
+            upload = (
+                DatasetSource(
+                    reference=spec.dataset,
+                    dataset_id=row.id,
+                    fingerprint=row.fingerprint,
+                    size_bytes=row.size_bytes,
+                    rows=row.rows,
+                    columns=len(row.columns),
+                )
+                if row is not None
                 else None
             )
+        local = remote.downloaded(resolved.spec, pins, settings)
     except references.UnknownDataset as exc:
         raise EngineError(f"{exc} (it was deleted after the job was submitted)") from None
+    except remote.SourceError as exc:
+        raise EngineError(str(exc)) from None
     except OSError as exc:  # the store could not be read
         raise EngineError(f"could not read the dataset from the store: {exc}") from None
-    roots = [*settings.resolved_data_roots, *([resolved.root] if resolved.root else [])]
-    if uploaded is not None:
-        dataset_id, fingerprint, size, rows, columns = uploaded
-        source = DatasetSource(
-            reference=spec.dataset,
-            dataset_id=dataset_id,
-            fingerprint=fingerprint,
-            size_bytes=size,
-            rows=rows,
-            columns=columns,
+    roots = [
+        *settings.resolved_data_roots,
+        *([resolved.root] if resolved.root else []),
+        settings.dataset_cache_dir / "remote",
+    ]
+    if upload is not None:
+        source = upload
+    elif "dataset" in pins:
+        source = _file_source(local.dataset, roots).model_copy(
+            update={"reference": spec.dataset, "version": remote.Pin(**pins["dataset"]).version}
         )
     else:
         source = _file_source(spec.dataset, roots)
-    return LocalData(resolved.spec, roots, source)
+    return LocalData(local, roots, source)
 
 
 def _file_source(reference: str, roots: list[Path]) -> DatasetSource:

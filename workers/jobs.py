@@ -101,7 +101,7 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
     deadline = claim.started_at_timestamp + timeout_s if timeout_s else None
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
     try:
-        data = local_data(spec, settings)
+        data = local_data(job_id, spec, settings)
         with ShardHeartbeat(url, job_id, shard, worker, settings.job_heartbeat_s) as heartbeat:
             context = SearchContext(
                 storage=storage,

@@ -30,7 +30,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {503: {"model": ErrorResponse}}
 
 
 def get_store(settings: SettingsDep) -> DatasetStore:
-    return dataset_store(settings.resolved_dataset_store, settings.dataset_cache_dir)
+    return dataset_store(settings)
 
 
 StoreDep = Annotated[DatasetStore, Depends(get_store)]

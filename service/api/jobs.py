@@ -6,6 +6,8 @@ The routes of one job are in :mod:`service.api.job`.
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -20,18 +22,19 @@ from service.api.params import Limit, Offset
 from service.api.presenters import job_out
 from service.api.submission import IdempotentDep
 from service.auth.principal import Principal
-from service.datasets import references
+from service.datasets import references, remote
 from service.datasets.store import DatasetStore
 from service.db import jobs as repo
 from service.db import reads
 from service.db.models import JobStatus
-from service.errors import invalid
+from service.errors import ApiError, invalid
 from service.idempotency import Idempotent
 from service.logs import job_context
 from service.openapi import JOB_CREATED
 from service.queue import send_shards
 from service.schemas import ErrorResponse, JobOut, Page
 from service.schemas.jobs import JobSubmission
+from service.settings import Settings
 from service.validation import planned
 from service.webhooks.subscriptions import checked_notify
 from workers.engine.spec import JobSpec
@@ -77,8 +80,12 @@ def create_job(
     notify = checked_notify(request.notify, settings)
     submitted = request.spec()
     uploads = _uploads(submitted, principal, db, store)
-    roots = [*settings.resolved_data_roots, *([uploads.root] if uploads.root else [])]
-    spec = references.restore(planned(uploads.spec, roots, settings.default_shards), submitted)
+    with tempfile.TemporaryDirectory(prefix="loss-search-sample-") as samples:
+        remote = _remote(uploads.spec, settings, Path(samples))
+        roots = [*settings.resolved_data_roots, *([uploads.root] if uploads.root else [])]
+        planned_spec = planned(remote.spec, [*roots, Path(samples)], settings.default_shards)
+    spec = references.restore(planned_spec, submitted)
+    pins = {name: pinned.as_json() for name, pinned in remote.pins.items()} or None
     try:
         with db.session() as session:
             row, shard_rows = submission.admit(
@@ -89,6 +96,7 @@ def create_job(
                 idempotent,
                 notify=notify,
                 dataset_ids=uploads.dataset_ids,
+                dataset_pins=pins,
             )
             job = job_out(row, shard_rows)  # built before the commit: nothing is read back
     except submission.Replay as duplicate:  # the same key and body, admitted meanwhile
@@ -120,6 +128,20 @@ def _uploads(
             )
     except references.UnknownDataset as exc:
         raise invalid(str(exc), exc.field) from None
+
+
+def _remote(spec: JobSpec, settings: Settings, samples: Path) -> remote.Sampled:
+    """The job's dataset URLs checked, pinned and sampled (never downloaded whole here)."""
+    try:
+        return remote.sampled(spec, settings, samples)
+    except remote.SourceRefused as exc:
+        raise invalid(str(exc), exc.field) from None
+    except remote.SourceError as exc:
+        if exc.client_fault:
+            raise invalid(str(exc), exc.field) from None
+        raise ApiError(
+            503, "dataset_source_unavailable", str(exc), headers={"Retry-After": "30"}
+        ) from None
 
 
 def _earlier(db: Database, tenant: str, idempotent: Idempotent | None) -> submission.Replay | None:

@@ -76,6 +76,7 @@ def admit(
     request: Idempotent | None,
     notify: dict[str, Any] | None = None,
     dataset_ids: list[str] | None = None,
+    dataset_pins: dict[str, Any] | None = None,
 ) -> tuple[JobRow, list[ShardRow]]:
     """Store the job for ``tenant`` unless a limit refuses it (429, 422) or ``request``'s key
     already created one (:class:`Replay`: the caller rolls back and answers with that job)."""
@@ -91,7 +92,9 @@ def admit(
     quotas.check_trials(limits, tenant, spec.budget.n_trials)
     if quotas.limits_jobs(limits):
         quotas.check_jobs(limits, tenant, tenants.usage(session=session, tenant=tenant))
-    row, shard_rows = repo.create_job(session=session, spec=spec, tenant=tenant, notify=notify)
+    row, shard_rows = repo.create_job(
+        session=session, spec=spec, tenant=tenant, notify=notify, dataset_pins=dataset_pins
+    )
     datasets.link_job(session=session, job_id=row.id, dataset_ids=dataset_ids or ())
     if request is not None:
         keys_repo.record(

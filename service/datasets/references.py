@@ -79,6 +79,7 @@ def resolve(
 
 
 def restore(planned: JobSpec, original: JobSpec) -> JobSpec:
-    """The planned spec with the user's ``dataset:<id>`` references put back."""
-    back = {name: getattr(original, name) for name in uploaded_ids(original)}
-    return planned.model_copy(update=back) if back else planned
+    """The planned spec with the user's references (``dataset:<id>``, URLs) put back in place
+    of the local files the engine was given."""
+    back = {name: getattr(original, name) for name in FIELDS if getattr(original, name)}
+    return planned.model_copy(update=back)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from service.settings import Settings
 
 CHUNK_BYTES = 1 << 20
 
@@ -45,8 +48,8 @@ class Stored:
 class DatasetStore:
     """A folder or fsspec URL holding dataset files."""
 
-    def __init__(self, url: str, cache_dir: Path) -> None:
-        self.fs, root = fsspec.core.url_to_fs(url)
+    def __init__(self, url: str, cache_dir: Path, options: dict[str, Any] | None = None) -> None:
+        self.fs, root = fsspec.core.url_to_fs(url, **(options or {}))
         self.root = root.rstrip("/")
         self.cache_dir = cache_dir
         self.is_local = isinstance(self.fs, LocalFileSystem)
@@ -114,7 +117,12 @@ def _chunks(source: BinaryIO) -> Iterable[bytes]:
         yield chunk
 
 
+def dataset_store(settings: Settings) -> DatasetStore:
+    """The process's dataset store, as the settings configure it (made once)."""
+    url = settings.resolved_dataset_store
+    return _store(url, settings.dataset_cache_dir, json.dumps(settings.storage_options(url)))
+
+
 @functools.lru_cache(maxsize=4)
-def dataset_store(url: str, cache_dir: Path) -> DatasetStore:
-    """The process's store for ``url`` (made once)."""
-    return DatasetStore(url, cache_dir)
+def _store(url: str, cache_dir: Path, options: str) -> DatasetStore:
+    return DatasetStore(url, cache_dir, json.loads(options))

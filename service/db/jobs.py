@@ -28,11 +28,13 @@ def create_job(
     spec: JobSpec,
     tenant: str = DEFAULT_TENANT,
     notify: dict[str, Any] | None = None,
+    dataset_pins: dict[str, Any] | None = None,
 ) -> tuple[JobRow, list[ShardRow]]:
     """Insert a queued job of ``tenant`` for the planned ``spec`` with its queued shards (one
     unless the spec says); the caller commits, then enqueues one message per shard (and
     :func:`mark_sent`)."""
     row, shard_rows = new_job(spec=spec, tenant=tenant, notify=notify)
+    row.dataset_pins = dataset_pins
     session.add(row)
     session.add_all(shard_rows)
     session.flush()
@@ -59,6 +61,7 @@ def new_job(
         trial_budget=spec.budget.n_trials,
         trials_reserved=0,
         notify=notify,
+        dataset_pins=None,
         progress_notified_at=None,
         **{f"trials_{state}": 0 for state in TRIAL_STATES},
     )

@@ -120,6 +120,9 @@ class JobRow(Base):
     # Where the job's own webhook goes ({"url", "events"}; None: only the tenant's endpoints),
     # and when a job.progress delivery was last queued (they are rate-limited).
     notify: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The dataset URLs' versions the job validated ({field: {url, size, version_id, etag}}):
+    # the worker reads exactly those.
+    dataset_pins: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     progress_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
