@@ -209,6 +209,13 @@ class Settings(BaseSettings):
         "s3://bucket/prefix (then the API and the workers need no shared disk). A folder "
         "'datasets' under data_dir if unset.",
     )
+    worker_memory_bytes: int = Field(
+        default=8 << 30,
+        ge=1 << 20,
+        description="Memory a worker may give one job's data; a dataset estimated to need more "
+        "(rows x columns x 8 bytes x 3: the table, its features and the training tensors) is "
+        "refused at upload or submission, naming this limit.",
+    )
     dataset_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated URL prefixes a job may name as its dataset, e.g. "

@@ -6,8 +6,11 @@ another tenant's dataset is a 404, as one that does not exist.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
+import fsspec
 from fastapi import APIRouter, Depends, File, Response, UploadFile, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,8 +19,15 @@ from service.api.auth import PrincipalDep, authenticate
 from service.api.deps import DatabaseDep, SettingsDep
 from service.api.params import Limit, Offset
 from service.auth.principal import Principal
-from service.datasets.profile import Unreadable, profile_file, suffix_of
-from service.datasets.store import DatasetStore, Stored, TooLarge, dataset_store
+from service.datasets import memory
+from service.datasets.profile import (
+    Unreadable,
+    profile_file,
+    sample_suffix,
+    suffix_of,
+    write_sample,
+)
+from service.datasets.store import DatasetStore, Stored, TooLarge, dataset_store, sample_key
 from service.db import datasets as repo
 from service.db.models import DatasetRow
 from service.errors import ApiError, invalid, not_found
@@ -100,11 +110,22 @@ def _new_dataset(
     db: DatabaseDep,
     response: Response,
 ) -> DatasetOut:
+    local = store.local_path(stored.key)
     try:
-        profile = profile_file(store.local_path(stored.key), suffix)
+        profile = profile_file(local, suffix)
+        memory.check_fits(
+            memory.estimate(profile.rows, len(profile.columns)), settings, repr(filename)
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            sample = Path(folder) / f"sample{sample_suffix(suffix)}"
+            write_sample(lambda **kwargs: fsspec.open(str(local), "rb", **kwargs), suffix, sample)
+            store.put_file(sample_key(stored.key), sample)
     except Unreadable as exc:
         _forget_file(store, db, stored.key)
         raise invalid(f"could not read {filename!r} as a table: {exc}", "file") from None
+    except memory.TooBigForWorkers as exc:
+        _forget_file(store, db, stored.key)
+        raise ApiError(413, "dataset_too_large", str(exc)) from None
     try:
         with db.session() as session:
             row = repo.add_dataset(

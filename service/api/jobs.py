@@ -22,7 +22,7 @@ from service.api.params import Limit, Offset
 from service.api.presenters import job_out
 from service.api.submission import IdempotentDep
 from service.auth.principal import Principal
-from service.datasets import references, remote
+from service.datasets import memory, references, remote
 from service.datasets.store import DatasetStore
 from service.db import jobs as repo
 from service.db import reads
@@ -124,7 +124,7 @@ def _uploads(
     try:
         with db.session() as session:
             return references.resolve(
-                spec, session, store, lambda row: principal.may_see(row.tenant)
+                spec, session, store, lambda row: principal.may_see(row.tenant), samples=True
             )
     except references.UnknownDataset as exc:
         raise invalid(str(exc), exc.field) from None
@@ -136,6 +136,8 @@ def _remote(spec: JobSpec, settings: Settings, samples: Path) -> remote.Sampled:
         return remote.sampled(spec, settings, samples)
     except remote.SourceRefused as exc:
         raise invalid(str(exc), exc.field) from None
+    except memory.TooBigForWorkers as exc:
+        raise ApiError(413, "dataset_too_large", str(exc)) from None
     except remote.SourceError as exc:
         if exc.client_fault:
             raise invalid(str(exc), exc.field) from None

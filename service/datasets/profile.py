@@ -10,9 +10,11 @@ rows, two to ``MAX_CLASSES`` classes for classification, numbers for regression.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +24,7 @@ import pyarrow.parquet as pq
 from workers.engine.datasets.inspection import MAX_CLASSES, MAX_INFERRED_CLASSES, MIN_ROWS
 
 BLOCK_BYTES = 8 << 20
+SAMPLE_BYTES = 4 << 20
 FORMATS = {
     ".csv": "csv",
     ".csv.gz": "csv",
@@ -155,6 +158,42 @@ def _open(path: Path, kind: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     stream = pa.input_stream(str(path), compression="detect")
     csv_reader = pa_csv.open_csv(stream, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES))
     return csv_reader.schema, iter(csv_reader)
+
+
+def write_sample(
+    open_file: Callable[..., AbstractContextManager[BinaryIO]], suffix: str, target: Path
+) -> None:
+    """Write the header and first rows of a table to ``target``: at most ``SAMPLE_BYTES`` of a
+    CSV (decompressed, cut at a line end), the first row group of a Parquet file, the first
+    batch of an Arrow file. ``open_file(**kwargs)`` opens the source for binary reading."""
+    if suffix in (".parquet", ".pq"):
+        with open_file() as source:
+            parquet = pq.ParquetFile(source)
+            first = (
+                parquet.read_row_group(0)
+                if parquet.num_row_groups
+                else parquet.schema_arrow.empty_table()
+            )
+            pq.write_table(first, target)
+    elif suffix in (".feather", ".arrow"):
+        with open_file() as source:
+            reader = pa.ipc.open_file(source)  # reads the footer, then one batch
+            batches = [reader.get_batch(0)] if reader.num_record_batches else []
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+            with pa.ipc.new_file(str(target), table.schema) as writer:
+                writer.write_table(table)
+    else:
+        compression = None if suffix == ".csv" else "infer"
+        with open_file(compression=compression) as source:
+            head = source.read(SAMPLE_BYTES)
+        if len(head) == SAMPLE_BYTES:  # cut at the last full line
+            head = head[: head.rfind(b"\n") + 1]
+        target.write_bytes(head)
+
+
+def sample_suffix(suffix: str) -> str:
+    """A sample of a compressed CSV is plain CSV."""
+    return ".csv" if suffix.startswith(".csv") else suffix
 
 
 def _check_names(names: list[str]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from service.datasets.store import DatasetStore
+from service.datasets.store import DatasetStore, sample_key
 from service.db import datasets as repo
 from service.db.models import DatasetRow
 from workers.engine.spec import JobSpec
@@ -62,8 +62,11 @@ def resolve(
     session: Session,
     store: DatasetStore,
     may_read: Callable[[DatasetRow], bool] = lambda _: True,
+    *,
+    samples: bool = False,
 ) -> Resolved:
-    """``spec`` with its ``dataset:<id>`` references swapped for local files; raises
+    """``spec`` with its ``dataset:<id>`` references swapped for local files (their samples,
+    made at upload, with ``samples``: what a submission checks); raises
     :class:`UnknownDataset` for an id that is missing or not ``may_read``."""
     ids = uploaded_ids(spec)
     if not ids:
@@ -74,7 +77,10 @@ def resolve(
         if row is None or not may_read(row):
             raise UnknownDataset(name, dataset_id)
         rows[name] = row
-    local = {name: f"file://{store.local_path(row.key)}" for name, row in rows.items()}
+    local = {
+        name: f"file://{store.local_path(sample_key(row.key) if samples else row.key)}"
+        for name, row in rows.items()
+    }
     return Resolved(spec.model_copy(update=local), rows, store.local_root())
 
 

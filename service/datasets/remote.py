@@ -22,13 +22,13 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from service.datasets.profile import suffix_of
+from service.datasets import memory
+from service.datasets.profile import sample_suffix, suffix_of, write_sample
 from service.datasets.references import FIELDS
 from service.settings import Settings
 from workers.engine.spec import JobSpec
 
 SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "https", "http")
-SAMPLE_BYTES = 4 << 20
 
 
 class SourceRefused(Exception):
@@ -102,34 +102,36 @@ def pin(url: str, settings: Settings) -> Pin:
 
 
 def sample(pinned: Pin, settings: Settings, into: Path) -> Path:
-    """A local file with the object's header and first rows (at most ``SAMPLE_BYTES`` of CSV,
-    or the first row group of a Parquet file), for checking the job before it is queued."""
+    """A local file with the object's header and first rows (see
+    :func:`~service.datasets.profile.write_sample`), for checking the job before it is queued;
+    the object is never read whole here."""
     url, suffix = pinned.url, suffix_of(pinned.url.split("?")[0])
     assert suffix is not None
     fs = _fs(url, settings)
-    target = into / f"sample-{hashlib.sha256(url.encode()).hexdigest()[:16]}{_plain(suffix)}"
+    name = hashlib.sha256(url.encode()).hexdigest()[:16]
+    target = into / f"sample-{name}{sample_suffix(suffix)}"
 
-    def read() -> None:
-        if suffix in (".parquet", ".pq"):
-            with fs.open(url, "rb", **_version(pinned)) as remote:
-                parquet = pq.ParquetFile(remote)
-                pq.write_table(pa.Table.from_batches([parquet.read_row_group(0)]), target)
-        elif suffix in (".feather", ".arrow"):
-            with fs.open(url, "rb", **_version(pinned)) as remote:
-                reader = pa.ipc.open_file(pa.BufferReader(remote.read()))
-                table = pa.Table.from_batches([reader.get_batch(0)])
-                with pa.ipc.new_file(str(target), table.schema) as writer:
-                    writer.write_table(table)
-        else:
-            compression = "infer" if suffix != ".csv" else None
-            with fs.open(url, "rb", compression=compression, **_version(pinned)) as remote:
-                head = remote.read(SAMPLE_BYTES)
-            if len(head) == SAMPLE_BYTES:  # cut at the last full line
-                head = head[: head.rfind(b"\n") + 1]
-            target.write_bytes(head)
+    def open_remote(**kwargs: Any) -> Any:
+        return fs.open(url, "rb", **kwargs, **_version(pinned))
 
-    _guarded(url, read)
+    _guarded(url, lambda: write_sample(open_remote, suffix, target))
     return target
+
+
+def _needed(pinned: Pin, settings: Settings) -> int:
+    """A worker's memory for the object: from a Parquet footer's rows and columns, else from
+    its size."""
+    suffix = suffix_of(pinned.url.split("?")[0]) or ".csv"
+    if suffix in (".parquet", ".pq"):
+        fs = _fs(pinned.url, settings)
+
+        def footer() -> Any:
+            with fs.open(pinned.url, "rb", **_version(pinned)) as remote:
+                return pq.ParquetFile(remote).metadata
+
+        metadata = _guarded(pinned.url, footer)
+        return memory.estimate(metadata.num_rows, metadata.num_columns)
+    return memory.estimate_csv(pinned.size or 0, suffix if suffix.startswith(".csv") else ".csv")
 
 
 def download(pinned: Pin, settings: Settings) -> Path:
@@ -214,11 +216,6 @@ def _clean(etag: object) -> str | None:
     return str(etag).strip('"') if etag else None
 
 
-def _plain(suffix: str) -> str:
-    """A sample of a compressed CSV is written decompressed."""
-    return ".csv" if suffix.startswith(".csv") else suffix
-
-
 def _short(url: str) -> str:
     return url if len(url) <= 120 else url[:117] + "..."
 
@@ -243,8 +240,9 @@ def sampled(spec: JobSpec, settings: Settings, into: Path) -> Sampled:
         try:
             check_allowed(url, settings)
             pins[name] = pin(url, settings)
+            memory.check_fits(_needed(pins[name], settings), settings, url)
             local[name] = f"file://{sample(pins[name], settings, into)}"
-        except (SourceRefused, SourceError) as exc:
+        except (SourceRefused, SourceError, memory.TooBigForWorkers) as exc:
             exc.field = name
             raise
     return Sampled(spec.model_copy(update=local) if local else spec, pins)

@@ -58,11 +58,14 @@ class DatasetStore:
 
     def put(self, source: BinaryIO, suffix: str, max_bytes: int) -> Stored:
         """Copy ``source`` into the store in chunks, hashing as it goes; :class:`TooLarge` (and
-        nothing stored) past ``max_bytes``."""
-        staging = f"{self.root}/.incoming-{uuid.uuid4().hex}{suffix}"
+        nothing stored) past ``max_bytes``. The bytes go to a local file first (in the store's
+        folder, or this process's cache for a remote store, which then keeps it as its copy)."""
+        staging_dir = Path(self.root) if self.is_local else self.cache_dir
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        staging = staging_dir / f".incoming-{uuid.uuid4().hex}{suffix}"
         digest, size = hashlib.sha256(), 0
         try:
-            with self.fs.open(staging, "wb") as target:
+            with staging.open("wb") as target:
                 for chunk in _chunks(source):
                     size += len(chunk)
                     if size > max_bytes:
@@ -70,15 +73,18 @@ class DatasetStore:
                     digest.update(chunk)
                     target.write(chunk)
             key = f"{digest.hexdigest()}{suffix}"
-            if self.fs.exists(self._path(key)):  # the same bytes are already here
-                self.fs.rm(staging)
-            else:
-                self.fs.mv(staging, self._path(key))
-        except BaseException:
-            if self.fs.exists(staging):
-                self.fs.rm(staging)
-            raise
+            if not self.fs.exists(self._path(key)):
+                if not self.is_local:
+                    self.fs.put_file(str(staging), self._path(key))
+                local = Path(self._path(key)) if self.is_local else self.cache_dir / key
+                os.replace(staging, local)
+        finally:
+            staging.unlink(missing_ok=True)
         return Stored(key, digest.hexdigest(), size)
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Store the local file ``path`` under ``key`` (a file derived from a stored one)."""
+        self.fs.put_file(str(path), self._path(key))
 
     def local_path(self, key: str) -> Path:
         """A local file with the stored bytes of ``key`` (downloaded once if the store is
@@ -102,14 +108,23 @@ class DatasetStore:
         return Path(self.root) if self.is_local else self.cache_dir
 
     def delete(self, key: str) -> None:
-        """Remove a stored file (and this process's cached copy)."""
-        if self.fs.exists(self._path(key)):
-            self.fs.rm(self._path(key))
-        if not self.is_local:
-            (self.cache_dir / key).unlink(missing_ok=True)
+        """Remove a stored file and its sample (and this process's cached copies)."""
+        for name in (key, sample_key(key)):
+            if self.fs.exists(self._path(name)):
+                self.fs.rm(self._path(name))
+            if not self.is_local:
+                (self.cache_dir / name).unlink(missing_ok=True)
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
+
+
+def sample_key(key: str) -> str:
+    """Where the sample of the file ``key`` is kept: its header and first rows, which is all a
+    submission reads (a compressed CSV's sample is plain CSV)."""
+    fingerprint, _, suffix = key.partition(".")
+    plain = ".csv" if suffix.startswith("csv") else f".{suffix}"
+    return f"{fingerprint}.sample{plain}"
 
 
 def _chunks(source: BinaryIO) -> Iterable[bytes]:

@@ -27,9 +27,11 @@ def upload(client: TestClient, name: str, content: bytes, **kwargs: Any) -> Any:
     return client.post("/v1/datasets", files={"file": (name, content)}, **kwargs)
 
 
-def stored_files(settings: Settings) -> list[Path]:
+def stored_files(settings: Settings, *, samples: bool = False) -> list[Path]:
+    """The store's files (or, with ``samples``, the samples kept beside them)."""
     store = Path(settings.resolved_dataset_store)
-    return sorted(p for p in store.glob("*") if p.is_file()) if store.exists() else []
+    found = sorted(p for p in store.glob("*") if p.is_file()) if store.exists() else []
+    return [p for p in found if (".sample." in p.name) == samples]
 
 
 @pytest.fixture
@@ -64,6 +66,9 @@ def test_an_upload_is_stored_once_and_profiled(
     assert columns["colour"]["target_for"] == ["multiclass"]
     assert columns["label"]["target_for"] == ["binary", "multilabel", "regression"]
     assert [p.name for p in stored_files(settings)] == [f"{dataset['fingerprint']}.csv"]
+    # A submission reads the sample kept beside it, never the whole file.
+    (sample,) = stored_files(settings, samples=True)
+    assert sample.name == f"{dataset['fingerprint']}.sample.csv"
 
     again = upload(client, "renamed.csv", small_csv)
     assert again.status_code == 200
@@ -170,3 +175,18 @@ def test_a_tenant_cannot_see_or_use_another_tenants_dataset(
         assert theirs.json()["id"] != dataset["id"]
         assert client.delete(f"/v1/datasets/{dataset['id']}", headers=a).status_code == 204
         assert len(stored_files(configured)) == 1  # team B's dataset still needs the file
+
+
+def test_a_dataset_too_big_for_a_workers_memory_is_refused_naming_the_limit(
+    settings: Settings, small_csv: bytes
+) -> None:
+    small_workers = settings.model_copy(update={"worker_memory_bytes": 1 << 20})
+    big = b"a,b,c,d,label\n" + b"0.1,0.2,0.3,0.4,1\n" * 10_000  # 10,000 x 5 x 8 B x 3 > 1 MiB
+    with TestClient(create_app(small_workers)) as client:
+        response = upload(client, "big.csv", big)
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert error["type"] == "dataset_too_large"
+        assert "LOSS_SEARCH_WORKER_MEMORY_BYTES" in error["message"]
+        assert upload(client, "small.csv", small_csv).status_code == 201
+    assert len(stored_files(small_workers)) == 1

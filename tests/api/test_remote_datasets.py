@@ -173,3 +173,14 @@ def test_missing_credentials_are_the_services_fault_not_the_requests(
     response = submit(api, "s3://train/small.csv")
     assert response.status_code == 503
     assert "no credentials" in response.json()["error"]["message"]
+
+
+def test_an_object_too_big_for_a_workers_memory_is_refused_from_its_size(
+    remote: Settings, s3: S3Server, csv_bytes: bytes
+) -> None:
+    s3.put("train", "big.csv", csv_bytes * 200)  # ~1 MB of CSV: ~3 MB in a worker
+    small_workers = remote.model_copy(update={"worker_memory_bytes": 1 << 20})
+    with TestClient(create_app(small_workers)) as client:
+        response = submit(client, "s3://train/big.csv")
+    assert response.status_code == 413
+    assert "LOSS_SEARCH_WORKER_MEMORY_BYTES" in response.json()["error"]["message"]
