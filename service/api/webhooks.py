@@ -32,7 +32,7 @@ def get_secret(principal: PrincipalDep, db: DatabaseDep) -> SecretOut:
 
 
 @router.post(
-    "",
+    "/endpoints",
     status_code=status.HTTP_201_CREATED,
     responses={**_ERRORS, 422: {"model": ErrorResponse}},
 )
@@ -48,7 +48,7 @@ def add_endpoint(
     return out
 
 
-@router.get("", responses=_ERRORS)
+@router.get("/endpoints", responses=_ERRORS)
 def list_endpoints(principal: PrincipalDep, db: DatabaseDep) -> list[EndpointOut]:
     """The tenant's endpoints, oldest first."""
     with db.session() as session:
@@ -56,7 +56,7 @@ def list_endpoints(principal: PrincipalDep, db: DatabaseDep) -> list[EndpointOut
 
 
 @router.delete(
-    "/{endpoint_id}",
+    "/endpoints/{endpoint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**_ERRORS, 404: {"model": ErrorResponse}},
 )

@@ -40,7 +40,7 @@ ENDPOINT = {"url": "https://93.184.215.14/hooks"}  # a public address: no DNS lo
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/jobs"): JOB,
     ("PUT", "/v1/tenants/{tenant}/limits"): LIMITS,
-    ("POST", "/v1/webhooks"): ENDPOINT,
+    ("POST", "/v1/webhooks/endpoints"): ENDPOINT,
 }
 
 
@@ -224,20 +224,23 @@ def test_each_tenant_lists_only_its_own_jobs_and_an_admin_lists_all(tenants: Ten
 
 def test_each_tenant_has_its_own_webhook_endpoints_and_secret(tenants: Tenants) -> None:
     client, a, b = tenants.client, bearer(tenants.a), bearer(tenants.b)
-    created = client.post("/v1/webhooks", json=ENDPOINT, headers=a)
+    created = client.post("/v1/webhooks/endpoints", json=ENDPOINT, headers=a)
     assert created.status_code == 201, created.text
     endpoint = created.json()["id"]
 
-    assert [e["id"] for e in client.get("/v1/webhooks", headers=a).json()] == [endpoint]
-    assert client.get("/v1/webhooks", headers=b).json() == []
-    assert client.delete(f"/v1/webhooks/{endpoint}", headers=b).status_code == 404
+    assert [e["id"] for e in client.get("/v1/webhooks/endpoints", headers=a).json()] == [endpoint]
+    assert client.get("/v1/webhooks/endpoints", headers=b).json() == []
+    assert client.delete(f"/v1/webhooks/endpoints/{endpoint}", headers=b).status_code == 404
     assert (
-        client.delete(f"/v1/webhooks/{endpoint}", headers=bearer(tenants.admin)).status_code == 404
+        client.delete(
+            f"/v1/webhooks/endpoints/{endpoint}", headers=bearer(tenants.admin)
+        ).status_code
+        == 404
     )
     secrets = {client.get("/v1/webhooks/secret", headers=h).json()["secret"] for h in (a, b)}
     assert len(secrets) == 2
-    assert client.delete(f"/v1/webhooks/{endpoint}", headers=a).status_code == 204
-    assert client.get("/v1/webhooks", headers=a).json() == []
+    assert client.delete(f"/v1/webhooks/endpoints/{endpoint}", headers=a).status_code == 204
+    assert client.get("/v1/webhooks/endpoints", headers=a).json() == []
 
 
 def test_a_revoked_key_is_refused(tenants: Tenants) -> None:

@@ -87,18 +87,20 @@ def test_the_signing_secret_is_made_once_and_kept(client: TestClient) -> None:
 
 
 def test_an_endpoint_url_is_checked_like_a_jobs(client: TestClient) -> None:
-    refused = client.post("/v1/webhooks", json={"url": "http://192.168.0.10/hooks"})
+    refused = client.post("/v1/webhooks/endpoints", json={"url": "http://192.168.0.10/hooks"})
     assert refused.status_code == 422
     assert refused.json()["error"]["details"][0]["loc"] == ["body", "url"]
-    assert client.get("/v1/webhooks").json() == []
-    created = client.post("/v1/webhooks", json={"url": PUBLIC_URL, "events": ["job.progress"]})
+    assert client.get("/v1/webhooks/endpoints").json() == []
+    created = client.post(
+        "/v1/webhooks/endpoints", json={"url": PUBLIC_URL, "events": ["job.progress"]}
+    )
     assert created.status_code == 201
     assert created.json()["events"] == ["job.progress"]
 
 
 def test_cancelling_a_queued_job_queues_its_cancelled_webhook(client: TestClient) -> None:
     job_id = client.post("/v1/jobs", json=with_notify(url=PUBLIC_URL)).json()["id"]
-    endpoint = client.post("/v1/webhooks", json={"url": PUBLIC_URL + "/all"}).json()["id"]
+    endpoint = client.post("/v1/webhooks/endpoints", json={"url": PUBLIC_URL + "/all"}).json()["id"]
     assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
 
     page = client.get(f"/v1/jobs/{job_id}/deliveries").json()
