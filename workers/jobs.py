@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service.db import jobs as jobs_repo
 from service.db import shards as shards_repo
+from service.db import warm_start as warm_repo
 from service.db.models import JobStatus
 from service.db.shards import ShardClaim
 from service.db.transient import in_transaction, is_transient
@@ -31,8 +32,9 @@ from workers.engine.metrics import get_metric
 from workers.engine.results import DatasetSource
 from workers.engine.search import Search
 from workers.engine.search_context import SearchContext
-from workers.engine.spec import JobSpec
+from workers.engine.spec import JobSpec, WarmStart
 from workers.engine.studies import make_storage
+from workers.engine.warm_start import WarmSetup
 from workers.job_hooks import JobBudget, JobTrialLog, ShardHeartbeat
 from workers.storage import ResilientRDBStorage
 
@@ -102,6 +104,7 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
     try:
         data = local_data(job_id, spec, settings)
+        warm_setups = _warm_setups(url, claim, data.spec, data.source)
         with ShardHeartbeat(url, job_id, shard, worker, settings.job_heartbeat_s) as heartbeat:
             context = SearchContext(
                 storage=storage,
@@ -116,6 +119,7 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
                 exclusive=claim.shards == 1,
                 budget=budget,
                 trial_log=trial_log,
+                warm_setups=warm_setups,
             )
             search = Search.open(data.spec, context)
             return _run(search, heartbeat, url, job_id, shard, worker, data.source)
@@ -132,6 +136,34 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
         )
     finally:
         storage.remove_session()
+
+
+def _warm_setups(
+    url: str, claim: ShardClaim, spec: JobSpec, source: DatasetSource
+) -> list[WarmSetup]:
+    """The earlier best setups the job's ``warm_start`` asks for: those of the jobs it names, or
+    for "auto" those of the tenant's latest succeeded jobs on the same data (by fingerprint)
+    with a metric of the same task."""
+    if spec.warm_start is None:
+        return []
+    warm, task, tenant = spec.warm_start, spec.planned_task, claim.tenant
+
+    def find(session: Session) -> list[WarmSetup]:
+        if isinstance(warm, WarmStart):
+            return warm_repo.named_setups(
+                session=session, tenant=tenant, job_ids=warm.from_jobs, task=task
+            )
+        return warm_repo.matching_setups(
+            session=session,
+            tenant=tenant,
+            fingerprint=source.fingerprint,
+            task=task,
+            exclude=claim.job_id,
+        )
+
+    setups = in_transaction(url, find)
+    logger.info("job %s: %d warm-start setup(s) found", claim.job_id, len(setups))
+    return setups
 
 
 def _storage(settings: Settings, budget: JobBudget, trial_log: JobTrialLog) -> RDBStorage:

@@ -25,7 +25,7 @@ from service.auth.principal import Principal
 from service.datasets import memory, references, remote
 from service.datasets.store import DatasetStore
 from service.db import jobs as repo
-from service.db import reads
+from service.db import reads, warm_start
 from service.db.models import JobStatus
 from service.errors import ApiError, invalid
 from service.idempotency import Idempotent
@@ -37,7 +37,7 @@ from service.schemas.jobs import JobSubmission
 from service.settings import Settings
 from service.validation import planned
 from service.webhooks.subscriptions import checked_notify
-from workers.engine.spec import JobSpec
+from workers.engine.spec import JobSpec, WarmStart
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
@@ -69,9 +69,10 @@ def create_job(
     has too many jobs queued or running, 422 if it asks for more trials than the tenant may.
     With an ``Idempotency-Key`` used in the last 24 hours, the job that key created is returned
     (same id and status code, ``Idempotent-Replayed: true``) and nothing is created.
-    Once the job is committed it is accepted (202) whatever happens next: if the broker cannot
-    take its messages now, the workers' sweeper sends them later. Any error before the commit
-    leaves nothing behind.
+    A ``warm_start`` naming a job that is not the tenant's own succeeded job of the same task
+    is a 422. Once the job is committed it is accepted (202) whatever happens next: if the
+    broker cannot take its messages now, the workers' sweeper sends them later. Any error before
+    the commit leaves nothing behind.
     """
     tenant = principal.tenant
     replay = _earlier(db, tenant, idempotent)  # a retry needs no second validation
@@ -81,11 +82,12 @@ def create_job(
     submitted = request.spec()
     uploads = _uploads(submitted, principal, db, store)
     with tempfile.TemporaryDirectory(prefix="loss-search-sample-") as samples:
-        remote = _remote(uploads.spec, settings, Path(samples))
+        urls = _remote(uploads.spec, settings, Path(samples))
         roots = [*settings.resolved_data_roots, *([uploads.root] if uploads.root else [])]
-        planned_spec = planned(remote.spec, [*roots, Path(samples)], settings.default_shards)
+        planned_spec = planned(urls.spec, [*roots, Path(samples)], settings.default_shards)
     spec = references.restore(planned_spec, submitted)
-    pins = {name: pinned.as_json() for name, pinned in remote.pins.items()} or None
+    pins = {name: pinned.as_json() for name, pinned in urls.pins.items()} or None
+    _check_warm_start(db, tenant, spec)
     try:
         with db.session() as session:
             row, shard_rows = submission.admit(
@@ -144,6 +146,21 @@ def _remote(spec: JobSpec, settings: Settings, samples: Path) -> remote.Sampled:
         raise ApiError(
             503, "dataset_source_unavailable", str(exc), headers={"Retry-After": "30"}
         ) from None
+
+
+def _check_warm_start(db: Database, tenant: str, spec: JobSpec) -> None:
+    """The jobs ``warm_start`` names must be the tenant's own succeeded jobs of the same task
+    (another tenant's job reads as no job at all)."""
+    if not isinstance(spec.warm_start, WarmStart):
+        return
+    job_ids = spec.warm_start.from_jobs
+    with db.session() as session:
+        refusal = warm_start.check_sources(
+            session=session, tenant=tenant, job_ids=job_ids, task=spec.planned_task
+        )
+    if refusal is not None:
+        index = job_ids.index(refusal.job_id)
+        raise invalid(f"warm_start.from_jobs: {refusal.message}", "warm_start", "from_jobs", index)
 
 
 def _earlier(db: Database, tenant: str, idempotent: Idempotent | None) -> submission.Replay | None:

@@ -130,6 +130,7 @@ def trial_out(row: TrialFields) -> TrialOut:
         number=row.number,
         state=row.state,  # written from TrialStateName only
         arm=row.arm,
+        warm_start_from=row.warm_start_from,
         family=row.family,
         loss=row.loss,
         loss_params=row.loss_params or {},
@@ -167,6 +168,7 @@ def final_best(row: JobRow) -> BestOut:
         trial_counts=result.trial_counts,
         training=result.training,
         environment=result.environment,
+        warm_start=result.warm_start,
     )
 
 
@@ -211,6 +213,7 @@ def _setup(trial: TrialFields, multiclass: bool) -> Setup:
     return Setup(
         trial_number=trial.number,
         arm=trial.arm,
+        warm_start_from=trial.warm_start_from,
         family=trial.family or "",
         loss=trial.loss or "",
         loss_params=trial.loss_params or {},

@@ -177,6 +177,7 @@ class TrialRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warm_start_from: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class TrialClaimRow(Base):

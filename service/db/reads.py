@@ -82,6 +82,7 @@ class TrialFields(Protocol):
     started_at: datetime | None
     finished_at: datetime | None
     failure_reason: str | None
+    warm_start_from: str | None
 
 
 @dataclass(frozen=True)

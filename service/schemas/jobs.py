@@ -104,7 +104,13 @@ class JobSubmission(JobSpec):
 class TrialOut(BaseModel):
     number: int
     state: TrialStateName
-    arm: str | None
+    arm: str | None = Field(
+        description="baseline (the plain loss), warm_start (an earlier job's best setup, tried "
+        "first) or search."
+    )
+    warm_start_from: str | None = Field(
+        default=None, description="For a warm_start trial: the earlier job whose best setup it ran."
+    )
     family: str | None
     loss: str | None
     loss_params: dict[str, float]

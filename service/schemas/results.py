@@ -18,6 +18,7 @@ from workers.engine.results import (
     Setup,
     TrainingPlanResult,
     Verdict,
+    WarmStartTrial,
 )
 
 
@@ -46,3 +47,8 @@ class BestOut(BaseModel):
     trial_counts: dict[str, int] | None = None
     training: TrainingPlanResult | None = None
     environment: dict[str, str] | None = None
+    warm_start: list[WarmStartTrial] = Field(
+        default_factory=list,
+        description="The earlier jobs' best setups this job was warm-started from, and the "
+        "trial each ran as (final results only).",
+    )

@@ -134,7 +134,13 @@ class Setup(_Model):
     """
 
     trial_number: int
-    arm: str | None = Field(description="baseline for the plain-loss arm, else search.")
+    arm: str | None = Field(
+        description="baseline for the plain-loss arm, warm_start for an earlier job's best "
+        "setup tried first, else search."
+    )
+    warm_start_from: str | None = Field(
+        default=None, description="The earlier job whose best setup this trial ran (warm start)."
+    )
     family: str
     loss: str
     loss_params: dict[str, float] = Field(default_factory=dict)
@@ -335,6 +341,25 @@ class DatasetSummary(_Model):
     )
 
 
+class WarmStartTrial(_Model):
+    """An earlier job's best setup, offered to the search as one of its first trials."""
+
+    from_job: str
+    loss: str
+    loss_params: dict[str, float] = Field(default_factory=dict)
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    trial_number: int | None = Field(
+        default=None, description="The trial that ran it (null: it did not run)."
+    )
+    used: bool = Field(description="Whether it ran as a trial of this search.")
+    reason: str | None = Field(
+        default=None,
+        description="Why it did not run (not searched by this job, out of range, "
+        "no room in the trial budget, the search ended first).",
+    )
+
+
 class SearchResult(_Model):
     """Everything a finished search returns."""
 
@@ -350,6 +375,11 @@ class SearchResult(_Model):
     trial_counts: dict[str, int] = Field(description="Trials by state.")
     environment: dict[str, str] = Field(
         description="Versions of everything that shapes the numbers, and the device."
+    )
+    warm_start: list[WarmStartTrial] = Field(
+        default_factory=list,
+        description="The earlier jobs' best setups the job was warm-started from, in the order "
+        "they were queued, and the trial each one ran as (empty without warm_start).",
     )
 
 

@@ -57,6 +57,7 @@ from workers.engine.trial_records import (
     records_of,
     running_record,
 )
+from workers.engine.warm_start import enqueue_warm_starts, warm_start_report
 
 logger = logging.getLogger(__name__)
 CANCELLED = "the job was cancelled before this trial finished"
@@ -113,7 +114,9 @@ class Search:
         self.device_data = DeviceData.create(self.data, context.device)
         self.study, created = open_study(context.storage, context.study_name, metric, spec.seed)
         if created:
-            enqueue_baseline(self.study, self.space, spec.budget.n_trials)
+            rates = enqueue_baseline(self.study, self.space, spec.budget.n_trials)
+            room = spec.budget.n_trials - len(rates)
+            enqueue_warm_starts(self.study, self.space, context.warm_setups, room, rates)
         self.population = self._population_size()
         self.budget = context.budget or StudyBudget(self.study, spec.budget.n_trials)
 
@@ -304,4 +307,4 @@ class Search:
             plan,
         )
         self.record_study()
-        return result
+        return result.model_copy(update={"warm_start": warm_start_report(self.study)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from workers.engine.budget import TrialBudget
 from workers.engine.datasets import DatasetReference
 from workers.engine.results import SearchResult
 from workers.engine.trial_records import TrialLog
+from workers.engine.warm_start import WarmSetup
 
 DEFAULT_MAX_POPULATION = 32
 
@@ -44,6 +45,9 @@ class SearchContext:
     # ``dataset`` and ``test_dataset`` references under ``data_roots``.
     data: DatasetReference | None = None
     test_data: DatasetReference | None = None
+    # Earlier jobs' best setups, queued as the first trials after the baseline when the study
+    # is created (see :mod:`workers.engine.warm_start`).
+    warm_setups: Sequence[WarmSetup] = ()
 
 
 @dataclass(frozen=True)

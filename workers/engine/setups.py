@@ -50,6 +50,7 @@ class SetupDescriber:
         return Setup(
             trial_number=trial.number,
             arm=trial.user_attrs.get("arm"),
+            warm_start_from=trial.user_attrs.get("warm_start_from"),
             family=spec.family.value,
             loss=spec.name,
             loss_params=dict(config.loss_params),

@@ -7,7 +7,8 @@ losses to search, and narrow or fix any parameter (see :mod:`workers.engine.over
 Parameter names are namespaced so each branch has its own distributions: ``family``,
 ``<family>.loss``, ``<loss>.<param>``, ``<loss>.batch_size`` (batch-level losses, whose estimate
 depends on the batch) and ``learning_rate``. The baseline arm is enqueued with its loss fixed;
-only its learning rate goes through the space.
+only its learning rate goes through the space. A warm-start trial (an earlier job's best setup)
+is enqueued with every parameter fixed under these names (:meth:`SearchSpace.fixed_params`).
 """
 
 from __future__ import annotations
@@ -32,21 +33,23 @@ from workers.engine.spec import Family, Task
 BASELINE_LEARNING_RATE = 1e-3
 BASELINE_SWEEP = (1.0, 10**-0.5, 10**0.5)  # multiples of the default learning rate
 BATCH_MULTIPLIERS = (1, 2, 4)  # batch-level losses try the default batch size and larger ones
+WARM_START = "warm_start"  # the arm of a trial that runs an earlier job's best setup
 
 
 @dataclass(frozen=True)
 class TrialConfig:
     """The loss setup one trial trains with (``batch_size`` None: the job's default)."""
 
-    arm: str  # "baseline" or "search"
+    arm: str  # "baseline", "warm_start" or "search"
     family: str
     loss: str
     loss_params: dict[str, float] = field(default_factory=dict)
     learning_rate: float = BASELINE_LEARNING_RATE
     batch_size: int | None = None
+    warm_start_from: str | None = None  # the earlier job a warm-start trial's setup is from
 
     def as_attrs(self) -> dict[str, Any]:
-        return {
+        attrs: dict[str, Any] = {
             "arm": self.arm,
             "family": self.family,
             "loss": self.loss,
@@ -54,6 +57,9 @@ class TrialConfig:
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size,
         }
+        if self.warm_start_from is not None:
+            attrs["warm_start_from"] = self.warm_start_from
+        return attrs
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,58 @@ class SearchSpace:
             for p in spec.params_for(self.task)
         }
         batch = self._batch_size(trial, spec)
+        if trial.user_attrs.get("arm") == WARM_START:
+            source = trial.user_attrs.get("warm_start_from")
+            return TrialConfig(WARM_START, str(family), name, params, learning_rate, batch, source)
         return TrialConfig("search", str(family), name, params, learning_rate, batch)
+
+    def fixed_params(
+        self,
+        loss: str,
+        loss_params: Mapping[str, float],
+        learning_rate: float | None,
+        batch_size: int | None,
+    ) -> dict[str, Any] | str:
+        """The parameters, under this space's names, that make a trial run exactly this setup,
+        or why the space cannot hold it (a sentence)."""
+        family = next(
+            (f for f, specs in self.candidates.items() if any(s.name == loss for s in specs)), None
+        )
+        if family is None:
+            return f"loss {loss!r} is not searched by this job"
+        spec = get_loss(loss)
+        params: dict[str, Any] = {"family": family.value, f"{family.value}.loss": loss}
+        narrowed = self.ranges.get(loss, {})
+        wanted = {p.name for p in spec.params_for(self.task)}
+        stray = sorted(set(loss_params) - wanted)
+        if stray:
+            return f"{loss} takes no parameter {stray[0]!r} on a {self.task.value} task"
+        for p in spec.params_for(self.task):
+            if p.name not in loss_params:
+                return f"the setup gives no value for {loss}.{p.name}"
+            where = narrowed.get(p.name, Range(p.low, p.high, p.log, p.integer))
+            problem = _place(params, f"{loss}.{p.name}", float(loss_params[p.name]), where)
+            if problem:
+                return problem
+        if learning_rate is None:
+            return "the setup gives no learning rate"
+        problem = _place(params, "learning_rate", learning_rate, self._learning_rate_range())
+        if problem:
+            return problem
+        fixed_or_range = self.ranges.get(TRAINING, {}).get("batch_size")
+        if fixed_or_range is not None or spec.batch_level:
+            if batch_size is None:
+                return f"the setup gives no batch size, which {loss} searches"
+            if fixed_or_range is not None:
+                problem = _place(params, f"{loss}.batch_size", batch_size, fixed_or_range)
+                if problem:
+                    return problem
+            else:
+                choices = self._batch_choices()
+                if batch_size not in choices:
+                    return f"batch size {batch_size} is not one this job tries ({choices})"
+                params[f"{loss}.batch_size"] = batch_size
+        return params
 
     def _learning_rate_range(self) -> Range:
         return self.ranges.get(TRAINING, {}).get(
@@ -146,10 +203,13 @@ class SearchSpace:
             return int(self._suggest(trial, f"{spec.name}.batch_size", fixed_or_range))
         if not spec.batch_level:
             return None
-        choices = sorted(
+        return int(trial.suggest_categorical(f"{spec.name}.batch_size", self._batch_choices()))
+
+    def _batch_choices(self) -> list[int]:
+        """The batch sizes a batch-level loss tries."""
+        return sorted(
             {min(self.default_batch_size * k, self.max_batch_size) for k in BATCH_MULTIPLIERS}
         )
-        return int(trial.suggest_categorical(f"{spec.name}.batch_size", choices))
 
     @staticmethod
     def _suggest(trial: optuna.Trial, name: str, where: Range) -> float:
@@ -158,6 +218,19 @@ class SearchSpace:
         if where.integer:
             return float(trial.suggest_int(name, int(where.low), int(where.high), log=where.log))
         return trial.suggest_float(name, where.low, where.high, log=where.log)
+
+
+def _place(params: dict[str, Any], name: str, value: float, where: Range) -> str | None:
+    """Put ``value`` in ``params`` under ``name`` if ``where`` holds it (a fixed parameter
+    needs no entry), else say why not."""
+    if where.integer and value != int(value):
+        return f"{name} = {value} is not a whole number"
+    if not where.low <= value <= where.high:
+        held = where.low if where.fixed else [where.low, where.high]
+        return f"{name} = {value} is outside this job's {held}"
+    if not where.fixed:
+        params[name] = int(value) if where.integer else float(value)
+    return None
 
 
 def _explicit(
@@ -199,8 +272,9 @@ def _target_refusal(name: str, soft_targets: bool) -> str:
     )
 
 
-def enqueue_baseline(study: optuna.Study, space: SearchSpace, n_trials: int) -> None:
-    """Queue the baseline arm so it runs first, whatever the budget.
+def enqueue_baseline(study: optuna.Study, space: SearchSpace, n_trials: int) -> list[float]:
+    """Queue the baseline arm so it runs first, whatever the budget; returns the learning rates
+    queued (one trial each).
 
     The plain loss gets its own learning-rate sweep (the default first, then half a decade
     either side; one tenth of the budget, one to three trials), so it is compared tuned, not at
@@ -217,3 +291,4 @@ def enqueue_baseline(study: optuna.Study, space: SearchSpace, n_trials: int) -> 
         study.enqueue_trial(
             {"learning_rate": rate}, user_attrs={"arm": "baseline"}, skip_if_exists=False
         )
+    return rates

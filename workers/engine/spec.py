@@ -10,9 +10,9 @@ job field is added here, and only here unless the engine or a view must act on i
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from workers.engine.errors import SpecError
 from workers.engine.spec_fields import (
@@ -38,6 +38,8 @@ from workers.engine.spec_fields import (
 )
 
 MAX_TAGS = 20
+MAX_WARM_START_JOBS = 20
+JobId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
 class Task(StrEnum):
@@ -131,6 +133,25 @@ class Confirmation(SpecModel):
     def _not_one_fold(cls, value: int) -> int:
         if value == 1:
             raise ValueError("folds must be 0 (no cross-fitting) or at least 2")
+        return value
+
+
+class WarmStart(SpecModel):
+    """Earlier jobs whose best setups the search tries first."""
+
+    from_jobs: list[JobId] = Field(
+        min_length=1,
+        max_length=MAX_WARM_START_JOBS,
+        description="Ids of the caller's own succeeded jobs with a metric of the same task "
+        f"(at most {MAX_WARM_START_JOBS}, each once).",
+    )
+
+    @field_validator("from_jobs")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        repeated = sorted({job for job in value if value.count(job) > 1})
+        if repeated:
+            raise ValueError(f"job {repeated[0]!r} is named more than once")
         return value
 
 
@@ -236,6 +257,16 @@ class JobSpec(SpecModel):
         description="Labels for the caller's own bookkeeping (a pipeline, a run id): stored and "
         f"shown with the job, not used by the search. At most {MAX_TAGS}.",
         examples=[{"pipeline": "churn-weekly", "run": "2026-12-05"}],
+    )
+
+    warm_start: Literal["auto"] | WarmStart | None = Field(
+        default=None,
+        description="Start from what earlier jobs found: their best setups run as the first "
+        'trials after the baseline. {"from_jobs": [ids]} names them; "auto" takes the '
+        "tenant's latest succeeded jobs (at most 5) on a dataset with the same fingerprint and "
+        "a metric of the same task. A setup this job's search space cannot hold (another loss, "
+        "a parameter out of range) is skipped; the result says which trials came from where.",
+        examples=[{"from_jobs": ["3f2b8c1e-0d4a-4c3e-9a57-1b2c3d4e5f60"]}, "auto"],
     )
 
     @property

@@ -58,6 +58,7 @@ class TrialRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     failure_reason: str | None = None
+    warm_start_from: str | None = None  # the earlier job whose best setup this trial ran
 
     @property
     def finished(self) -> bool:
@@ -118,6 +119,7 @@ def _from_attrs(
         training={key: attrs[key] for key in TRAINING_ATTRS if key in attrs},
         threshold=attrs.get("threshold"),
         temperature=attrs.get("temperature"),
+        warm_start_from=attrs.get("warm_start_from"),
         **fields,
     )
 
