@@ -73,7 +73,8 @@ def test_metric_parameters_are_checked(client: TestClient) -> None:
         ("broken.csv", "could not read dataset file 'broken.csv'"),
         ("empty.csv", "could not read dataset file 'empty.csv'"),
         ("notes.txt", "unsupported file type"),
-        ("s3://bucket/data.csv", "scheme 's3' are not supported"),
+        ("s3://bucket/data.csv", "dataset URLs are not enabled on this service"),
+        ("ftp://host/data.csv", "scheme 'ftp' are not supported"),
     ],
 )
 def test_unreadable_or_missing_dataset(client: TestClient, dataset: str, fragment: str) -> None:

@@ -7,7 +7,7 @@ is required and schemathesis sends an admin key; its ``ignored_auth`` check send
 without it too, and they must be refused.
 Schemathesis (a ``dev`` dependency) runs through its CLI with ``--checks all`` over every phase
 (examples, coverage, fuzzing, and stateful sequences that follow the links of POST /v1/jobs),
-with a fixed seed so a failure replays. ``tests/integration/schemathesis.toml`` lists the three
+with a fixed seed so a failure replays. ``tests/integration/schemathesis.toml`` lists the four
 places where a schema-valid request may still be refused with 422 and says why. The test fails,
 never skips, when schemathesis cannot run.
 """
