@@ -27,6 +27,13 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_memory_mib(device: torch.device) -> float:
+    """Peak memory of this process on ``device``: CUDA's allocator peak, else peak RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 1024**2
+    return peak_rss_mib()
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub-flavoured markdown table."""
     cells = [[_cell(v) for v in row] for row in rows]
