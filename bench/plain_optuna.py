@@ -269,7 +269,8 @@ def run_plain(
         written = difference(counts.snapshot(), before)
         states: dict[str, int] = {}
         for frozen in study.get_trials(deepcopy=False):
-            states[frozen.state.name] = states.get(frozen.state.name, 0) + 1
+            state = frozen.state.name.lower()
+            states[state] = states.get(state, 0) + 1
         best_loss = None
         if objective.best.value is not None:
             best_loss = str(study.trials[objective.best.number].params["loss"])
