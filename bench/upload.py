@@ -14,6 +14,9 @@ resident memory (``/proc/<pid>/status`` VmRSS, its child processes included) eve
   declared Content-Length (what ``httpx`` ``files=`` sends); expects 201 with the rows and
   columns, and the SHA-256 the generator computed,
 - upload again: the same bytes (the dedupe path); expects 200 and the same id,
+- a job submitted on the upload (``dataset:<id>``: its checks read the sample kept beside it),
+  and one on the same file named in a data root (its checks read the file's target column
+  whole); expects 202 both times,
 - then the API restarted with ``LOSS_SEARCH_MAX_UPLOAD_BYTES`` at ``--limit-mb``, and the file
   sent twice more: with its Content-Length declared (refused before the body is read) and
   chunked, no length declared (counted as it arrives); expects 413 both times.
@@ -332,8 +335,37 @@ def upload(
     )
 
 
+def submit(api: Api, case: str, dataset: str, data: Generated, interval_s: float) -> Outcome:
+    """POST a job on ``dataset`` (the generated file's ``label``) while sampling the API's
+    memory: how long the submission's checks of the data take."""
+    job = {"dataset": dataset, "target": "label", "metric": "f1", "budget": {"n_trials": 10}}
+    with (
+        httpx.Client(timeout=httpx.Timeout(1800)) as client,
+        RssSampler(api.process.pid, interval_s) as memory,
+    ):
+        started = time.perf_counter()
+        response = client.post(f"{api.url}/v1/jobs", json=job)
+        seconds = time.perf_counter() - started
+    answer = response.json()
+    task = answer.get("spec", {}).get("task") if response.status_code == 202 else None
+    result = f"task {task}" if task else str(answer.get("error", {}).get("message", ""))[:120]
+    return Outcome(
+        case,
+        str(response.status_code),
+        seconds,
+        None,
+        None,
+        data.size,
+        memory.before,
+        memory.peak,
+        memory.after,
+        result,
+        answer,
+    )
+
+
 def run(args: argparse.Namespace, workdir: Path) -> list[Outcome]:
-    """Generate the file, run the four cases, check what they answered."""
+    """Generate the file, run the six cases, check what they answered."""
     started = time.perf_counter()
     data = generate_csv(workdir / "upload.csv", args.size_mb * MiB, args.columns, args.seed)
     print(
@@ -343,13 +375,21 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Outcome]:
     )
     interval = args.interval_ms / 1000
     outcomes = []
-    with running_api(workdir, {}) as api:
+    with running_api(workdir, {"DATA_ROOTS": str(workdir)}) as api:
         first = upload(api, "upload (Content-Length)", data, interval)
         outcomes.append(first)
         print(f"  {first.case}: {first.status} in {first.seconds:.1f} s", flush=True)
         again = upload(api, "same bytes again (dedupe)", data, interval)
         outcomes.append(again)
         print(f"  {again.case}: {again.status} in {again.seconds:.1f} s", flush=True)
+        reference = str((first.body or {}).get("reference", "dataset:none"))
+        for case, dataset in (
+            ("job on the upload (reads its sample)", reference),
+            ("job on the same file in a data root (reads it whole)", data.path.name),
+        ):
+            job = submit(api, case, dataset, data, interval)
+            outcomes.append(job)
+            print(f"  {job.case}: {job.status} in {job.seconds:.1f} s", flush=True)
     limit = str(args.limit_mb * MiB)
     with running_api(workdir, {"MAX_UPLOAD_BYTES": limit}) as api:
         for declare in (True, False):
@@ -364,8 +404,10 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Outcome]:
 
 def check(outcomes: Sequence[Outcome], data: Generated) -> None:
     """Say plainly where an answer is not what the service promises."""
-    first, again, *refused = outcomes
-    problems = []
+    first, again, on_sample, on_file, *refused = outcomes
+    problems = [
+        f"{o.case}: {o.status}, expected 202" for o in (on_sample, on_file) if o.status != "202"
+    ]
     if first.status != "201" or first.body is None:
         problems.append(f"upload: {first.status}, expected 201")
     else:
