@@ -7,6 +7,7 @@ local store, else a copy downloaded once into this worker's cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,24 @@ from workers.engine.spec import JobSpec
 
 @dataclass(frozen=True)
 class LocalData:
-    """The spec the engine runs (local files), its data roots, and the data's provenance."""
+    """The spec the engine runs (local files), its data roots, and what its provenance needs."""
 
     spec: JobSpec
     data_roots: list[Path]
-    source: DatasetSource
+    reference: str  # the dataset as the job named it
+    upload: DatasetSource | None  # an uploaded dataset's provenance, known from its row
+    version: str | None  # a dataset URL's pinned version
+
+    @functools.cached_property
+    def source(self) -> DatasetSource:
+        """Where the data came from. Computed on first use: for a file it takes a read of the
+        whole file (its SHA-256), and only the finalizing shard and "auto" warm start need it."""
+        if self.upload is not None:
+            return self.upload
+        if self.version is not None:
+            local = _file_source(self.spec.dataset, self.data_roots)
+            return local.model_copy(update={"reference": self.reference, "version": self.version})
+        return _file_source(self.reference, self.data_roots)
 
 
 def local_data(job_id: str, spec: JobSpec, settings: Settings) -> LocalData:
@@ -65,15 +79,8 @@ def local_data(job_id: str, spec: JobSpec, settings: Settings) -> LocalData:
         *([resolved.root] if resolved.root else []),
         settings.dataset_cache_dir / "remote",
     ]
-    if upload is not None:
-        source = upload
-    elif "dataset" in pins:
-        source = _file_source(local.dataset, roots).model_copy(
-            update={"reference": spec.dataset, "version": remote.Pin(**pins["dataset"]).version}
-        )
-    else:
-        source = _file_source(spec.dataset, roots)
-    return LocalData(local, roots, source)
+    version = remote.Pin(**pins["dataset"]).version if "dataset" in pins else None
+    return LocalData(local, roots, spec.dataset, upload, version)
 
 
 def _file_source(reference: str, roots: list[Path]) -> DatasetSource:

@@ -26,10 +26,9 @@ from service.logs import job_context
 from service.metrics import POPULATION_SIZE
 from service.settings import Settings
 from service.webhooks import outbox
-from workers.datasets import local_data, with_source
+from workers.datasets import LocalData, local_data, with_source
 from workers.engine.errors import EngineError
 from workers.engine.metrics import get_metric
-from workers.engine.results import DatasetSource
 from workers.engine.search import Search
 from workers.engine.search_context import SearchContext
 from workers.engine.spec import JobSpec, WarmStart
@@ -104,7 +103,7 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
     logger.info("job %s shard %d/%d: running on %s", job_id, shard, claim.shards, worker)
     try:
         data = local_data(job_id, spec, settings)
-        warm_setups = _warm_setups(url, claim, data.spec, data.source)
+        warm_setups = _warm_setups(url, claim, data)
         with ShardHeartbeat(url, job_id, shard, worker, settings.job_heartbeat_s) as heartbeat:
             context = SearchContext(
                 storage=storage,
@@ -122,7 +121,7 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
                 warm_setups=warm_setups,
             )
             search = Search.open(data.spec, context)
-            return _run(search, heartbeat, url, job_id, shard, worker, data.source)
+            return _run(search, heartbeat, url, job_id, shard, worker, data)
     except EngineError as exc:
         return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc))
     except Exception as exc:
@@ -138,12 +137,11 @@ def _run_claim(claim: ShardClaim, settings: Settings, worker: str) -> JobStatus 
         storage.remove_session()
 
 
-def _warm_setups(
-    url: str, claim: ShardClaim, spec: JobSpec, source: DatasetSource
-) -> list[WarmSetup]:
+def _warm_setups(url: str, claim: ShardClaim, data: LocalData) -> list[WarmSetup]:
     """The earlier best setups the job's ``warm_start`` asks for: those of the jobs it names, or
     for "auto" those of the tenant's latest succeeded jobs on the same data (by fingerprint)
     with a metric of the same task."""
+    spec = data.spec
     if spec.warm_start is None:
         return []
     warm, task, tenant = spec.warm_start, spec.planned_task, claim.tenant
@@ -156,7 +154,7 @@ def _warm_setups(
         return warm_repo.matching_setups(
             session=session,
             tenant=tenant,
-            fingerprint=source.fingerprint,
+            fingerprint=data.source.fingerprint,
             task=task,
             exclude=claim.job_id,
         )
@@ -191,7 +189,7 @@ def _run(
     job_id: str,
     shard: int,
     worker: str,
-    source: DatasetSource,
+    data: LocalData,
 ) -> JobStatus | None:
     POPULATION_SIZE.set(search.population.members)
     stopped = search.run_trials()
@@ -224,7 +222,7 @@ def _run(
         result = search.finalize()
     except EngineError as exc:  # e.g. no completed trial
         return _finish_job(url, job_id, JobStatus.FAILED, error=str(exc), finalizer=finalizer)
-    stored = with_source(result, source).model_dump(mode="json")
+    stored = with_source(result, data.source).model_dump(mode="json")
     return _finish_job(url, job_id, JobStatus.SUCCEEDED, result=stored, finalizer=finalizer)
 
 

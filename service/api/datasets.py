@@ -154,7 +154,7 @@ def _new_dataset(
 def _forget_file(store: DatasetStore, db: DatabaseDep, key: str) -> None:
     """Remove a file nobody's dataset keeps (a refused upload leaves nothing behind)."""
     with db.session() as session:
-        if not repo.key_shared(session=session, key=key, besides=""):
+        if not repo.file_in_use(session=session, key=key):
             store.delete(key)
 
 
@@ -198,7 +198,7 @@ def delete_dataset(
                 f"dataset {dataset_id} is read by {len(active)} queued or running job(s) "
                 f"({shown}); cancel them or wait for them to end",
             )
-        key, shared = row.key, repo.key_shared(session=session, key=row.key, besides=row.id)
+        key, shared = row.key, repo.file_in_use(session=session, key=row.key, besides=row.id)
         session.delete(row)
         session.commit()
     if not shared:

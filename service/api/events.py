@@ -18,12 +18,12 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from service.api.auth import owned_job
 from service.api.deps import DatabaseDep, SettingsDep
-from service.api.presenters import result_summary
 from service.db import jobs as repo
 from service.db import reads
 from service.db.models import JobStatus
 from service.errors import not_found
 from service.job_events import Event, JobEvents, resume_point
+from service.results import result_summary
 from service.schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["jobs"], dependencies=[Depends(owned_job)])

@@ -16,13 +16,7 @@ from sqlalchemy.orm import Session
 from service.api.auth import owned_job
 from service.api.deps import DatabaseDep, ViewCacheDep
 from service.api.params import Limit, Offset
-from service.api.presenters import (
-    delivery_out,
-    final_best,
-    job_out,
-    provisional_best,
-    trial_out,
-)
+from service.api.presenters import delivery_out, job_out, provisional_best, trial_out
 from service.db import jobs as repo
 from service.db import reads
 from service.db import trials as trials_repo
@@ -30,6 +24,7 @@ from service.db import webhooks as webhooks_repo
 from service.db.models import JobRow, JobStatus
 from service.errors import ApiError, not_found
 from service.reports import build_report, render_report
+from service.results import final_best
 from service.schemas import BestOut, ErrorResponse, JobOut, Page, TrialOut
 from service.schemas.reports import ReportOut
 from service.schemas.webhooks import DeliveryOut

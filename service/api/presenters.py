@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from service.db.models import JobRow, JobStatus, WebhookDeliveryRow, utcnow
+from service.db.models import JobStatus, WebhookDeliveryRow, utcnow
 from service.db.reads import JobFields, ShardFields, TrialFields
 from service.schemas import (
     BestOut,
@@ -19,10 +18,9 @@ from service.schemas import (
     TrialOut,
 )
 from service.schemas.webhooks import Attempt, DeliveryOut, Notify, WebhookEvent
-from service.wording import SEARCH_RUNNING, comparison_summary
+from service.wording import SEARCH_RUNNING
 from workers.engine.metrics import get_metric
 from workers.engine.results import (
-    SearchResult,
     Setup,
     TrainingSettings,
     TrialTraining,
@@ -149,46 +147,6 @@ def _elapsed(started: datetime | None, finished: datetime | None) -> float | Non
     if started is None:
         return None
     return ((finished or utcnow()) - started).total_seconds()
-
-
-def final_best(row: JobRow) -> BestOut:
-    """The best setup recorded by the worker when the search finished."""
-    result = SearchResult.model_validate(row.result)
-    return BestOut(
-        job_id=row.id,
-        final=True,
-        metric=MetricOut.model_validate(result.metric.model_dump()),
-        best=result.best,
-        baseline=result.baseline,
-        comparison=comparison_out(result),
-        confirmation=result.confirmation,
-        network=result.network,
-        dataset=result.dataset,
-        search_space=result.search_space,
-        trial_counts=result.trial_counts,
-        training=result.training,
-        environment=result.environment,
-        warm_start=result.warm_start,
-    )
-
-
-def result_summary(row: JobRow) -> dict[str, Any]:
-    """The winner of a succeeded job in a few fields (the /events result, job.succeeded)."""
-    best = final_best(row)
-    return {
-        "metric": best.metric.name,
-        "loss": best.best.loss,
-        "family": best.best.family,
-        "loss_params": best.best.loss_params,
-        "verdict": best.comparison.verdict,
-        "summary": best.comparison.summary,
-        "url": f"/v1/jobs/{row.id}/best",
-    }
-
-
-def comparison_out(result: SearchResult) -> ComparisonOut:
-    """A finished result's comparison, with the sentence that explains it."""
-    return ComparisonOut(**result.comparison.model_dump(), summary=comparison_summary(result))
 
 
 def provisional_best(row: JobFields, best: TrialFields, baseline: TrialFields | None) -> BestOut:

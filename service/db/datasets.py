@@ -82,9 +82,11 @@ def active_jobs(*, session: Session, dataset_id: str) -> list[str]:
     return list(session.scalars(query).all())
 
 
-def key_shared(*, session: Session, key: str, besides: str) -> bool:
-    """Whether a dataset other than ``besides`` keeps its bytes in the file ``key``."""
-    query = select(DatasetRow.id).where(DatasetRow.key == key, DatasetRow.id != besides)
+def file_in_use(*, session: Session, key: str, besides: str | None = None) -> bool:
+    """Whether a dataset (other than ``besides``) keeps its bytes in the file ``key``."""
+    query = select(DatasetRow.id).where(DatasetRow.key == key)
+    if besides is not None:
+        query = query.where(DatasetRow.id != besides)
     return session.scalars(query.limit(1)).first() is not None
 
 

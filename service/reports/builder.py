@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.api.presenters import comparison_out, job_out
+from service.api.presenters import job_out
 from service.db.models import JobRow, JobStatus, ShardRow, TrialRow
+from service.results import comparison_out
 from service.schemas.reports import (
     FamilyBest,
     HistoryPoint,

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from service.api.presenters import result_summary
 from service.db import webhooks as repo
 from service.db.models import JobRow, JobStatus, utcnow
+from service.results import result_summary
 from service.schemas.webhooks import WebhookEvent
 
 _ENDED = {
