@@ -13,9 +13,9 @@ For each job, three modes run the same search budget on the same data, each in i
 - ``one at a time``: our engine with a population of one;
 - ``populations of P``: our engine with populations of ``--population``.
 
-The engine modes run the real engine: Optuna with SQLite storage, pruning, early stopping,
-threshold tuning, then finalization (confirmation of the finalists and the baseline on fresh
-seeds, test scoring). Trials per minute count the search phase only (data preparation, study
+The engine modes run the real engine: Optuna with SQLite storage (the workers' storage class),
+pruning, early stopping, threshold tuning, then finalization (confirmation of the finalists and
+the baseline on fresh seeds, test scoring). Trials per minute count the search phase only (data preparation, study
 and trials), the part population training is for; finalization costs the same in both engine
 modes and is shown apart. The plain loop has no finalization: its best test is the test score
 of its validation-best trial.
@@ -55,6 +55,7 @@ from workers.engine.search_context import SearchContext
 from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Parallelism, Task
 from workers.engine.studies import make_storage
 from workers.engine.training_plan import plan_training
+from workers.storage import ResilientRDBStorage
 
 PLAIN = "plain"
 MODES = ("plain", "one", "populations")
@@ -94,7 +95,10 @@ def run_mode(args: argparse.Namespace, population: int) -> dict[str, Any]:
         losses=args.losses.split(",") if args.losses else None,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        storage = make_storage(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        # The workers' storage class: its writes held back into few transactions.
+        storage = make_storage(
+            f"sqlite:///{Path(tmp) / 'bench.db'}", storage_class=ResilientRDBStorage
+        )
         counts = count_statements(storage)
         context = SearchContext(
             storage=storage,

@@ -8,7 +8,8 @@ backoff; the connection pool's pre-ping replaces the dead connections.
 
 Retrying is exact for reads and for writes that did not commit. If a commit went through and
 only its acknowledgement was lost, the retry of "finish this trial" finds the trial finished:
-that is recognised as success. (A retried "create a trial" could then make a second one, which
+that is recognised as success; a retried batch of held-back writes (upserts) writes the same
+rows again. (A retried "create a trial" could then make a second one, which
 is failed as stale after the grace period: a spare trial, never a lost one.)
 """
 
@@ -19,22 +20,28 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from service.db.transient import is_transient, retry_transient
+from workers.batched_storage import BatchedRDBStorage
 from workers.engine.optuna_adapter import RDB_TRANSACTION_METHODS
+from workers.engine.write_batch import TrialWrites
 
 
 def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
     return functools.wraps(method)(retry_transient()(method))
 
 
-class ResilientRDBStorage(RDBStorage):
-    """:class:`optuna.storages.RDBStorage` whose calls survive a database restart."""
+class ResilientRDBStorage(BatchedRDBStorage):
+    """:class:`~workers.engine.batched_storage.BatchedRDBStorage` whose calls survive a
+    database restart."""
 
-    def set_trial_state_values(
-        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    def _set_state(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: Sequence[float] | None,
+        pending: TrialWrites | None,
     ) -> bool:
         blinked = False
 
@@ -42,7 +49,7 @@ class ResilientRDBStorage(RDBStorage):
         def attempt() -> bool:
             nonlocal blinked
             try:
-                return RDBStorage.set_trial_state_values(self, trial_id, state, values)
+                return BatchedRDBStorage._set_state(self, trial_id, state, values, pending)
             except UpdateFinishedTrialError:
                 # The attempt before this one committed, then lost its connection.
                 if blinked and state.is_finished() and self.get_trial(trial_id).state == state:
@@ -55,5 +62,5 @@ class ResilientRDBStorage(RDBStorage):
         return attempt()
 
 
-for _name in RDB_TRANSACTION_METHODS:
-    setattr(ResilientRDBStorage, _name, _retrying(getattr(RDBStorage, _name)))
+for _name in (*RDB_TRANSACTION_METHODS, *BatchedRDBStorage.TRANSACTION_METHODS):
+    setattr(ResilientRDBStorage, _name, _retrying(getattr(BatchedRDBStorage, _name)))

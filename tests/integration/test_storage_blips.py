@@ -18,6 +18,7 @@ from optuna.storages import RDBStorage
 from service.db.transient import is_transient
 from tests.integration.servers import PrivatePostgres
 from workers.engine.studies import make_storage
+from workers.engine.write_batch import deferred_writes
 from workers.storage import ResilientRDBStorage
 
 pytestmark = pytest.mark.integration
@@ -67,3 +68,30 @@ def test_the_stock_storage_fails_at_once_during_the_same_outage(
     with pytest.raises(StorageInternalError) as raised:
         study.ask()
     assert is_transient(raised.value)  # which is what the worker's storage retries on
+
+
+def test_writes_held_back_while_the_database_restarts_land_once_it_is_back(
+    private_postgres: PrivatePostgres,
+) -> None:
+    study = a_study(make_storage(private_postgres.url, storage_class=ResilientRDBStorage))
+    trial = study.ask()
+    private_postgres.stop()
+    told: list[optuna.trial.FrozenTrial] = []
+
+    def finish() -> None:
+        with deferred_writes(study):
+            trial.report(0.5, step=1)
+        with deferred_writes(study):
+            trial.set_user_attr("epochs_trained", 1)
+            told.append(study.tell(trial, 0.7))
+
+    caller = threading.Thread(target=finish)
+    caller.start()
+    time.sleep(3)
+    assert caller.is_alive() and not told  # waiting for the database, not failed
+    private_postgres.start()
+    caller.join(timeout=40)
+    (frozen,) = told
+    assert frozen.intermediate_values == {1: 0.5}
+    assert frozen.user_attrs == {"epochs_trained": 1}
+    assert frozen.value == 0.7

@@ -1,12 +1,14 @@
-"""Every use of Optuna beyond its public API, in one place.
+"""Every use of Optuna beyond its public API in the engine, in one place (the workers'
+``workers.batched_storage`` writes through Optuna's internal models too).
 
 The engine needs a few things Optuna's public API does not give: the storage and ids behind a
 study and a trial (to read and write trials without ``Study.get_trials``, which reloads every
 unfinished trial on each call), a ``Trial`` for an id it already holds, a pruner's
 verdict on a member that is not a trial of the study (population peers), and the names of the
 storage methods that each open a transaction (to retry them on database blips). Each is a
-function here; ``tests/engine/test_optuna_adapter.py`` checks them against the installed
-Optuna, whose range ``pyproject.toml`` pins to the versions that test has passed on.
+function here; ``tests/engine/test_optuna_adapter.py`` checks them (and
+``tests/workers/test_batched_storage.py`` that storage) against the installed Optuna, whose
+range ``pyproject.toml`` pins to the versions those tests have passed on.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def storage_of(study: optuna.Study) -> BaseStorage:
     the study's own per-call reloading of unfinished trials."""
     storage: BaseStorage = study._storage
     return storage
+
+
+def backend_of(study: optuna.Study) -> BaseStorage:
+    """The storage behind the study's caching layer (for an RDB storage, the ``RDBStorage``
+    itself; otherwise the study's storage)."""
+    storage = storage_of(study)
+    backend: BaseStorage = getattr(storage, "_backend", storage)
+    return backend
 
 
 def study_id_of(study: optuna.Study) -> int:

@@ -10,8 +10,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from workers.engine.optuna_adapter import History, Reported, should_prune
+from workers.engine.optuna_adapter import History, Reported, should_prune, trial_id_of
 from workers.engine.training import MemberResult, Outcome
+from workers.engine.write_batch import deferred_writes
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,18 @@ class OptunaMonitor:
         self._loaded_at = 0.0
 
     def report(self, reports: Sequence[tuple[Hashable, int, float]]) -> set[Hashable]:
+        """Store one round of evaluations (in one transaction) and return the members to stop:
+        pruned, or ended elsewhere (declared lost by another worker)."""
         pruned: set[Hashable] = set()
-        for member, epoch, value in reports:
-            try:
-                self.trials[member].report(value, step=epoch)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                pruned.add(member)  # ended elsewhere (declared lost): stop spending on it
-            self.history.setdefault(member, {})[epoch] = value
+        with deferred_writes(self.study) as batch:
+            for member, epoch, value in reports:
+                try:
+                    self.trials[member].report(value, step=epoch)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    pruned.add(member)  # ended elsewhere (declared lost): stop spending on it
+                self.history.setdefault(member, {})[epoch] = value
+        # A storage that held the reports back finds such trials only as it writes them.
+        pruned |= {m for m, _, _ in reports if trial_id_of(self.trials[m]) in batch.finished}
         completed: list[Reported] = [*self._completed_trials(), *self._completed_here]
         peers = {key: History(h) for key, h in self.history.items()}
         for member, epoch, _ in reports:
@@ -92,16 +98,23 @@ def abandon(study: optuna.Study, trial: optuna.Trial, reason: str) -> FrozenTria
 
 
 def tell(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> FrozenTrial | None:
-    """Store a member's result on its trial and end the trial in the matching state.
+    """Store a member's result on its trial and end the trial in the matching state, in one
+    transaction.
 
     Returns the ended trial, or None if another worker had already ended it.
     """
     try:
-        return _record(study, trial, result)
+        with deferred_writes(study) as batch:
+            frozen = _record(study, trial, result)
     except optuna.exceptions.UpdateFinishedTrialError:
+        frozen = None  # ended elsewhere between the tell's check and its write
+    # _record always sets attributes before telling; if the trial had already ended, the tell
+    # was skipped and those writes were dropped as the block closed.
+    if frozen is None or trial_id_of(trial) in batch.finished:
         # Another worker declared this trial lost (our heartbeat stalled) and re-queued it.
         logger.warning("trial %d was already ended elsewhere; dropping this result", trial.number)
         return None
+    return frozen
 
 
 def _record(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> FrozenTrial:
@@ -113,8 +126,8 @@ def _record(study: optuna.Study, trial: optuna.Trial, result: MemberResult) -> F
         trial.set_user_attr("temperature", result.score.temperature)
     if result.outcome is Outcome.FAILED:
         trial.set_user_attr("failure_reason", result.reason)
-        return study.tell(trial, state=TrialState.FAIL)
+        return study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
     if result.outcome is Outcome.PRUNED:
-        return study.tell(trial, state=TrialState.PRUNED)
+        return study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
     assert result.score is not None
-    return study.tell(trial, result.score.value)
+    return study.tell(trial, result.score.value, skip_if_finished=True)

@@ -4,8 +4,8 @@ Optuna's TPE with ``constant_liar`` (so that trials drawn together differ) reloa
 from the storage for every parameter it samples, to see the running ones. With a population of
 running trials in a database that costs more than training them. Here the study is read once per
 batch into an in-memory copy, the same TPE sampler draws every new trial's parameters there
-(each one seeing the others as running), and the values are written onto the real trials, whose
-``suggest_*`` calls then return them without sampling again.
+(each one seeing the others as running), the configurations are read off the copy, and the values
+are written onto the real trials (in the same transaction as the rest of their start).
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ import logging
 import optuna
 from optuna.trial import TrialState
 
-from workers.engine.optuna_adapter import (
-    IN_MEMORY_STORAGE_LOGGER,
-    storage_of,
-    trial_by_id,
-    trial_id_of,
-)
-from workers.engine.space import SearchSpace
+from workers.engine.optuna_adapter import IN_MEMORY_STORAGE_LOGGER, storage_of, trial_id_of
+from workers.engine.space import SearchSpace, TrialConfig
 from workers.engine.studies import quiet_experimental
 
 N_STARTUP_TRIALS = 8
@@ -31,10 +26,13 @@ logging.getLogger(IN_MEMORY_STORAGE_LOGGER).setLevel(logging.WARNING)
 
 def presample(
     study: optuna.Study, trials: list[optuna.Trial], space: SearchSpace, seed: int
-) -> list[optuna.Trial]:
-    """Choose the parameters of ``trials`` (fresh ones: neither enqueued nor retried).
+) -> list[tuple[optuna.Trial, TrialConfig]]:
+    """Choose the configurations of ``trials`` (fresh ones: neither enqueued nor retried).
 
-    Returns the trials again, reloaded so that their ``suggest_*`` calls see the parameters.
+    Writes each trial's parameters to the storage (inside a
+    :func:`~workers.engine.write_batch.deferred_writes` block, at its end) and returns each
+    trial with its configuration, drawn from the mirror: the live trials do not see the
+    parameters, so their ``suggest_*`` must not be called again.
     """
     if not trials:
         return []
@@ -47,15 +45,16 @@ def presample(
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     mirror.add_trials(study.get_trials(deepcopy=False, states=states))
     storage = storage_of(study)
+    chosen = []
     for trial in trials:
         with quiet_experimental():
             shadow = mirror.ask()
-        space.suggest(shadow)
+        config = space.suggest(shadow)
         for name, distribution in shadow.distributions.items():
             internal = distribution.to_internal_repr(shadow.params[name])
             storage.set_trial_param(trial_id_of(trial), name, internal, distribution)
-    # A Trial caches its frozen state when created; a new one reads the parameters just set.
-    return [trial_by_id(study, trial_id_of(trial)) for trial in trials]
+        chosen.append((trial, config))
+    return chosen
 
 
 def is_fresh(trial: optuna.Trial) -> bool:

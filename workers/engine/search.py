@@ -58,6 +58,7 @@ from workers.engine.trial_records import (
     running_record,
 )
 from workers.engine.warm_start import enqueue_warm_starts, warm_start_report
+from workers.engine.write_batch import deferred_writes
 
 logger = logging.getLogger(__name__)
 CANCELLED = "the job was cancelled before this trial finished"
@@ -164,6 +165,7 @@ class Search:
         monitor = OptunaMonitor(self.study, in_flight)
         trainer = PopulationTrainer(self.device_data, self.evaluator, self.plan, monitor)
         admitting = True
+        next_stale_check = 0.0
         with Heartbeat(context.storage, context.heartbeat_s) as heartbeat:
             while True:
                 if context.should_stop():
@@ -177,9 +179,13 @@ class Search:
                     if admitting:
                         logger.info("time budget spent for %s", context.study_name)
                     admitting = False
-                # Every round, so that trials of a worker that died are failed and re-queued
-                # (their budget slots come back) by whoever is still working on the study.
-                fail_stale_trials(self.study)
+                # Often, so that trials of a worker that died are failed and re-queued (their
+                # budget slots come back) by whoever is still working on the study; but not
+                # every round, which costs a transaction per epoch: a trial goes stale only after
+                # the grace period, so a second's delay changes nothing.
+                if time.monotonic() >= next_stale_check:
+                    fail_stale_trials(self.study)
+                    next_stale_check = time.monotonic() + min(1.0, context.heartbeat_s)
                 if admitting:
                     free = self.population.members - trainer.size
                     joining = self._acquire(heartbeat, free) if free > 0 else []
@@ -265,27 +271,29 @@ class Search:
     def _members(self, trials: list[optuna.Trial]) -> list[tuple[optuna.Trial, MemberConfig]]:
         """Draw the trials' configurations, record them on the trials, describe the members.
 
-        The trial log hears of each trial as it starts, with its setup.
+        Every trial's parameters and attributes land in one transaction. The trial log hears
+        of each trial as it starts, with its setup.
         """
         if not trials:
             return []
-        fresh = [trial for trial in trials if is_fresh(trial)]
-        seed = trial_seed(self.spec.seed, trials[0].number)
-        ready = [trial for trial in trials if trial not in fresh]
-        ready += presample(self.study, fresh, self.space, seed)
         members = []
         started = []
-        for trial in ready:
-            config = self.space.suggest(trial)
-            seed = int(trial.user_attrs.get("seed", trial_seed(self.spec.seed, trial.number)))
-            attrs = {**config.as_attrs(), "seed": seed}
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
-            member = MemberConfig(
-                config.loss, config.loss_params, config.learning_rate, seed, config.batch_size
+        with deferred_writes(self.study):
+            fresh = [trial for trial in trials if is_fresh(trial)]
+            ready = [(trial, self.space.suggest(trial)) for trial in trials if trial not in fresh]
+            ready += presample(
+                self.study, fresh, self.space, trial_seed(self.spec.seed, trials[0].number)
             )
-            members.append((trial, member))
-            started.append(running_record(trial.number, attrs))
+            for trial, config in ready:
+                seed = int(trial.user_attrs.get("seed", trial_seed(self.spec.seed, trial.number)))
+                attrs = {**config.as_attrs(), "seed": seed}
+                for key, value in attrs.items():
+                    trial.set_user_attr(key, value)
+                member = MemberConfig(
+                    config.loss, config.loss_params, config.learning_rate, seed, config.batch_size
+                )
+                members.append((trial, member))
+                started.append(running_record(trial.number, attrs))
         self._log(started)
         return members
 

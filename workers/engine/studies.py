@@ -50,7 +50,8 @@ def make_storage(
 
     ``on_lost_trial`` is called with every trial failed because its worker was lost (after it
     has been re-queued), e.g. to give its trial-budget slot back and record it as lost.
-    ``storage_class`` may be a subclass that adds behaviour, such as retries on database blips.
+    ``storage_class`` may be a subclass that adds behaviour, such as retries on database blips
+    or writes held back into fewer transactions (the workers' ``ResilientRDBStorage`` does both).
     """
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
