@@ -88,7 +88,8 @@ def test_writes_held_back_while_the_database_restarts_land_once_it_is_back(
     caller = threading.Thread(target=finish)
     caller.start()
     time.sleep(3)
-    assert caller.is_alive() and not told  # waiting for the database, not failed
+    assert caller.is_alive()  # waiting for the database, not failed
+    assert not told
     private_postgres.start()
     caller.join(timeout=40)
     (frozen,) = told

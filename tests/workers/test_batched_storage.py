@@ -157,9 +157,14 @@ def test_writes_to_a_trial_ended_elsewhere_are_dropped_and_named(
 def test_a_block_that_raises_writes_nothing(storage: ResilientRDBStorage, url: str) -> None:
     study = study_on(storage)
     trial = study.ask()
-    with pytest.raises(RuntimeError), deferred_writes(study):
-        trial.set_user_attr("loss", "focal")
-        raise RuntimeError("training failed")
+
+    def fail_in_a_block() -> None:
+        with deferred_writes(study):
+            trial.set_user_attr("loss", "focal")
+            raise RuntimeError("training failed")
+
+    with pytest.raises(RuntimeError):
+        fail_in_a_block()
     assert fresh_view(url, study)[0].user_attrs == {}
 
 
