@@ -15,9 +15,9 @@ For each job, three modes run the same search budget on the same data, each in i
 
 The engine modes run the real engine: Optuna with SQLite storage (the workers' storage class),
 pruning, early stopping, threshold tuning, then finalization (confirmation of the finalists and
-the baseline on fresh seeds, test scoring). Trials per minute count the search phase only (data preparation, study
-and trials), the part population training is for; finalization costs the same in both engine
-modes and is shown apart. The plain loop has no finalization: its best test is the test score
+the baseline on fresh seeds, test scoring). Trials per minute count the search phase only (data
+preparation, study and trials), the part population training is for; finalization costs the
+same in both engine modes and is shown apart. The plain loop has no finalization: its best test is the test score
 of its validation-best trial.
 
 Columns beyond the timings: writes (INSERT / UPDATE / DELETE statements), commits and all
