@@ -17,8 +17,8 @@ The engine modes run the real engine: Optuna with SQLite storage (the workers' s
 pruning, early stopping, threshold tuning, then finalization (confirmation of the finalists and
 the baseline on fresh seeds, test scoring). Trials per minute count the search phase only (data
 preparation, study and trials), the part population training is for; finalization costs the
-same in both engine modes and is shown apart. The plain loop has no finalization: its best test is the test score
-of its validation-best trial.
+same in both engine modes and is shown apart. The plain loop has no finalization: its best test
+is the test score of its validation-best trial.
 
 Columns beyond the timings: writes (INSERT / UPDATE / DELETE statements), commits and all
 statements the Optuna storage sent to the database during the search, per trial
