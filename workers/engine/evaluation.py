@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, softmax
 
-from workers.engine.class_offsets import decide, tune_class_offsets
+from workers.engine.class_offsets import decide, tune_class_offsets, tune_population_offsets
 from workers.engine.costs import cost_array, cost_decisions, tune_cost_offsets
 from workers.engine.datasets import PreparedData, Split
 from workers.engine.metrics import AGAINST_DISTRIBUTION, Metric, Needs, ParamValue
@@ -82,6 +82,13 @@ class Evaluator:
         self.tunes_temperature = metric.tunes_temperature(data.task) and not against_distribution
         # Multiclass decisions by expected cost: offsets shift costs, not logits.
         self.costs = cost_array(self.params) if metric.name == COST_METRIC else None
+        # Multiclass decisions on labels: per-class logit offsets, tuned on validation.
+        self.tunes_class_offsets = (
+            self.tunes_threshold
+            and data.task is Task.MULTICLASS
+            and self.costs is None
+            and not self.tunes_temperature
+        )
 
     @property
     def decision_on_logits(self) -> bool:
@@ -106,7 +113,7 @@ class Evaluator:
         if self.costs is not None and self.data.task is Task.MULTICLASS:
             offsets, value = tune_cost_offsets(self.costs, y_true, outputs)
             return Score(value, offsets)
-        if self.tunes_threshold and self.data.task is Task.MULTICLASS:
+        if self.tunes_class_offsets:
             tuned_offsets = tune_class_offsets(self.metric.name, y_true, outputs)
             return Score(tuned_offsets.value, tuned_offsets.offsets)
         if self.tunes_threshold and self.data.task is Task.MULTILABEL:
@@ -121,9 +128,9 @@ class Evaluator:
         """Validation scores of a whole population at once: (M, N[, C]) outputs, one link each.
 
         Each entry is a :class:`Score`, or the reason the member's outputs are degenerate.
-        Binary metrics on labels are tuned for every member in one vectorised pass, with values
-        from the count formulas; :meth:`confirm` recomputes a member's final value with
-        scikit-learn. Temperatures are fitted for every member in one vectorised search, then
+        Binary metrics on labels and multiclass class offsets are tuned for every member in
+        one vectorised pass, with values from the count formulas; :meth:`confirm` recomputes a
+        member's final value with scikit-learn. Temperatures are fitted for every member in one vectorised search, then
         each member is scored at its own. Other metrics go member by member.
         """
         reasons = degeneracy(outputs)
@@ -138,6 +145,12 @@ class Evaluator:
             )
             for m, cutoff, value in zip(healthy, cutoffs, values, strict=True):
                 scores[m] = Score(float(value), float(cutoff))
+            return scores
+        if self.tunes_class_offsets:
+            y_true = self.data.validation.y_true
+            tuned = tune_population_offsets(self.metric.name, y_true, outputs[healthy])
+            for m, offsets in zip(healthy, tuned, strict=True):
+                scores[m] = Score(offsets.value, offsets.offsets)
             return scores
         if self.tunes_temperature:
             return self._calibrated_population(outputs, healthy, scores)

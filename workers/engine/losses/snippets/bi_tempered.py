@@ -14,7 +14,8 @@ from collections.abc import Callable
 import torch
 
 EPS = 1e-6  # a temperature this close to 1 uses the ordinary exp / log
-STEPS = 10
+STEPS = 10  # Newton steps for the normaliser; two classes need fewer (TWO_CLASS_STEPS)
+TWO_CLASS_STEPS = 5
 
 
 def _newton_step(shifted: torch.Tensor, lam: torch.Tensor, s: float) -> torch.Tensor:
@@ -30,8 +31,9 @@ def tempered_log_softmax(logits: torch.Tensor, t: float) -> torch.Tensor:
     s = t - 1.0
     shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
     lam = torch.zeros_like(shifted[..., :1])
+    steps = TWO_CLASS_STEPS if logits.shape[-1] == 2 else STEPS
     with torch.no_grad():
-        for _ in range(STEPS - 1):
+        for _ in range(steps - 1):
             lam = lam + _newton_step(shifted, lam, s)
     lam = lam + _newton_step(shifted, lam, s)
     return -torch.log1p(s * (lam - shifted)) / s
