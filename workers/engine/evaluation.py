@@ -130,8 +130,9 @@ class Evaluator:
         Each entry is a :class:`Score`, or the reason the member's outputs are degenerate.
         Binary metrics on labels and multiclass class offsets are tuned for every member in
         one vectorised pass, with values from the count formulas; :meth:`confirm` recomputes a
-        member's final value with scikit-learn. Temperatures are fitted for every member in one vectorised search, then
-        each member is scored at its own. Other metrics go member by member.
+        member's final value with scikit-learn. Temperatures are fitted for every member in one
+        vectorised search, then each member is scored at its own. Other metrics go member by
+        member.
         """
         reasons = degeneracy(outputs)
         healthy = [m for m, reason in enumerate(reasons) if reason is None]
