@@ -35,6 +35,7 @@ from workers.engine.training import DeviceData
 from workers.engine.training_plan import plan_training
 
 BASE_LOSS = "cross_entropy"
+CPU = torch.device("cpu")
 
 
 def middle_params(name: str, task: Task) -> dict[str, float]:
@@ -51,11 +52,19 @@ def middle_params(name: str, task: Task) -> dict[str, float]:
 class StepTimer:
     """Times population steps on one job's data, shapes and batch size."""
 
-    def __init__(self, dataset: str, task: str, metric: str, seed: int) -> None:
+    def __init__(
+        self,
+        dataset: str,
+        task: str,
+        metric: str,
+        seed: int,
+        device: torch.device = CPU,
+    ) -> None:
         data = prepared_data(dataset, task, seed)
         self.task = data.task
+        self.device = device
         self.plan = plan_training(len(data.train))
-        self.device_data = DeviceData.create(data, torch.device("cpu"))
+        self.device_data = DeviceData.create(data, device)
         evaluator = evaluator_for(metric, data)
         self.context = self.device_data.loss_context(self.plan, evaluator)
         self.shape = network_shape(data.n_features, data.n_outputs)
@@ -91,13 +100,19 @@ class StepTimer:
             population.train_step(x[rows], y[rows])
         timings = []
         for _ in range(repeats):
+            self._synchronize()
             began = time.perf_counter()
             for step in range(steps):
                 start = starts[step % len(starts)]
                 rows = orders[:, start : start + batch]
                 population.train_step(x[rows], y[rows])
+            self._synchronize()
             timings.append((time.perf_counter() - began) / steps * 1e6)
         return statistics.median(timings)
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -112,6 +127,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-marginal", action="store_true", help="skip the per-loss table")
     return parser.parse_args(argv)
 
@@ -119,8 +135,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    timer = StepTimer(args.dataset, args.task, args.metric, args.seed)
-    print(f"Machine: {machine()}; {args.threads} torch thread(s)")
+    device = torch.device(args.device)
+    timer = StepTimer(args.dataset, args.task, args.metric, args.seed, device)
+    print(f"Machine: {machine()}; device {device}, {args.threads} torch thread(s)")
     print(
         f"Job: {args.dataset} ({args.task}), MLP {list(timer.shape.widths)}, "
         f"batch {timer.plan.batch_size}; losses in order: {', '.join(timer.losses)}\n"

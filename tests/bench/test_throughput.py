@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench import population_step
 from bench.common import BENCH_DATASETS
 from bench.flop_floor import forward_macs, matmul_rate, search_macs
 from bench.plain_optuna import mlp, prepared_data, run_plain
@@ -114,3 +115,12 @@ def test_the_benchmark_prints_a_table_for_a_tiny_job(capsys: pytest.CaptureFixtu
     assert "| plain Optuna + PyTorch |" in printed
     assert "| one at a time |" in printed
     assert "| populations of 2 |" in printed
+
+
+def test_the_population_step_benchmark_prints_its_tables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    population_step.main(["--members", "1,2", "--losses", "1,2", "--steps", "2"])
+    printed = capsys.readouterr().out
+    assert "| 2 | 2 |" in printed  # two members with two distinct losses
+    assert "soft_f1" in printed  # a loss's marginal cost
