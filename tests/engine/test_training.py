@@ -16,7 +16,7 @@ from workers.engine.datasets import PreparedData
 from workers.engine.evaluation import Evaluator
 from workers.engine.metrics import get_metric
 from workers.engine.optim import PopulationAdamW
-from workers.engine.population import MemberConfig
+from workers.engine.population import MemberConfig, Population
 from workers.engine.trainer import PopulationTrainer
 from workers.engine.training import (
     DeviceData,
@@ -371,3 +371,29 @@ def test_a_population_refills_as_members_finish(
         epochs += 1
     assert len(finished) == 6
     assert epochs == 12  # three waves of two members, four epochs each, never idle
+
+
+FUSED = [
+    MemberConfig("class_weighted_ce", {"power": 0.5}, 3e-3, seed=21),
+    MemberConfig("focal", {"gamma": 1.5, "alpha": 0.6}, 1e-2, seed=22),
+    MemberConfig("logit_adjusted", {"tau": 1.0}, 5e-3, seed=23),
+    MemberConfig("label_smoothing", {"epsilon": 0.1}, 3e-3, seed=24),
+    MemberConfig("poly1", {"epsilon": 1.0}, 3e-3, seed=25),
+    MemberConfig("class_balanced", {"one_minus_beta": 1e-3}, 3e-3, seed=26),
+]
+
+
+def test_members_of_the_sigmoid_cross_entropies_share_one_block_and_train_as_alone(
+    breast_cancer_device: DeviceData, roc_auc_evaluator: Evaluator
+) -> None:
+    context = breast_cancer_device.loss_context(PLAN, roc_auc_evaluator)
+    population = Population(breast_cancer_device.shape, context, PLAN.weight_decay)
+    population.add([(i, member) for i, member in enumerate([*FUSED, MEMBERS[0]])])
+    assert [block.name for block in population.blocks] == [
+        "sigmoid_cross_entropies",
+        "cross_entropy",
+    ]
+    together = train(FUSED, breast_cancer_device, roc_auc_evaluator)
+    for member, result in zip(FUSED, together, strict=True):
+        (alone,) = train([member], breast_cancer_device, roc_auc_evaluator)
+        assert_same_training(result, alone, breast_cancer_device)

@@ -3,9 +3,11 @@
 Members are independent by construction: their own initial weights, data order, learning rate,
 step count, epoch count, loss and loss parameters. Members that use the same loss share one loss
 module (with per-member parameter tensors), so the members are kept ordered by loss and each
-loss serves one contiguous block. Members can join (:meth:`Population.add`) and leave
-(:meth:`Population.keep`) between epochs: finished members cost nothing further, and their
-places are filled with new trials so the population stays full.
+loss serves one contiguous block; losses whose modules share a ``fusion_key`` (one module class
+with per-member parameters for all of them, such as the sigmoid cross-entropies) share one block,
+which costs a population step far less than a block per loss. Members can join
+(:meth:`Population.add`) and leave (:meth:`Population.keep`) between epochs: finished members
+cost nothing further, and their places are filled with new trials so the population stays full.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class MemberConfig:
 
 @dataclass
 class _LossBlock:
-    name: str
+    name: str  # the loss, or the fusion key of the losses it serves
     module: Loss
     start: int
     stop: int
@@ -80,23 +82,35 @@ class Population:
         self._check_rows(configs)
         device = self.context.device
         new_parameters = init_parameters(self.shape, [c.seed for c in configs], device)
-        # Order: every existing loss block followed by the newcomers with the same loss, then
-        # newcomers with a loss not yet in the population. Positions >= len(self) are new.
+        # Each newcomer loss's module, and the block it joins: its fusion key, or its own name.
+        by_loss: dict[str, list[int]] = {}
+        for i, config in enumerate(configs):
+            by_loss.setdefault(config.loss, []).append(i)
+        built = {
+            name: self._build_loss(name, [configs[i] for i in idx]) for name, idx in by_loss.items()
+        }
+        block_of = {name: module.fusion_key or name for name, module in built.items()}
+        # Order: every existing block followed by its newcomers, then blocks new to the
+        # population. Positions >= len(self) are new; within a block, newcomers come loss by loss
+        # in the order their modules extend it.
         order: list[int] = []
         modules: list[tuple[str, Loss, int]] = []
         for block in self.blocks:
-            joining = [i for i, c in enumerate(configs) if c.loss == block.name]
-            order += list(range(block.start, block.stop)) + [len(self) + i for i in joining]
-            if joining:
-                block.module.extend(self._build_loss(block.name, [configs[i] for i in joining]))
-            modules.append((block.name, block.module, block.stop - block.start + len(joining)))
+            joining = [name for name in by_loss if block_of[name] == block.name]
+            for name in joining:
+                block.module.extend(built[name])
+            newcomers = [len(self) + i for name in joining for i in by_loss[name]]
+            order += list(range(block.start, block.stop)) + newcomers
+            modules.append((block.name, block.module, block.stop - block.start + len(newcomers)))
         present = {block.name for block in self.blocks}
-        for name in dict.fromkeys(c.loss for c in configs if c.loss not in present):
-            joining = [i for i, c in enumerate(configs) if c.loss == name]
-            order += [len(self) + i for i in joining]
-            modules.append(
-                (name, self._build_loss(name, [configs[i] for i in joining]), len(joining))
-            )
+        for key in dict.fromkeys(block_of[n] for n in by_loss if block_of[n] not in present):
+            joining = [name for name in by_loss if block_of[name] == key]
+            module = built[joining[0]]
+            for name in joining[1:]:
+                module.extend(built[name])
+            newcomers = [len(self) + i for name in joining for i in by_loss[name]]
+            order += newcomers
+            modules.append((key, module, len(newcomers)))
 
         index = torch.tensor(order, dtype=torch.long, device=device)
         self.parameters = [

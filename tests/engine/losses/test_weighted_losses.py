@@ -288,7 +288,7 @@ def test_logit_adjusted_multilabel_uses_each_labels_prior_log_odds() -> None:
         class_counts=ML_POSITIVES,
         n_train=ML_N_TRAIN,
     )
-    assert loss.get_buffer("offsets")[0].tolist() == pytest.approx([-LN3, LN3])
+    assert loss.get_buffer("shift")[0].tolist() == pytest.approx([-LN3, LN3])
     value = loss(torch.tensor([[[LN3, -LN3]]]), torch.tensor([[[1.0, 0.0]]]))
     assert value.item() == pytest.approx(LN2, rel=1e-6)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -105,7 +106,13 @@ class Loss(nn.Module):
     first dimension is the member axis, so :meth:`select` can drop members that have finished.
     A buffer that requires grad is a loss-owned variable (e.g. AUC-M's ``a`` and ``b``): it
     collects gradients in the backward pass and the loss updates it in :meth:`after_step`.
+
+    ``fusion_key``: modules of several catalogue losses that set the same key are one class with
+    per-member parameters for all of them, so a population serves their members with one module
+    (one block of kernels per step); None (the default) keeps a loss's members to themselves.
     """
+
+    fusion_key: ClassVar[str | None] = None
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         raise NotImplementedError

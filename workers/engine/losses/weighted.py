@@ -25,6 +25,7 @@ from workers.engine.losses.base import (
     per_member,
 )
 from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
+from workers.engine.losses.sigmoid_cross_entropies import SigmoidCrossEntropies
 from workers.engine.losses.weighting import (
     ClassWeightedCrossEntropy,
     effective_number_weights,
@@ -36,35 +37,25 @@ from workers.engine.spec import Task
 
 
 class FocalLoss(Loss):
-    """Focal loss ``-alpha_t (1 - p_t)^gamma log p_t``, averaged over the batch.
+    """Multiclass focal loss ``-(1 - p_t)^gamma log p_t`` with softmax probabilities (no alpha),
+    averaged over the batch. ``(1 - p_t)^gamma`` is computed as ``exp(gamma log(1 - p_t))`` with
+    ``log(1 - p_t)`` from log-sum-exp, so gradients stay finite at extreme logits and for
+    gamma < 1.
 
-    Binary (and multilabel, per label) convention matches
-    ``torchvision.ops.sigmoid_focal_loss(reduction="mean")``: ``alpha_t = alpha`` for positives
-    and ``1 - alpha`` for negatives, averaged over every decision. Multiclass uses softmax
-    probabilities and no alpha. ``(1 - p_t)^gamma`` is computed as ``exp(gamma log(1 - p_t))``
-    with ``log(1 - p_t)`` from log-sigmoid / log-sum-exp, so gradients stay finite at extreme
-    logits and for gamma < 1.
+    Binary and multilabel focal loss (``-alpha_t (1 - p_t)^gamma log p_t`` per decision, the
+    convention of ``torchvision.ops.sigmoid_focal_loss(reduction="mean")``: ``alpha_t = alpha``
+    for positives, ``1 - alpha`` for negatives) is
+    :class:`~workers.engine.losses.sigmoid_cross_entropies.SigmoidCrossEntropies` with class
+    weights ``(1 - alpha, alpha)``.
     """
 
     gamma: Tensor
-    alpha: Tensor
 
-    def __init__(self, task: Task, gamma: Tensor, alpha: Tensor | None) -> None:
+    def __init__(self, gamma: Tensor) -> None:
         super().__init__()
-        self.task = task
         self.register_buffer("gamma", gamma)
-        self.register_buffer("alpha", alpha if alpha is not None else torch.full_like(gamma, -1.0))
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        if self.task in (Task.BINARY, Task.MULTILABEL):
-            gamma = per_member(self.gamma, outputs)
-            signed = torch.where(targets > 0.5, outputs, -outputs)  # z_t: logit of the true class
-            log_p_true = F.logsigmoid(signed)
-            log_p_other = F.logsigmoid(-signed)
-            alpha = per_member(self.alpha, outputs)
-            alpha_t = torch.where(targets > 0.5, alpha, 1.0 - alpha)
-            focal = -alpha_t * torch.exp(gamma * log_p_other) * log_p_true
-            return member_mean(focal)
         index = targets.long().unsqueeze(-1)
         log_probs = F.log_softmax(outputs, dim=-1)
         log_p_true = log_probs.gather(-1, index).squeeze(-1)
@@ -74,21 +65,34 @@ class FocalLoss(Loss):
         return member_mean(-torch.exp(gamma * log_p_other) * log_p_true)
 
 
+def class_weighted_cross_entropy(weights: Tensor, ctx: LossContext) -> Loss:
+    """Cross-entropy with per-member class weights laid out by :func:`per_task`."""
+    if ctx.task in SIGMOID_TASKS:
+        return SigmoidCrossEntropies.for_members(ctx.task, ctx.n_outputs, weights=weights)
+    return ClassWeightedCrossEntropy(ctx.task, weights)
+
+
 def _class_weighted(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     counts = label_class_counts(ctx.task, ctx.class_counts, ctx.n_train)
     weights = power_weights(counts, member_param(params, "power"))
-    return ClassWeightedCrossEntropy(ctx.task, per_task(weights, ctx.task))
+    return class_weighted_cross_entropy(per_task(weights, ctx.task), ctx)
 
 
 def _class_balanced(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     counts = label_class_counts(ctx.task, ctx.class_counts, ctx.n_train)
     weights = effective_number_weights(counts, member_param(params, "one_minus_beta"))
-    return ClassWeightedCrossEntropy(ctx.task, per_task(weights, ctx.task))
+    return class_weighted_cross_entropy(per_task(weights, ctx.task), ctx)
 
 
 def _focal(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    alpha = member_param(params, "alpha") if ctx.task in SIGMOID_TASKS else None
-    return FocalLoss(ctx.task, member_param(params, "gamma"), alpha)
+    gamma = member_param(params, "gamma")
+    if ctx.task not in SIGMOID_TASKS:
+        return FocalLoss(gamma)
+    alpha = member_param(params, "alpha")
+    by_class = torch.stack([1.0 - alpha, alpha], dim=-1)  # (M, 2): negatives, positives
+    if ctx.task is Task.MULTILABEL:
+        by_class = by_class.unsqueeze(1).expand(-1, ctx.n_outputs, -1).contiguous()
+    return SigmoidCrossEntropies.for_members(ctx.task, ctx.n_outputs, weights=by_class, gamma=gamma)
 
 
 WEIGHTED_BUILDERS: dict[str, LossBuilder] = {

@@ -22,7 +22,9 @@ from workers.engine.losses.base import (
     member_param,
     per_member,
 )
+from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
 from workers.engine.losses.proxy import per_example_cross_entropy
+from workers.engine.losses.sigmoid_cross_entropies import SigmoidCrossEntropies
 from workers.engine.losses.weighting import (
     DRW_ONE_MINUS_BETA,
     effective_number_weights,
@@ -48,26 +50,25 @@ def log_prior_offsets(counts: Tensor, task: Task) -> Tensor:
 
 
 class LogitAdjustedLoss(Loss):
-    """Logit-adjusted cross-entropy: CE of ``z + tau log pi``, mean over the batch.
+    """Multiclass logit-adjusted cross-entropy: softmax cross-entropy of ``z_c + tau log pi_c``
+    with ``pi_c = n_c / n``, mean over the batch. ``tau = 0`` is plain cross-entropy; ``tau = 1``
+    makes the raw logits estimate the balanced (prior-free) class scores.
 
-    Multiclass: softmax cross-entropy of ``z_c + tau log pi_c`` with ``pi_c = n_c / n``.
-    Binary: BCE of ``z + tau log(n_1 / n_0)``, which is the two-class version on the logits
-    ``(0, z)``; multilabel: the same per label with that label's prior log-odds, averaged over
-    every (example, label). ``tau = 0`` is plain cross-entropy; ``tau = 1`` makes the raw logits
-    estimate the balanced (prior-free) class scores.
+    Binary (BCE of ``z + tau log(n_1 / n_0)``, the two-class version on the logits ``(0, z)``)
+    and multilabel (the same per label with that label's prior log-odds, averaged over every
+    (example, label)) is :class:`~workers.engine.losses.sigmoid_cross_entropies.
+    SigmoidCrossEntropies` with that shift.
     """
 
     offsets: Tensor
 
-    def __init__(self, task: Task, offsets: Tensor) -> None:
+    def __init__(self, offsets: Tensor) -> None:
         super().__init__()
-        self.task = task
-        self.register_buffer("offsets", offsets)  # (M, K): K classes, labels, or 1 for binary
+        self.register_buffer("offsets", offsets)  # (M, C)
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        shift = self.offsets if self.task is Task.BINARY else self.offsets.unsqueeze(1)
-        adjusted = outputs + shift
-        per_example = per_example_cross_entropy(adjusted, targets, self.task)
+        adjusted = outputs + self.offsets.unsqueeze(1)
+        per_example = per_example_cross_entropy(adjusted, targets, Task.MULTICLASS)
         return per_example.flatten(1).mean(1)
 
 
@@ -160,7 +161,10 @@ class LDAMDRW(Loss):
 def _logit_adjusted(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     counts = label_class_counts(ctx.task, ctx.class_counts, ctx.n_train)
     tau = member_param(params, "tau")
-    return LogitAdjustedLoss(ctx.task, tau.unsqueeze(-1) * log_prior_offsets(counts, ctx.task))
+    offsets = tau.unsqueeze(-1) * log_prior_offsets(counts, ctx.task)  # (M, C) or (M, L)
+    if ctx.task in SIGMOID_TASKS:
+        return SigmoidCrossEntropies.for_members(ctx.task, ctx.n_outputs, shift=offsets)
+    return LogitAdjustedLoss(offsets)
 
 
 def _ldam_drw(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:

@@ -23,7 +23,8 @@ from workers.engine.losses.base import (
     member_param,
     per_member,
 )
-from workers.engine.spec import Task
+from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
+from workers.engine.losses.sigmoid_cross_entropies import SigmoidCrossEntropies
 
 
 def true_class_logit(outputs: Tensor, targets: Tensor) -> Tensor:
@@ -32,60 +33,51 @@ def true_class_logit(outputs: Tensor, targets: Tensor) -> Tensor:
 
 
 class Poly1(Loss):
-    """Poly-1: ``CE + epsilon (1 - p_t)`` per decision, averaged over every decision.
+    """Multiclass Poly-1: ``CE + epsilon (1 - p_t)`` per example with softmax ``p_t``, averaged
+    over the batch (timm's ``PolyCrossEntropy``). ``epsilon = 0`` is cross-entropy; ``epsilon >=
+    -1`` keeps the loss decreasing in ``p_t``.
 
-    Multiclass: softmax cross-entropy and softmax ``p_t`` (timm's ``PolyCrossEntropy``). Binary
-    and multilabel: BCE and sigmoid ``p_t`` per decision (timm's ``PolyBinaryCrossEntropy``), with
-    ``1 - p_t = sigmoid(-z_t)``. ``epsilon = 0`` is cross-entropy; ``epsilon >= -1`` keeps the loss
-    decreasing in ``p_t``.
+    Binary and multilabel Poly-1 (BCE and sigmoid ``p_t`` per decision, timm's
+    ``PolyBinaryCrossEntropy``) is
+    :class:`~workers.engine.losses.sigmoid_cross_entropies.SigmoidCrossEntropies`.
     """
 
     epsilon: Tensor
 
-    def __init__(self, task: Task, epsilon: Tensor) -> None:
+    def __init__(self, epsilon: Tensor) -> None:
         super().__init__()
-        self.task = task
         self.register_buffer("epsilon", epsilon)
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        if self.task is Task.MULTICLASS:
-            log_p_true = F.log_softmax(outputs, dim=-1).gather(-1, targets.long().unsqueeze(-1))
-            log_p_true = log_p_true.squeeze(-1)
-            one_minus_p = 1.0 - log_p_true.exp()
-        else:
-            z_t = true_class_logit(outputs, targets)
-            log_p_true, one_minus_p = F.logsigmoid(z_t), torch.sigmoid(-z_t)
+        log_p_true = F.log_softmax(outputs, dim=-1).gather(-1, targets.long().unsqueeze(-1))
+        log_p_true = log_p_true.squeeze(-1)
+        one_minus_p = 1.0 - log_p_true.exp()
         epsilon = per_member(self.epsilon, log_p_true)
         return member_mean(-log_p_true + epsilon * one_minus_p)
 
 
 class LabelSmoothing(Loss):
-    """Cross-entropy against smoothed targets, averaged over every decision.
+    """Multiclass cross-entropy against the smoothed target ``(1 - epsilon) one_hot(y) + epsilon /
+    C``, averaged over the batch: exactly ``F.cross_entropy(label_smoothing=epsilon)``.
 
-    Multiclass: the target distribution is ``(1 - epsilon) one_hot(y) + epsilon / C``, exactly
-    ``F.cross_entropy(label_smoothing=epsilon)``. Binary and multilabel: each 0/1 target becomes
-    ``y (1 - epsilon) + epsilon / 2`` under BCE, which is the same smoothing of the two-class
-    problem on the logits ``(0, z)`` (and timm's ``BinaryCrossEntropy(smoothing=epsilon)`` on
-    dense targets).
+    Binary and multilabel smoothing (each 0/1 target becomes ``y (1 - epsilon) + epsilon / 2``
+    under BCE, the same smoothing of the two-class problem on the logits ``(0, z)``, and timm's
+    ``BinaryCrossEntropy(smoothing=epsilon)`` on dense targets) is
+    :class:`~workers.engine.losses.sigmoid_cross_entropies.SigmoidCrossEntropies`.
     """
 
     epsilon: Tensor
 
-    def __init__(self, task: Task, epsilon: Tensor) -> None:
+    def __init__(self, epsilon: Tensor) -> None:
         super().__init__()
-        self.task = task
         self.register_buffer("epsilon", epsilon)
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        if self.task is Task.MULTICLASS:
-            log_probs = F.log_softmax(outputs, dim=-1)
-            log_p_true = log_probs.gather(-1, targets.long().unsqueeze(-1)).squeeze(-1)
-            epsilon = per_member(self.epsilon, log_p_true)
-            smoothed = -(1.0 - epsilon) * log_p_true - epsilon * log_probs.mean(dim=-1)
-            return member_mean(smoothed)
-        epsilon = per_member(self.epsilon, outputs)
-        soft = targets * (1.0 - epsilon) + 0.5 * epsilon
-        return member_mean(F.binary_cross_entropy_with_logits(outputs, soft, reduction="none"))
+        log_probs = F.log_softmax(outputs, dim=-1)
+        log_p_true = log_probs.gather(-1, targets.long().unsqueeze(-1)).squeeze(-1)
+        epsilon = per_member(self.epsilon, log_p_true)
+        smoothed = -(1.0 - epsilon) * log_p_true - epsilon * log_probs.mean(dim=-1)
+        return member_mean(smoothed)
 
 
 class AsymmetricLoss(Loss):
@@ -130,11 +122,17 @@ class AsymmetricLoss(Loss):
 
 
 def _poly1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    return Poly1(ctx.task, member_param(params, "epsilon"))
+    epsilon = member_param(params, "epsilon")
+    if ctx.task in SIGMOID_TASKS:
+        return SigmoidCrossEntropies.for_members(ctx.task, ctx.n_outputs, poly=epsilon)
+    return Poly1(epsilon)
 
 
 def _label_smoothing(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    return LabelSmoothing(ctx.task, member_param(params, "epsilon"))
+    epsilon = member_param(params, "epsilon")
+    if ctx.task in SIGMOID_TASKS:
+        return SigmoidCrossEntropies.for_members(ctx.task, ctx.n_outputs, smoothing=epsilon)
+    return LabelSmoothing(epsilon)
 
 
 def _asymmetric(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
