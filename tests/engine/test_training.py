@@ -374,6 +374,7 @@ def test_a_population_refills_as_members_finish(
 
 
 FUSED = [
+    MemberConfig("cross_entropy", {}, 3e-3, seed=20),
     MemberConfig("class_weighted_ce", {"power": 0.5}, 3e-3, seed=21),
     MemberConfig("focal", {"gamma": 1.5, "alpha": 0.6}, 1e-2, seed=22),
     MemberConfig("logit_adjusted", {"tau": 1.0}, 5e-3, seed=23),
@@ -388,12 +389,49 @@ def test_members_of_the_sigmoid_cross_entropies_share_one_block_and_train_as_alo
 ) -> None:
     context = breast_cancer_device.loss_context(PLAN, roc_auc_evaluator)
     population = Population(breast_cancer_device.shape, context, PLAN.weight_decay)
-    population.add([(i, member) for i, member in enumerate([*FUSED, MEMBERS[0]])])
-    assert [block.name for block in population.blocks] == [
-        "sigmoid_cross_entropies",
-        "cross_entropy",
-    ]
+    population.add(list(enumerate(FUSED)))
+    assert [block.name for block in population.blocks] == ["sigmoid_cross_entropies"]
     together = train(FUSED, breast_cancer_device, roc_auc_evaluator)
     for member, result in zip(FUSED, together, strict=True):
+        (alone,) = train([member], breast_cancer_device, roc_auc_evaluator)
+        assert_same_training(result, alone, breast_cancer_device)
+
+
+F_SCORES = [
+    MemberConfig("soft_f1", {}, 3e-3, seed=31),
+    MemberConfig("sigmoid_f1", {"slope": 2.0, "offset": 0.5}, 3e-3, seed=32),
+    MemberConfig("sigmoid_f1_prob", {"S": -10.0, "E": -0.5}, 3e-3, seed=33),
+    MemberConfig("mixed_soft_f1", {"lam": 0.5, "warmup": 0.1}, 3e-3, seed=34),
+    MemberConfig(
+        "mixed_sigmoid_f1", {"slope": 2.0, "offset": 0.5, "lam": 0.3, "warmup": 0.2}, 3e-3, seed=35
+    ),
+    MemberConfig("tversky", {"alpha": 0.3, "beta": 0.7}, 3e-3, seed=36),
+    MemberConfig("focal_tversky", {"alpha": 0.3, "beta": 0.7, "gamma": 1.5}, 3e-3, seed=37),
+    MemberConfig(
+        "mixed_tversky", {"alpha": 0.5, "beta": 0.5, "lam": 0.5, "warmup": 0.1}, 3e-3, seed=38
+    ),
+    MemberConfig(
+        "mixed_focal_tversky",
+        {"alpha": 0.5, "beta": 0.5, "gamma": 2.0, "lam": 0.5, "warmup": 0.1},
+        3e-3,
+        seed=39,
+    ),
+]
+
+
+def test_surrogates_of_one_form_and_their_mixtures_share_blocks_and_train_as_alone(
+    breast_cancer_device: DeviceData, roc_auc_evaluator: Evaluator
+) -> None:
+    context = breast_cancer_device.loss_context(PLAN, roc_auc_evaluator)
+    population = Population(breast_cancer_device.shape, context, PLAN.weight_decay)
+    population.add(list(enumerate(F_SCORES)))
+    assert [block.name for block in population.blocks] == [
+        "sigmoid_f_beta",
+        "mixed_sigmoid_f_beta",
+        "tversky",
+        "mixed_tversky",
+    ]
+    together = train(F_SCORES, breast_cancer_device, roc_auc_evaluator)
+    for member, result in zip(F_SCORES, together, strict=True):
         (alone,) = train([member], breast_cancer_device, roc_auc_evaluator)
         assert_same_training(result, alone, breast_cancer_device)

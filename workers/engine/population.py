@@ -13,7 +13,7 @@ cost nothing further, and their places are filled with new trials so the populat
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -156,7 +156,8 @@ class Population:
             p.name: torch.tensor([float(c.loss_params[p.name]) for c in configs], device=device)
             for p in spec.params_for(self.context.task)
         }
-        return build_loss(spec, params, self.context).to(device)
+        context = replace(self.context, members=len(configs))
+        return build_loss(spec, params, context).to(device)
 
     def outputs(self, inputs: Tensor) -> Tensor:
         """Every member's outputs for per-member batches ``(M, B, d)`` or shared rows ``(N, d)``."""

@@ -55,6 +55,7 @@ def context(
     target_std: float = 1.0,
     target_scale: float = 1.0,
     soft_targets: bool = False,
+    members: int = 1,
 ) -> LossContext:
     counts = list(class_counts) if class_counts is not None else DEFAULT_COUNTS[task]
     n_outputs = len(counts) if task in (Task.MULTICLASS, Task.MULTILABEL) else 1
@@ -71,6 +72,7 @@ def context(
         target_std=target_std,
         target_scale=target_scale,
         soft_targets=soft_targets,
+        members=members,
     )
 
 
@@ -78,11 +80,15 @@ def build(
     name: str,
     task: Task,
     params: Mapping[str, Sequence[float]] | None = None,
+    members: int | None = None,
     **context_overrides: object,
 ) -> Loss:
-    """Build a loss through the catalogue, as the trainer does."""
+    """Build a loss through the catalogue, as the trainer does, for ``members`` members (by
+    default as many as each parameter has values, or one)."""
     tensors = {key: torch.tensor(list(values)) for key, values in (params or {}).items()}
-    return build_loss(get_loss(name), tensors, context(task, **context_overrides))  # type: ignore[arg-type]
+    count = members or next((len(t) for t in tensors.values()), 1)
+    ctx = context(task, members=count, **context_overrides)  # type: ignore[arg-type]
+    return build_loss(get_loss(name), tensors, ctx)
 
 
 def spread_params(name: str, task: Task, n_members: int) -> dict[str, list[float]]:
@@ -97,7 +103,7 @@ def spread_params(name: str, task: Task, n_members: int) -> dict[str, list[float
 
 def build_spread(name: str, task: Task, n_members: int) -> Loss:
     """Members spread over every parameter's range, at the last epoch (warm-ups over)."""
-    loss = build(name, task, spread_params(name, task, n_members))
+    loss = build(name, task, spread_params(name, task, n_members), members=n_members)
     loss.start_epoch(MAX_EPOCHS)
     return loss
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -55,6 +54,8 @@ class LossContext:
         target_scale: training mean of ``|y|``, the unit of outputs on a log link.
         soft_targets: multiclass targets are label distributions, shape ``(M, B, C)`` floats,
             instead of class codes (only losses whose entry has ``soft_targets`` see them).
+        members: how many members the module being built serves (the length of each of its
+            parameters); what a loss without parameters sizes its per-member tables by.
     """
 
     task: Task
@@ -69,6 +70,7 @@ class LossContext:
     target_std: float = 1.0
     target_scale: float = 1.0
     soft_targets: bool = False
+    members: int = 1
 
     @property
     def n_classes(self) -> int:
@@ -112,7 +114,7 @@ class Loss(nn.Module):
     (one block of kernels per step); None (the default) keeps a loss's members to themselves.
     """
 
-    fusion_key: ClassVar[str | None] = None
+    fusion_key: str | None = None
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         raise NotImplementedError
@@ -209,3 +211,17 @@ def member_mean(values: Tensor) -> Tensor:
 def per_member(value: Tensor, like: Tensor) -> Tensor:
     """Reshape a (M,) tensor so it broadcasts against ``like`` (M, ...)."""
     return value.view(-1, *([1] * (like.dim() - 1)))
+
+
+def per_task(table: Tensor, task: Task) -> Tensor:
+    """A per-member (M, K, C) table laid out for :func:`per_decision`."""
+    return table if task is Task.MULTILABEL else table[:, 0]
+
+
+def per_decision(table: Tensor, targets: Tensor, task: Task) -> Tensor:
+    """Each decision's entry for its true class: (M, B) from an (M, C) table, or (M, B, L) from
+    an (M, L, 2) table for multilabel."""
+    if task is Task.MULTILABEL:
+        expanded = table.unsqueeze(1).expand(-1, targets.shape[1], -1, -1)
+        return torch.gather(expanded, 3, targets.long().unsqueeze(-1)).squeeze(-1)
+    return torch.gather(table, 1, targets.long())

@@ -19,7 +19,11 @@ from workers.engine.spec import Task
 
 
 class Mixture(Loss):
-    """``(1 - s) * proxy + s * surrogate`` with ``s = 0`` during the warm-up, ``1 - lam`` after."""
+    """``(1 - s) * proxy + s * surrogate`` with ``s = 0`` during the warm-up, ``1 - lam`` after.
+
+    Mixtures of surrogates that share one module (a ``fusion_key``) share one too: their members
+    are one block of a population, as the surrogates' own members are.
+    """
 
     lam: Tensor
     warmup_epochs: Tensor
@@ -32,6 +36,8 @@ class Mixture(Loss):
         self.register_buffer("lam", lam)
         self.register_buffer("warmup_epochs", warmup_epochs)
         self.register_buffer("surrogate_weight", torch.zeros_like(lam))
+        if surrogate.fusion_key is not None:
+            self.fusion_key = f"{MIXTURE_PREFIX}{surrogate.fusion_key}"
 
     def start_epoch(self, epoch: Tensor | int) -> None:
         super().start_epoch(epoch)

@@ -21,6 +21,8 @@ from workers.engine.losses.base import (
     member_mean,
     member_param,
 )
+from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
+from workers.engine.losses.sigmoid_cross_entropies import SigmoidCrossEntropies
 from workers.engine.spec import Task
 
 
@@ -140,6 +142,11 @@ class Huber(Loss):
 
 
 def _cross_entropy(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    if ctx.task in SIGMOID_TASKS:
+        # Plain BCE is the sigmoid cross-entropies' module with every parameter neutral, so
+        # its members share a block with the weighted ones.
+        neutral = torch.zeros(ctx.members, device=ctx.device)
+        return SigmoidCrossEntropies.for_members(ctx.task, ctx.n_outputs, gamma=neutral)
     return CrossEntropy(ctx.task)
 
 

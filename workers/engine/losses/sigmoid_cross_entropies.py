@@ -1,24 +1,25 @@
 """The cross-entropies of sigmoid decisions as one loss module, so that a population trains
 them in one block.
 
-Binary and multilabel decisions have one logit ``z`` each. Six catalogue losses on them are
-binary cross-entropy with per-member parameters and nothing else: class weights (power and
-class-balanced, and the focal loss's ``alpha``), focal modulation ``(1 - p_t)^gamma``, logit
-adjustment (a shift of ``z`` by ``tau`` times the prior log-odds), label smoothing (the target
-``y (1 - eps) + eps / 2``) and Poly-1's ``+ epsilon (1 - p_t)``. Each decision costs
+Binary and multilabel decisions have one logit ``z`` each. Seven catalogue losses on them are
+binary cross-entropy with per-member parameters and nothing else: plain cross-entropy (every
+parameter neutral), class weights (power and class-balanced, and the focal loss's ``alpha``),
+focal modulation ``(1 - p_t)^gamma``, logit adjustment (a shift of ``z`` by ``tau`` times the
+prior log-odds), label smoothing (the target ``y (1 - eps) + eps / 2``) and Poly-1's ``+ epsilon
+(1 - p_t)``. Each decision costs
 
     ``w_y [ (1 - p_t)^gamma BCE(z + shift, y (1 - s) + s / 2) + epsilon (1 - p_t) ]``
 
 averaged over decisions, with ``p_t`` the sigmoid probability of the true class under the raw
 logit (``1 - p_t = sigmoid(-z_t)``, ``z_t = z`` for a positive and ``-z`` for a negative). Every
 parameter is neutral (``w = 1``, ``gamma = shift = s = epsilon = 0``) except those of the
-member's own loss, which then reduces exactly to its definition. Plain cross-entropy (all
-neutral) keeps its own module: its block is already the cheapest there is.
+member's own loss, which then reduces exactly to its definition.
 
 :class:`SigmoidCrossEntropies` holds the five parameters per member, so members of different
 losses extend one module, and a population step costs one block of kernels for all of them
 instead of one block per loss (``bench.population_step``: each extra block costs a few hundred
-microseconds on a CPU). A term no member of the block uses is skipped. Multiclass versions of
+microseconds on a CPU). A term no member of the block uses is skipped, so a block of plain
+cross-entropy costs what ``F.binary_cross_entropy_with_logits`` does. Multiclass versions of
 these losses are modules of their own (softmax couples the classes).
 """
 
@@ -28,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workers.engine.losses.base import Loss, member_mean, per_member
-from workers.engine.losses.weighting import per_decision
+from workers.engine.losses.base import Loss, member_mean, per_decision, per_member
 from workers.engine.spec import Task
 
 FUSION_KEY = "sigmoid_cross_entropies"

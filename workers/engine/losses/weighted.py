@@ -23,6 +23,7 @@ from workers.engine.losses.base import (
     member_mean,
     member_param,
     per_member,
+    per_task,
 )
 from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
 from workers.engine.losses.sigmoid_cross_entropies import SigmoidCrossEntropies
@@ -30,7 +31,6 @@ from workers.engine.losses.weighting import (
     ClassWeightedCrossEntropy,
     effective_number_weights,
     label_class_counts,
-    per_task,
     power_weights,
 )
 from workers.engine.spec import Task

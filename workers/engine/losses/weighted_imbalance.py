@@ -20,7 +20,9 @@ from workers.engine.losses.base import (
     LossBuilder,
     LossContext,
     member_param,
+    per_decision,
     per_member,
+    per_task,
 )
 from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
 from workers.engine.losses.proxy import per_example_cross_entropy
@@ -29,8 +31,6 @@ from workers.engine.losses.weighting import (
     DRW_ONE_MINUS_BETA,
     effective_number_weights,
     label_class_counts,
-    per_decision,
-    per_task,
     weighted_mean,
 )
 from workers.engine.spec import Task

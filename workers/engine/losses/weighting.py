@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from workers.engine.losses.base import Loss
+from workers.engine.losses.base import Loss, per_decision
 from workers.engine.losses.proxy import per_example_cross_entropy
 from workers.engine.spec import Task
 
@@ -60,20 +60,6 @@ def effective_number_weights(counts: Tensor, one_minus_beta: Tensor) -> Tensor:
     clamped = counts.to(torch.float64).clamp_min(1.0)
     effective = -torch.expm1(clamped.unsqueeze(0) * torch.log1p(-q)) / q
     return mean_one_over_examples(1.0 / effective, clamped).to(torch.float32)
-
-
-def per_task(table: Tensor, task: Task) -> Tensor:
-    """A per-member (M, K, C) table laid out for :func:`per_decision`."""
-    return table if task is Task.MULTILABEL else table[:, 0]
-
-
-def per_decision(table: Tensor, targets: Tensor, task: Task) -> Tensor:
-    """Each decision's entry for its true class: (M, B) from an (M, C) table, or (M, B, L) from
-    an (M, L, 2) table for multilabel."""
-    if task is Task.MULTILABEL:
-        expanded = table.unsqueeze(1).expand(-1, targets.shape[1], -1, -1)
-        return torch.gather(expanded, 3, targets.long().unsqueeze(-1)).squeeze(-1)
-    return torch.gather(table, 1, targets.long())
 
 
 def weighted_mean(values: Tensor, weights: Tensor) -> Tensor:

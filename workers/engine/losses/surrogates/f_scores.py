@@ -1,5 +1,10 @@
 """F-score surrogates: F-beta from soft confusion counts (soft_f1) and from a tunable sigmoid of
-the logits (sigmoid_f1)."""
+the logits (sigmoid_f1) or of the probabilities (sigmoid_f1_prob).
+
+On binary and multilabel tasks the three are one module, :class:`SigmoidFBetas` (per member, a
+sigmoid of the logits or of the probabilities, then the same soft F-beta), so a population trains
+their members in one block; multiclass keeps one module per loss.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import torch
 from torch import Tensor
 
 from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
+from workers.engine.losses.catalogue.entry import SIGMOID_TASKS
 from workers.engine.losses.surrogates.common import (
     class_probabilities,
     class_truth,
@@ -61,7 +67,8 @@ def metric_beta(ctx: LossContext) -> float:
 
 
 class SoftFBeta(Loss):
-    """``1 - soft F-beta``: F-beta with confusion counts from probabilities, over the batch.
+    """``1 - soft F-beta``: F-beta with confusion counts from probabilities, over the batch
+    (the multiclass module; binary and multilabel: :class:`SigmoidFBetas`).
 
     Convention: probabilities are sigmoid (binary: the positive class only; multilabel: each
     label) or softmax (multiclass: each class against the rest, one-hot targets). Per column,
@@ -147,17 +154,94 @@ class ProbabilitySigmoidFBeta(Loss):
         return 1.0 - averaged_soft_f_beta(stepped, truth, self.beta, self.average)
 
 
+class SigmoidFBetas(Loss):
+    """soft_f1, sigmoid_f1 and sigmoid_f1_prob on binary and multilabel tasks, one module.
+
+    Per member, the soft predictions are ``sigmoid(slope * (u + offset))`` of the logits ``u``
+    (sigmoid_f1; soft_f1 is slope 1, offset 0, exactly ``sigmoid(u)``) or, where
+    ``on_probabilities``, ``sigmoid(-slope * (p + offset))`` of the probabilities ``p =
+    sigmoid(u)`` (sigmoid_f1_prob's ``S`` and ``E``); then ``1 - soft F-beta`` exactly as
+    :class:`SoftFBeta`, :class:`SigmoidFBeta` and :class:`ProbabilitySigmoidFBeta` compute it.
+    A form no member of the module uses is not computed.
+    """
+
+    fusion_key = "sigmoid_f_beta"
+
+    slope: Tensor
+    offset: Tensor
+    on_probabilities: Tensor
+
+    def __init__(
+        self,
+        task: Task,
+        beta: float,
+        slope: Tensor,
+        offset: Tensor,
+        on_probabilities: Tensor,
+        average: str = "macro",
+    ) -> None:
+        super().__init__()
+        if task not in SIGMOID_TASKS:
+            raise ValueError(f"SigmoidFBetas is for binary and multilabel tasks, not {task}")
+        self.task = task
+        self.beta = beta
+        self.average = average
+        self.register_buffer("slope", slope)
+        self.register_buffer("offset", offset)
+        self.register_buffer("on_probabilities", on_probabilities)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # Which forms the members use; checked when members change, never per step.
+        self._probabilities = bool(self.on_probabilities.any())
+        self._logits = not bool(self.on_probabilities.all())
+
+    def extend(self, other: Loss) -> None:
+        super().extend(other)
+        self._refresh()
+
+    def select(self, index: Tensor) -> None:
+        super().select(index)
+        self._refresh()
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        logits = logits_layout(outputs, self.task)
+        slope, offset = self.slope.view(-1, 1, 1), self.offset.view(-1, 1, 1)
+        if self._logits:
+            soft = torch.sigmoid(slope * (logits + offset))
+        if self._probabilities:
+            stepped = torch.sigmoid(-slope * (torch.sigmoid(logits) + offset))
+            on_probabilities = self.on_probabilities.view(-1, 1, 1)
+            soft = torch.where(on_probabilities, stepped, soft) if self._logits else stepped
+        truth = class_truth(targets, self.task, logits.shape[-1])
+        return 1.0 - averaged_soft_f_beta(soft, truth, self.beta, self.average)
+
+
+def _sigmoid_f_betas(
+    ctx: LossContext, slope: Tensor, offset: Tensor, on_probabilities: bool
+) -> Loss:
+    flags = torch.full_like(slope, on_probabilities, dtype=torch.bool)
+    return SigmoidFBetas(ctx.task, metric_beta(ctx), slope, offset, flags, ctx.average)
+
+
 def _soft_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
+    if ctx.task in SIGMOID_TASKS:
+        ones = torch.ones(ctx.members, device=ctx.device)
+        return _sigmoid_f_betas(ctx, ones, torch.zeros_like(ones), on_probabilities=False)
     return SoftFBeta(ctx.task, metric_beta(ctx), ctx.average)
 
 
 def _sigmoid_f1(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     slope, offset = member_param(params, "slope"), member_param(params, "offset")
+    if ctx.task in SIGMOID_TASKS:
+        return _sigmoid_f_betas(ctx, slope, offset, on_probabilities=False)
     return SigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset, ctx.average)
 
 
 def _sigmoid_f1_prob(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     slope, offset = member_param(params, "S"), member_param(params, "E")
+    if ctx.task in SIGMOID_TASKS:
+        return _sigmoid_f_betas(ctx, slope, offset, on_probabilities=True)
     return ProbabilitySigmoidFBeta(ctx.task, metric_beta(ctx), slope, offset, ctx.average)
 
 

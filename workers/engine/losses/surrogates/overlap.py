@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 from workers.engine.losses.base import Loss, LossBuilder, LossContext, member_param
@@ -54,26 +55,47 @@ class SoftDice(Loss):
 
 
 class Tversky(Loss):
-    """Tversky loss (Salehi et al. 2017), or focal Tversky (Abraham & Khan 2019) with ``gamma``.
+    """Tversky loss (Salehi et al. 2017) and focal Tversky (Abraham & Khan 2019), one module.
 
     Per class ``TI_c = tp / (tp + alpha fp + beta fn + 1e-8)`` from the soft counts over the batch
     (``alpha`` weighs false positives, ``beta`` false negatives). Tversky: ``1 - mean_c TI_c``.
-    Focal Tversky: ``mean_c (1 - TI_c) ** (1 / gamma)``, with ``1 - TI_c`` floored at 1e-8 so the
-    gradient stays finite at a perfect score. The mean runs over the classes (labels) that have
-    a positive in the batch, as kornia's ``tversky_loss`` does; with none, the loss is 1 with no
-    gradient. Binary uses the positive class only.
+    Focal Tversky (members marked ``focal``): ``mean_c (1 - TI_c) ** (1 / gamma)``, with ``1 -
+    TI_c`` floored at 1e-8 so the gradient stays finite at a perfect score. The mean runs over the
+    classes (labels) that have a positive in the batch, as kornia's ``tversky_loss`` does; with
+    none, the loss is 1 with no gradient. Binary uses the positive class only. Members of both
+    losses share the module (and so one block of a population).
     """
+
+    fusion_key = "tversky"
 
     alpha: Tensor
     beta: Tensor
-    gamma: Tensor | None
+    gamma: Tensor
+    focal: Tensor
 
-    def __init__(self, task: Task, alpha: Tensor, beta: Tensor, gamma: Tensor | None) -> None:
+    def __init__(
+        self, task: Task, alpha: Tensor, beta: Tensor, gamma: Tensor, focal: Tensor
+    ) -> None:
         super().__init__()
         self.task = task
         self.register_buffer("alpha", alpha)
         self.register_buffer("beta", beta)
         self.register_buffer("gamma", gamma)
+        self.register_buffer("focal", focal)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # Which forms the members use; checked when members change, never per step.
+        self._any_focal = bool(self.focal.any())
+        self._all_focal = bool(self.focal.all())
+
+    def extend(self, other: Loss) -> None:
+        super().extend(other)
+        self._refresh()
+
+    def select(self, index: Tensor) -> None:
+        super().select(index)
+        self._refresh()
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         probs = class_probabilities(outputs, self.task)
@@ -82,11 +104,15 @@ class Tversky(Loss):
         alpha, beta = self.alpha.unsqueeze(-1), self.beta.unsqueeze(-1)
         index = tp / (tp + alpha * fp + beta * fn + TVERSKY_EPS)
         present = truth.sum(dim=1) > 0
-        if self.gamma is None:
-            per_class = 1.0 - index
-        else:
+        per_class = 1.0 - index
+        if self._any_focal:
             exponent = 1.0 / self.gamma.unsqueeze(-1)
-            per_class = (1.0 - index).clamp_min(FOCAL_FLOOR).pow(exponent)
+            focal = (1.0 - index).clamp_min(FOCAL_FLOOR).pow(exponent)
+            per_class = (
+                focal
+                if self._all_focal
+                else torch.where(self.focal.unsqueeze(-1), focal, per_class)
+            )
         return mean_over_present(per_class, present, empty=1.0)
 
 
@@ -95,12 +121,15 @@ def _soft_dice(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
 
 
 def _tversky(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
-    return Tversky(ctx.task, member_param(params, "alpha"), member_param(params, "beta"), None)
+    alpha, beta = member_param(params, "alpha"), member_param(params, "beta")
+    plain = torch.zeros_like(alpha, dtype=torch.bool)
+    return Tversky(ctx.task, alpha, beta, torch.ones_like(alpha), plain)
 
 
 def _focal_tversky(params: Mapping[str, Tensor], ctx: LossContext) -> Loss:
     alpha, beta = member_param(params, "alpha"), member_param(params, "beta")
-    return Tversky(ctx.task, alpha, beta, member_param(params, "gamma"))
+    focal = torch.ones_like(alpha, dtype=torch.bool)
+    return Tversky(ctx.task, alpha, beta, member_param(params, "gamma"), focal)
 
 
 OVERLAP_BUILDERS: dict[str, LossBuilder] = {

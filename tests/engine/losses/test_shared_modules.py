@@ -1,5 +1,5 @@
-"""The sigmoid cross-entropies share one module: members of six losses in one block each get
-exactly what their own loss gives them alone, values and gradients."""
+"""Losses that share a module (a ``fusion_key``): members of several losses in one module each
+get exactly what their own loss gives them alone, values and gradients."""
 
 from __future__ import annotations
 
@@ -10,15 +10,32 @@ from tests.engine.losses.harness import build
 from workers.engine.losses.sigmoid_cross_entropies import SigmoidCrossEntropies
 from workers.engine.spec import Task
 
-# One member of each loss the module serves, with parameters away from their neutral values.
-MEMBERS = [
-    ("class_weighted_ce", {"power": [0.7]}),
-    ("class_balanced", {"one_minus_beta": [1e-2]}),
-    ("focal", {"gamma": [2.0], "alpha": [0.3]}),
-    ("logit_adjusted", {"tau": [1.5]}),
-    ("label_smoothing", {"epsilon": [0.2]}),
-    ("poly1", {"epsilon": [-0.5]}),
-]
+# For each shared module, one member of each loss it serves, with parameters away from their
+# neutral values.
+SHARED: dict[str, list[tuple[str, dict[str, list[float]]]]] = {
+    "sigmoid_cross_entropies": [
+        ("cross_entropy", {}),
+        ("class_weighted_ce", {"power": [0.7]}),
+        ("class_balanced", {"one_minus_beta": [1e-2]}),
+        ("focal", {"gamma": [2.0], "alpha": [0.3]}),
+        ("logit_adjusted", {"tau": [1.5]}),
+        ("label_smoothing", {"epsilon": [0.2]}),
+        ("poly1", {"epsilon": [-0.5]}),
+    ],
+    "sigmoid_f_beta": [
+        ("soft_f1", {}),
+        ("sigmoid_f1", {"slope": [3.0], "offset": [-0.5]}),
+        ("sigmoid_f1_prob", {"S": [-8.0], "E": [-0.4]}),
+    ],
+    "tversky": [
+        ("tversky", {"alpha": [0.2], "beta": [0.8]}),
+        ("focal_tversky", {"alpha": [0.4], "beta": [0.6], "gamma": [1.7]}),
+    ],
+    "mixed_sigmoid_f_beta": [
+        ("mixed_soft_f1", {"lam": [0.3], "warmup": [0.0]}),
+        ("mixed_sigmoid_f1_prob", {"S": [-8.0], "E": [-0.4], "lam": [0.6], "warmup": [0.0]}),
+    ],
+}
 COUNTS = {Task.BINARY: [80.0, 20.0], Task.MULTILABEL: [20.0, 55.0, 3.0]}
 
 
@@ -31,22 +48,26 @@ def data(task: Task, members: int) -> tuple[torch.Tensor, torch.Tensor]:
     return outputs, targets
 
 
+@pytest.mark.parametrize("key", sorted(SHARED))
 @pytest.mark.parametrize("task", [Task.BINARY, Task.MULTILABEL])
-def test_each_member_of_a_shared_block_gets_exactly_its_own_loss(task: Task) -> None:
+def test_each_member_of_a_shared_module_gets_exactly_its_own_loss(key: str, task: Task) -> None:
     extra = {"n_train": 100} if task is Task.MULTILABEL else {}
+    members = SHARED[key]
     modules = [
-        build(name, task, params, class_counts=COUNTS[task], **extra) for name, params in MEMBERS
+        build(name, task, params, class_counts=COUNTS[task], **extra) for name, params in members
     ]
-    assert all(isinstance(m, SigmoidCrossEntropies) for m in modules)
+    assert {m.fusion_key for m in modules} == {key}
     shared = modules[0]
     for module in modules[1:]:
         shared.extend(module)
-    outputs, targets = data(task, len(MEMBERS))
+    shared.start_epoch(5)  # past every warm-up
+    outputs, targets = data(task, len(members))
     together_outputs = outputs.clone().requires_grad_()
     together = shared(together_outputs, targets)
     together.sum().backward()
-    for m, (name, params) in enumerate(MEMBERS):
+    for m, (name, params) in enumerate(members):
         alone_module = build(name, task, params, class_counts=COUNTS[task], **extra)
+        alone_module.start_epoch(5)
         alone_outputs = outputs[m : m + 1].clone().requires_grad_()
         alone = alone_module(alone_outputs, targets[m : m + 1])
         alone.sum().backward()
