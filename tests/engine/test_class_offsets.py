@@ -12,7 +12,6 @@ from workers.engine.class_offsets import (
     best_offset,
     decide,
     tune_class_offsets,
-    tune_population_offsets,
 )
 from workers.engine.metrics import OFFSET_TUNED, get_metric
 from workers.engine.spec import Task
@@ -97,13 +96,3 @@ def test_well_separated_classes_keep_the_raw_arg_max() -> None:
     tuned = tune_class_offsets("macro_f1", y, logits)
     assert tuned.value == 1.0
     assert tuned.offsets == (0.0, 0.0, 0.0)
-
-
-@pytest.mark.parametrize("name", sorted(COUNT_METRICS))
-def test_a_population_is_tuned_exactly_as_each_member_alone(name: str) -> None:
-    rng = np.random.default_rng(7)
-    y = rng.integers(0, 5, size=400)
-    logits = rng.normal(size=(9, 400, 5)) + 0.8 * np.eye(5)[y] * rng.uniform(0, 2, (9, 1, 1))
-    logits[3] = np.round(logits[3], 1)  # ties between gaps: cuts no offset can make
-    together = tune_population_offsets(name, y, logits)
-    assert together == [tune_class_offsets(name, y, member) for member in logits]

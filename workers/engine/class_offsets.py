@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workers.engine.decision_cuts import best_cut, best_cuts
+from workers.engine.decision_cuts import best_cut
 from workers.engine.thresholds import COUNT_FORMULAS
 
 # Counts per cut: true positives, predictions and support per class, each (cuts, C).
@@ -108,72 +108,6 @@ def tune_class_offsets(metric: str, y_true: np.ndarray, logits: np.ndarray) -> T
         if not improved:
             break
     return TunedOffsets(tuple(float(o) for o in offsets - offsets.mean()), best)
-
-
-def tune_population_offsets(
-    metric: str, y_true: np.ndarray, logits: np.ndarray
-) -> list[TunedOffsets]:
-    """:func:`tune_class_offsets` for a population's validation logits ``(M, N, C)`` at once:
-    the same coordinate ascent, every member's step of one class taken in one vectorised pass
-    (members stop as they converge). Each member's result is exactly its own
-    :func:`tune_class_offsets` (the counts are whole numbers, so no sum depends on order)."""
-    score = COUNT_METRICS[metric]
-    n_members, _, n_classes = logits.shape
-    truth = np.eye(n_classes)[y_true.astype(np.int64)]  # (N, C)
-    support = truth.sum(0)
-    offsets = np.zeros((n_members, n_classes))
-    chosen = np.eye(n_classes)[logits.argmax(axis=-1)]  # (M, N, C)
-    best = score(
-        (chosen * truth).sum(1), chosen.sum(1), np.broadcast_to(support, (n_members, n_classes))
-    )
-    active = np.ones(n_members, dtype=bool)
-    for _ in range(_SWEEPS):
-        improved = np.zeros(n_members, dtype=bool)
-        for c in range(n_classes):
-            members = np.flatnonzero(active)
-            adjusted = logits[members] + offsets[members, None, :]
-            change, value = _best_offsets(score, adjusted, c, truth, support)
-            better = value > best[members] + 1e-12
-            offsets[members[better], c] += change[better]
-            best[members[better]] = value[better]
-            improved[members[better]] = True
-        active &= improved
-        if not active.any():
-            break
-    centred = offsets - offsets.mean(axis=1, keepdims=True)
-    return [
-        TunedOffsets(tuple(float(o) for o in centred[m]), float(best[m])) for m in range(n_members)
-    ]
-
-
-def _best_offsets(
-    score: _CountMetric, adjusted: np.ndarray, c: int, truth: np.ndarray, support: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`best_offset` for ``K`` members' adjusted logits ``(K, N, C)``: each member's
-    change of class ``c``'s offset and the value it reaches, each ``(K,)``."""
-    n_members, n_rows, n_classes = adjusted.shape
-    rivals = adjusted.copy()
-    rivals[:, :, c] = -np.inf
-    rival = rivals.argmax(axis=2)  # (K, N)
-    gap = np.take_along_axis(rivals, rival[..., None], axis=2)[..., 0] - adjusted[:, :, c]
-    order = np.argsort(gap, axis=1, kind="stable")
-    gap = np.take_along_axis(gap, order, axis=1)
-    rival = np.take_along_axis(rival, order, axis=1)
-    truth_sorted = truth[order]  # (K, N, C)
-
-    to_rival = np.eye(n_classes)[rival]  # (K, N, C)
-    start = np.zeros((n_members, 1, n_classes))
-    moved = np.concatenate([start, np.cumsum(to_rival, axis=1)], axis=1)  # (K, N + 1, C)
-    hits = to_rival * truth_sorted
-    moved_tp = np.concatenate([start, np.cumsum(hits, axis=1)], axis=1)
-    predicted = to_rival.sum(axis=1, keepdims=True) - moved
-    tp = hits.sum(axis=1, keepdims=True) - moved_tp
-    predicted[:, :, c] = np.arange(n_rows + 1)
-    tp[:, :, c] = np.concatenate(
-        [np.zeros((n_members, 1)), np.cumsum(truth_sorted[:, :, c], axis=1)], axis=1
-    )
-    values = score(tp, predicted, np.broadcast_to(support, tp.shape))  # (K, N + 1)
-    return best_cuts(gap, values)
 
 
 def _score_decisions(

@@ -28,20 +28,3 @@ def best_cut(gap: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     else:
         change = (gap[k - 1] + gap[k]) / 2.0
     return float(change), float(values[k])
-
-
-def best_cuts(gap: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`best_cut` for several members at once: ``gap`` (K, N) sorted along each row,
-    ``values`` (K, N + 1); the offset changes and values, each (K,)."""
-    n_members, n_rows = gap.shape
-    feasible = np.ones((n_members, n_rows + 1), dtype=bool)
-    feasible[:, 1:n_rows] = gap[:, 1:] > gap[:, :-1]
-    values = np.where(feasible, values, -np.inf)
-    k = values.argmax(axis=1)
-    rows = np.arange(n_members)
-    below = gap[rows, np.clip(k - 1, 0, n_rows - 1)]
-    above = gap[rows, np.clip(k, 0, n_rows - 1)]
-    change = np.where(
-        k == 0, gap[:, 0] - 1.0, np.where(k == n_rows, gap[:, -1] + 1.0, (below + above) / 2.0)
-    )
-    return change, values[rows, k]

@@ -109,7 +109,10 @@ def _newton_step(shifted: Tensor, lam: Tensor, s: Tensor) -> Tensor:
     """Newton's step on ``Z^(-s) - 1`` (``s = t - 1 > 0``): ``(1 - Z^(-s)) Z^(1 + s) / (s S)``
     with ``S = sum_i exp_t(a_i - lambda)^t = -dZ/dlambda``, computed from logs."""
     log_e = -torch.log1p(s * (lam - shifted)) / s  # log exp_t(a_i - lambda) <= 0
-    log_z = torch.logsumexp(log_e, dim=-1, keepdim=True)
+    # No log-sum-exp needed: every term is at most 1, and from lambda = 0 up to the root the
+    # largest is at least 1 / C, so the sum neither overflows nor underflows (and this is a
+    # third of logsumexp's cost on small tensors).
+    log_z = torch.log(torch.exp(log_e).sum(dim=-1, keepdim=True))
     escort_sum = torch.exp((1.0 + s) * log_e).sum(dim=-1, keepdim=True)
     return -torch.expm1(-s * log_z) * torch.exp((1.0 + s) * log_z) / (s * escort_sum)
 

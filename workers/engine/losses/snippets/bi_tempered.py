@@ -20,7 +20,7 @@ TWO_CLASS_STEPS = 5
 
 def _newton_step(shifted: torch.Tensor, lam: torch.Tensor, s: float) -> torch.Tensor:
     log_e = -torch.log1p(s * (lam - shifted)) / s
-    log_z = torch.logsumexp(log_e, dim=-1, keepdim=True)
+    log_z = torch.log(torch.exp(log_e).sum(dim=-1, keepdim=True))  # each term <= 1
     escort_sum = torch.exp((1.0 + s) * log_e).sum(dim=-1, keepdim=True)
     return -torch.expm1(-s * log_z) * torch.exp((1.0 + s) * log_z) / (s * escort_sum)
 
