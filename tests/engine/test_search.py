@@ -259,3 +259,45 @@ def test_the_spec_fixes_the_population_size(tmp_path: Path) -> None:
         SPEC.model_copy(update={"parallelism": Parallelism()}), roomy
     ).population.members
     assert 3 < chosen <= 32  # left to the engine: as many as fit, up to the context's cap
+
+
+class Ledger:
+    """A trial budget kept apart from the study, as the workers' (which never reads it)."""
+
+    def __init__(self, n_trials: int) -> None:
+        self.left = n_trials
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+    def give_back(self) -> None:
+        self.left += 1
+
+    def claim(self, trial_number: int) -> bool:
+        return True
+
+    def settle(self, used: int) -> None:
+        self.left = N_TRIALS - used
+
+
+def test_a_process_joining_a_study_runs_the_trials_another_process_queued(tmp_path: Path) -> None:
+    # The first process creates the study (queueing the baseline arm); a second one, whose
+    # study cache has never seen that trial, takes it first, alone in its population.
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Search.open(SPEC, context(make_storage(url)))
+    joiner = make_storage(url)
+    joining = SearchContext(
+        storage=joiner,
+        study_name="job-1",
+        data_roots=[],
+        max_population_size=1,
+        budget=Ledger(N_TRIALS),
+    )
+    assert Search.open(SPEC, joining).run_trials() is False
+    trials = load_trials(joiner)
+    assert trials[0].user_attrs["arm"] == "baseline"
+    assert trials[0].params == {"learning_rate": pytest.approx(BASELINE_SWEEP[0])}
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * N_TRIALS

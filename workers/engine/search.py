@@ -280,10 +280,15 @@ class Search:
         started = []
         with deferred_writes(self.study):
             fresh = [trial for trial in trials if is_fresh(trial)]
-            ready = [(trial, self.space.suggest(trial)) for trial in trials if trial not in fresh]
-            ready += presample(
+            queued = [trial for trial in trials if trial not in fresh]
+            drawn = presample(
                 self.study, fresh, self.space, trial_seed(self.spec.seed, trials[0].number)
             )
+            if queued:
+                # A queued trial's fixed parameters are written through the study's cache layer,
+                # which must know the trial first: another process may have created it.
+                running_trials(self.study)
+            ready = [(trial, self.space.suggest(trial)) for trial in queued] + drawn
             for trial, config in ready:
                 seed = int(trial.user_attrs.get("seed", trial_seed(self.spec.seed, trial.number)))
                 attrs = {**config.as_attrs(), "seed": seed}
