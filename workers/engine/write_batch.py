@@ -23,9 +23,12 @@ from workers.engine.optuna_adapter import backend_of
 
 @dataclass
 class HeldParam:
+    """A parameter held back: its internal value, its distribution, and whether that was
+    already checked against the study's earlier distribution of the same name."""
+
     value: float
     distribution: BaseDistribution
-    checked: bool  # compatible with the study's earlier distribution of the same name
+    checked: bool
 
 
 @dataclass
@@ -51,6 +54,7 @@ class WriteBatch:
     finished: set[int] = field(default_factory=set)
 
     def of(self, trial_id: int) -> TrialWrites:
+        """The writes held for ``trial_id`` (created empty on first use)."""
         return self.trials.setdefault(trial_id, TrialWrites())
 
 
