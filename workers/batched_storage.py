@@ -136,8 +136,6 @@ class BatchedRDBStorage(RDBStorage):
     ) -> bool:
         batch = self._batch()
         pending = batch.trials.pop(trial_id, None) if batch is not None else None
-        if pending is None:
-            return self._set_state(trial_id, state, values, None)
         return self._set_state(trial_id, state, values, pending)
 
     # Transactions (each retried as a whole by ``workers.storage.ResilientRDBStorage``).

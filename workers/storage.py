@@ -33,7 +33,7 @@ def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class ResilientRDBStorage(BatchedRDBStorage):
-    """:class:`~workers.engine.batched_storage.BatchedRDBStorage` whose calls survive a
+    """:class:`~workers.batched_storage.BatchedRDBStorage` whose calls survive a
     database restart."""
 
     def _set_state(

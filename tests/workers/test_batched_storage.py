@@ -8,7 +8,6 @@ machine's PostgreSQL (skipped when unreachable, unless ``LOSS_SEARCH_REQUIRE_SER
 
 from __future__ import annotations
 
-import os
 import pickle
 import uuid
 from collections.abc import Iterator
@@ -16,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import psycopg
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy import event
 
+from tests.databases import KINDS, empty_database
 from workers.engine.search import Search
 from workers.engine.search_context import SearchContext
 from workers.engine.spec import Budget, Family, JobSpec, MetricRef, Parallelism, Task
@@ -30,30 +29,11 @@ from workers.engine.studies import make_storage
 from workers.engine.write_batch import deferred_writes
 from workers.storage import ResilientRDBStorage
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "LOSS_SEARCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REQUIRE_SERVICES = os.environ.get("LOSS_SEARCH_REQUIRE_SERVICES", "") not in ("", "0", "false")
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'batched.db'}"
-        return
-    name = f"loss_search_batched_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(request.param, tmp_path, "loss_search_batched") as database:
+        yield database
 
 
 class Commits:

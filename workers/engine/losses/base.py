@@ -177,6 +177,7 @@ class Loss(nn.Module):
         for child in self.children():
             if isinstance(child, Loss):
                 child.select(index)
+        self.members_changed()
 
     def extend(self, other: Loss) -> None:
         """Append ``other``'s members (the same loss, built for newcomers) to this module."""
@@ -191,6 +192,12 @@ class Loss(nn.Module):
         ):
             if isinstance(mine, Loss) and isinstance(their_child, Loss):
                 mine.extend(their_child)
+        self.members_changed()
+
+    def members_changed(self) -> None:
+        """Called after members joined (:meth:`extend`) or left (:meth:`select`): a module shared
+        by several losses re-reads here which of its terms its members use (once per change,
+        never per step)."""
 
 
 # Makes the loss module of one catalogue entry for a group of members: per-member parameters

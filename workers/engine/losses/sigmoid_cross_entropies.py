@@ -70,7 +70,7 @@ class SigmoidCrossEntropies(Loss):
         self.register_buffer("gamma", gamma)
         self.register_buffer("smoothing", smoothing)
         self.register_buffer("poly", poly)
-        self._refresh()
+        self.members_changed()
 
     @classmethod
     def for_members(
@@ -104,21 +104,13 @@ class SigmoidCrossEntropies(Loss):
             poly if poly is not None else zeros.clone(),
         )
 
-    def _refresh(self) -> None:
-        # Which terms some member uses; checked when members change, never per step.
+    def members_changed(self) -> None:
+        # Which terms some member uses.
         self._weighted = bool((self.weights != 1.0).any())
         self._shifted = bool((self.shift != 0.0).any())
         self._focal = bool((self.gamma != 0.0).any())
         self._smoothed = bool((self.smoothing != 0.0).any())
         self._poly = bool((self.poly != 0.0).any())
-
-    def extend(self, other: Loss) -> None:
-        super().extend(other)
-        self._refresh()
-
-    def select(self, index: Tensor) -> None:
-        super().select(index)
-        self._refresh()
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         logits = outputs

@@ -189,20 +189,12 @@ class SigmoidFBetas(Loss):
         self.register_buffer("slope", slope)
         self.register_buffer("offset", offset)
         self.register_buffer("on_probabilities", on_probabilities)
-        self._refresh()
+        self.members_changed()
 
-    def _refresh(self) -> None:
-        # Which forms the members use; checked when members change, never per step.
+    def members_changed(self) -> None:
+        # Which forms the members use.
         self._probabilities = bool(self.on_probabilities.any())
         self._logits = not bool(self.on_probabilities.all())
-
-    def extend(self, other: Loss) -> None:
-        super().extend(other)
-        self._refresh()
-
-    def select(self, index: Tensor) -> None:
-        super().select(index)
-        self._refresh()
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         logits = logits_layout(outputs, self.task)

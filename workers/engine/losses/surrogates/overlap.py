@@ -82,20 +82,12 @@ class Tversky(Loss):
         self.register_buffer("beta", beta)
         self.register_buffer("gamma", gamma)
         self.register_buffer("focal", focal)
-        self._refresh()
+        self.members_changed()
 
-    def _refresh(self) -> None:
-        # Which forms the members use; checked when members change, never per step.
+    def members_changed(self) -> None:
+        # Which forms the members use.
         self._any_focal = bool(self.focal.any())
         self._all_focal = bool(self.focal.all())
-
-    def extend(self, other: Loss) -> None:
-        super().extend(other)
-        self._refresh()
-
-    def select(self, index: Tensor) -> None:
-        super().select(index)
-        self._refresh()
 
     def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
         probs = class_probabilities(outputs, self.task)
