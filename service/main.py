@@ -10,6 +10,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
+from service import ui
 from service.api import (
     catalogue,
     datasets,
@@ -120,4 +121,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(catalogue.router)
     app.include_router(metrics.router)
+    app.include_router(ui.router)  # /ui: the jobs page for people
     return app
