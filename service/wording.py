@@ -132,6 +132,30 @@ def _gate_figures(comparison: Comparison) -> str:
     return f"{where} ({lift:+.4g}, 95% interval [{low:+.4g}, {high:+.4g}])"
 
 
+def verdict_headline(verdict: Verdict, loss: str, baseline_loss: str, leader: str) -> str:
+    """The report page's one-line verdict: use the returned loss, or keep the baseline and why.
+    ``loss`` is the returned setup's, ``leader`` the best on validation over the seeds."""
+    if verdict is Verdict.BEATS_BASELINE:
+        return f"Use {loss}: it beats the baseline ({baseline_loss}) reliably on test."
+    if verdict is Verdict.NO_BASELINE:
+        return (
+            "Keep the baseline (your current loss): the plain baseline did not complete on the "
+            f"confirmation seeds, so nothing shows that {loss} beats it."
+        )
+    reasons = {
+        Verdict.BASELINE_LED: "the baseline had the best mean validation metric over the "
+        "confirmation seeds; no loss the search tried beat it.",
+        Verdict.NOT_RELIABLE: f"{leader} led on validation, but the gate (run before any test "
+        "figure was looked at) did not put its lift over the baseline reliably above zero, so "
+        "it was not returned.",
+        Verdict.WORSE_ON_TEST: f"{leader} passed the gate but is reliably worse than the "
+        "baseline on test.",
+        Verdict.INCONCLUSIVE: f"{leader} passed the gate but its lift on test cannot be told "
+        "from zero.",
+    }
+    return f"Keep the baseline ({baseline_loss}): {reasons[verdict]}"
+
+
 def failed(error: str | None) -> str:
     """The summary of a failed job."""
     return f"The job failed: {error}"

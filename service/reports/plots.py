@@ -15,25 +15,35 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from service.reports.numbers import number
+
 FAMILY_COLOURS = {"proxy": "#4C72B0", "weighted": "#DD8452", "surrogate": "#55A868"}
 MAX_PARAMETER_PANELS = 6
 
 
-def render_all(report: dict[str, Any]) -> dict[str, str]:
-    """Every figure the report has data for, as ``data:image/png;base64,...`` URLs."""
+def render_all(
+    report: dict[str, Any], *, validation_scale: float | None = None, compare: bool = False
+) -> dict[str, str]:
+    """Every figure the report has data for, as ``data:image/png;base64,...`` URLs.
+
+    ``validation_scale`` is the seeds' spread the bar labels are rounded to; ``compare`` draws
+    the returned setup against the baseline on test (only when they are two different setups:
+    never the baseline against itself)."""
     figures: dict[str, str] = {}
     history = report["trials"]["history"]
     metric = report["metric"]["name"]
     if any(entry["value"] is not None for entry in history):
         figures["history"] = _encode(_history(history, metric))
-        figures["families"] = _encode(_families(report["trials"]["best_per_family"], metric))
+        best = report["trials"]["best_per_family"]
+        figures["families"] = _encode(_families(best, metric, validation_scale))
         parameters = _parameters(history, metric)
         if parameters is not None:
             figures["parameters"] = _encode(parameters)
     comparison = report.get("comparison") or {}
     winner, baseline = report.get("winner"), report.get("baseline")
-    if report["final"] and winner and baseline and comparison.get("test_lift_interval"):
-        figures["lift"] = _encode(_lift(winner, baseline, comparison, metric))
+    if compare and winner and baseline and comparison.get("test_lift_interval"):
+        returned = comparison.get("verdict") == "beats_baseline"
+        figures["lift"] = _encode(_lift(winner, baseline, comparison, metric, returned))
     return figures
 
 
@@ -71,14 +81,16 @@ def _history(history: list[dict[str, Any]], metric: str) -> Figure:
     return figure
 
 
-def _families(best_per_family: dict[str, dict[str, Any]], metric: str) -> Figure:
+def _families(
+    best_per_family: dict[str, dict[str, Any]], metric: str, scale: float | None
+) -> Figure:
     figure, axes = plt.subplots(figsize=(7, 0.6 + 0.55 * max(len(best_per_family), 1)))
     names = list(best_per_family)
     values = [best_per_family[n]["validation"] for n in names]
     labels = [f"{n}\n({best_per_family[n]['loss']})" for n in names]
     axes.barh(labels, values, color=[FAMILY_COLOURS.get(n, "#8172B3") for n in names])
     for index, value in enumerate(values):
-        axes.text(value, index, f" {value:.4g}", va="center", fontsize=8)
+        axes.text(value, index, f" {number(value, scale)}", va="center", fontsize=8)
     low = min(values) if values else 0.0
     axes.set_xlim(left=low - 0.05 * (abs(low) + 1e-9))
     axes.set_xlabel(f"best validation {metric}")
@@ -87,12 +99,17 @@ def _families(best_per_family: dict[str, dict[str, Any]], metric: str) -> Figure
 
 
 def _lift(
-    winner: dict[str, Any], baseline: dict[str, Any], comparison: dict[str, Any], metric: str
+    winner: dict[str, Any],
+    baseline: dict[str, Any],
+    comparison: dict[str, Any],
+    metric: str,
+    returned: bool,
 ) -> Figure:
     figure, (arms, lift) = plt.subplots(
         1, 2, figsize=(8, 2.8), gridspec_kw={"width_ratios": [2, 1]}
     )
-    rows = [("baseline\n" + baseline["loss"], baseline), ("winner\n" + winner["loss"], winner)]
+    role = "winner" if returned else "tried, not recommended"
+    rows = [("baseline\n" + baseline["loss"], baseline), (f"{role}\n" + winner["loss"], winner)]
     for index, (_, setup) in enumerate(rows):
         low, high = setup["test_interval"] or (setup["test"], setup["test"])
         arms.errorbar(
@@ -111,7 +128,11 @@ def _lift(
     lift.axvline(0.0, color="grey", linestyle="--", linewidth=1)
     lift.set_yticks([])
     lift.set_xlabel("lift over baseline (better > 0)")
-    figure.suptitle("Winner versus baseline on test")
+    figure.suptitle(
+        "Winner versus baseline on test"
+        if returned
+        else "Tried, not recommended: " + winner["loss"] + " versus the baseline on test"
+    )
     return figure
 
 
