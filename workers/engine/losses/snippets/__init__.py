@@ -1,20 +1,29 @@
-"""Self-contained PyTorch snippets that reproduce each loss for one model.
+"""Self-contained code that reproduces each loss for one model, in PyTorch and in Keras 3.
 
 Every loss has a file ``<name>.py`` here that imports nothing but ``torch`` (and ``math``) and
 defines ``make_loss(...)``: given the task, the loss's parameters and whatever it needs to know
-about the data (``class_counts``, ``n_train``, ``max_epochs``, ``target_mean``, ``target_std``,
-``target_scale``, ``metric_<param>``), it returns a callable ``loss_fn(logits, targets)`` giving a
-scalar to minimise. Stateful losses return an object that also has ``start_epoch(epoch)``
-(epochs from 1) and/or ``after_step(lr)``, to be called by the training loop.
+about the data (``class_counts``, ``n_train``, ``max_epochs``, ``steps_per_epoch``,
+``target_mean``, ``target_std``, ``target_scale``, ``metric_<param>``), it returns a callable
+``loss_fn(logits, targets)`` giving a scalar to minimise. Its twin ``keras/<name>.py`` defines
+the same ``make_loss(...)`` with ``keras.ops`` only and returns a ``keras.losses.Loss``.
+
+Stateful losses (warm-ups, deferred re-weighting, dual variables) have ``start_epoch(epoch)``
+(epochs from 1) and/or ``after_step(lr)``, to be called by the training loop; their Keras twins
+also have ``callbacks()``, the ``keras.callbacks.Callback`` list that calls them from ``fit``.
+Without those calls a stateful loss is a different loss, so it raises instead of going on:
+at the first training call if no hook ever ran, at a schedule boundary the loop ran past (more
+than ``steps_per_epoch`` training calls in the epoch before the schedule changes), and at a
+second training step without ``after_step``.
 
 Shapes, for one model: binary ``(B,)`` logits and 0/1 float targets; multiclass ``(B, C)``
 logits and integer class targets, or ``(B, C)`` distributions for soft targets (the losses
 that accept them); multilabel ``(B, L)`` logits and 0/1 float targets;
 regression ``(B,)`` outputs and targets standardised with the training mean and standard
-deviation.
+deviation. (Keras twins also take binary and regression tensors of shape ``(B, 1)``.)
 
-:func:`render_snippet` fills in the values of one setup; the tests execute every snippet and
-compare it with the library's loss.
+:func:`render_snippet` fills in the values of one setup and adds what the setup carries besides
+the loss (:mod:`.deployment`); the tests execute every snippet and compare it with the library's
+loss.
 """
 
 from __future__ import annotations
@@ -25,9 +34,27 @@ from pathlib import Path
 
 from workers.engine.losses.base import LossContext
 from workers.engine.losses.catalogue.mixture import MIXTURE_PREFIX
+from workers.engine.losses.snippets.deployment import (
+    FRAMEWORKS,
+    Deployment,
+    Framework,
+    constants,
+    predict_helper,
+    steps_per_epoch,
+)
 from workers.engine.spec import Task
 
+__all__ = [
+    "FRAMEWORKS",
+    "Deployment",
+    "Framework",
+    "has_snippet",
+    "render_snippet",
+    "snippet_source",
+]
+
 SNIPPETS = Path(__file__).resolve().parent
+_FOLDERS: dict[Framework, Path] = {"pytorch": SNIPPETS, "keras": SNIPPETS / "keras"}
 
 _SHAPES = {
     Task.BINARY: "logits (batch,) and 0/1 float targets (batch,)",
@@ -41,20 +68,34 @@ _SOFT_SHAPES = (
     "logits (batch, classes) and soft targets (batch, classes): a label distribution per row"
 )
 
+# Arguments of make_loss that the snippet takes from its constants, so that changing the
+# training (a longer run, another batch size) changes the schedule with it.
+_FROM_CONSTANTS = {"max_epochs": "MAX_EPOCHS", "steps_per_epoch": "STEPS_PER_EPOCH"}
 
-def snippet_source(name: str) -> str:
+
+def snippet_source(name: str, framework: Framework = "pytorch") -> str:
     """The snippet file of loss ``name`` (mixtures are assembled from their parts)."""
     if name.startswith(MIXTURE_PREFIX):
         surrogate = name.removeprefix(MIXTURE_PREFIX)
         return "\n\n".join(
             [
-                _renamed(snippet_source(surrogate), "make_surrogate_loss"),
-                _renamed(_read("cross_entropy"), "make_cross_entropy_loss"),
-                _renamed(_read("mse"), "make_mse_loss"),
-                _read("mixture"),
+                _renamed(snippet_source(surrogate, framework), "make_surrogate_loss"),
+                _renamed(_read("cross_entropy", framework), "make_cross_entropy_loss"),
+                _renamed(_read("mse", framework), "make_mse_loss"),
+                _read("mixture", framework),
             ]
         )
-    return _read(name)
+    return _read(name, framework)
+
+
+def has_snippet(name: str, framework: Framework) -> bool:
+    """Whether loss ``name`` has code in ``framework`` (mixtures: their surrogate's)."""
+    names = (
+        [name.removeprefix(MIXTURE_PREFIX), "mixture"]
+        if name.startswith(MIXTURE_PREFIX)
+        else [name]
+    )
+    return all((_FOLDERS[framework] / f"{n}.py").is_file() for n in names)
 
 
 def render_snippet(
@@ -64,27 +105,79 @@ def render_snippet(
     context: LossContext,
     reference: str = "",
     link: str = "identity",
+    *,
+    deployment: Deployment | None = None,
+    framework: Framework = "pytorch",
 ) -> str:
-    """A runnable snippet for one setup: the loss's code and the call with its values.
+    """A runnable snippet for one setup: the loss's code, the setup's constants, the call with
+    its values and a ``predict`` helper.
 
     ``link`` is the loss's output link; for regression the header says how to standardise
-    targets and how to turn outputs back into predictions.
+    targets and how to turn outputs back into predictions. ``deployment`` is how the setup
+    trained and decides (the batch size sets ``STEPS_PER_EPOCH``).
     """
-    source = snippet_source(name)
-    values: dict[str, object] = {"task": task.value, **context.snippet_values(), **params}
+    deployment = deployment or Deployment()
+    source = snippet_source(name, framework)
+    values: dict[str, object] = {
+        "task": task.value,
+        **context.snippet_values(),
+        "steps_per_epoch": steps_per_epoch(context.n_train, deployment.batch_size),
+        **params,
+    }
+    values.update({key: _Code(constant) for key, constant in _FROM_CONSTANTS.items()})
     if name.startswith(MIXTURE_PREFIX):
         surrogate = name.removeprefix(MIXTURE_PREFIX)
-        inner = _call_arguments(snippet_source(surrogate), values, surrogate)
+        inner = _call_arguments(snippet_source(surrogate, framework), values, surrogate)
         proxy = "make_mse_loss" if task is Task.REGRESSION else "make_cross_entropy_loss"
         values["surrogate"] = _Code(f"make_surrogate_loss({inner})")
         values["proxy"] = _Code(f"{proxy}(task={task.value!r})")
     call = _call_arguments(source, values, name)
+    setup = constants(
+        deployment,
+        max_epochs=context.max_epochs,
+        n_train=context.n_train,
+        task=task,
+        target_mean=context.target_mean,
+        target_std=context.target_std,
+        target_scale=context.target_scale,
+    )
+    parts = [
+        "\n".join(_header(name, task, context, reference, link, source, framework)),
+        source.strip(),
+        "\n".join(setup),
+        "\n".join(_call(call, source, framework)),
+        predict_helper(deployment, task, link, framework).strip(),
+    ]
+    return "\n\n\n".join(parts) + "\n"
+
+
+def _header(
+    name: str,
+    task: Task,
+    context: LossContext,
+    reference: str,
+    link: str,
+    source: str,
+    framework: Framework,
+) -> list[str]:
+    shapes = _SOFT_SHAPES if context.soft_targets else _SHAPES[task]
     header = [
         f"# Loss found by loss-search: {name} for a {task.value} task.",
         *([f"# Reference: {reference}"] if reference else []),
-        f"# loss_fn takes {_SOFT_SHAPES if context.soft_targets else _SHAPES[task]}",
-        "# and returns a scalar to minimise. Needs only PyTorch.",
     ]
+    if framework == "pytorch":
+        header += [
+            f"# loss_fn takes {shapes}",
+            "# and returns a scalar to minimise. Needs only PyTorch.",
+        ]
+    else:
+        header += [
+            "# loss_fn is a keras.losses.Loss for model.compile(loss=loss_fn); the model outputs",
+            "# logits (no final sigmoid or softmax). Written with keras.ops only: Keras 3 on the",
+            "# TensorFlow, JAX or PyTorch backend.",
+            f"# y_true, y_pred: {shapes.replace('logits', 'y_pred', 1)}.",
+        ]
+    header += _hooks(source, framework)
     if task is Task.REGRESSION:
         # Targets arrive standardised. Outputs are in the same units (undo it to predict), or,
         # for a log-link loss, the log of the prediction in units of target_scale.
@@ -97,7 +190,40 @@ def render_snippet(
             f"# Targets: (y - {context.target_mean!r}) / {context.target_std!r}; "
             f"predictions: {predictions}."
         ]
-    return "\n".join(header) + "\n\n" + source.strip() + f"\n\n\nloss_fn = make_loss({call})\n"
+    return header
+
+
+def _hooks(source: str, framework: Framework) -> list[str]:
+    """The header's statement of the training-loop calls the loss needs."""
+    epochs, steps = "def start_epoch(" in source, "def after_step(" in source
+    if not (epochs or steps):
+        return ["# Hooks: none (the loss keeps no state between calls)."]
+    calls = []
+    if epochs:
+        calls.append("loss_fn.start_epoch(epoch) at the start of every epoch (epochs from 1)")
+    if steps:
+        calls.append("loss_fn.after_step(lr) after every optimiser step (lr: the current rate)")
+    if framework == "pytorch":
+        return [
+            "# REQUIRED hooks: call " + ", and ".join(calls) + ".",
+            "# Without them this is a different loss, so loss_fn raises instead of going on.",
+        ]
+    return [
+        "# REQUIRED: model.fit(..., callbacks=loss_fn.callbacks()): the callbacks call",
+        "# " + ", and ".join(calls) + ";",
+        "# without them this is a different loss, so loss_fn raises instead of going on (a",
+        "# custom training loop makes those calls itself). The loss keeps state in Python",
+        "# between steps: on the JAX backend compile with run_eagerly=True.",
+    ]
+
+
+def _call(call: str, source: str, framework: Framework) -> list[str]:
+    lines = [f"loss_fn = make_loss({call})"]
+    if framework == "keras" and ("def start_epoch(" in source or "def after_step(" in source):
+        lines.append(
+            "callbacks = loss_fn.callbacks()  # REQUIRED: model.fit(..., callbacks=callbacks)"
+        )
+    return lines
 
 
 class _Code(str):
@@ -116,10 +242,10 @@ def _call_arguments(source: str, values: Mapping[str, object], name: str) -> str
     return ", ".join(f"{key}={values[key]!r}" for key in wanted if key in values)
 
 
-def _read(name: str) -> str:
-    path = SNIPPETS / f"{name}.py"
+def _read(name: str, framework: Framework = "pytorch") -> str:
+    path = _FOLDERS[framework] / f"{name}.py"
     if not path.is_file():
-        raise FileNotFoundError(f"no snippet for loss {name!r} ({path.name})")
+        raise FileNotFoundError(f"no {framework} snippet for loss {name!r} ({path.name})")
     return path.read_text()
 
 
