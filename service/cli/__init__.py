@@ -3,8 +3,9 @@ the API keys of tenants.
 
 Each group of commands lives in its own module: :mod:`service.cli.serve` (``up``, ``api``,
 ``worker``, ``migrate``), :mod:`service.cli.keys` (``keys create | list | revoke``),
-:mod:`service.cli.tenants` (``tenants list | limits``) and :mod:`service.cli.webhooks`
-(``webhooks listen``).
+:mod:`service.cli.tenants` (``tenants list | limits``), :mod:`service.cli.webhooks`
+(``webhooks listen``) and :mod:`service.cli.jobs` (``submit``, ``jobs``, ``show``, ``best``,
+``cancel``: a service's jobs through the Python client).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 import typer
 
-from service.cli import keys, serve, tenants, webhooks
+from service.cli import jobs, keys, serve, tenants, webhooks
 from service.logs import configure_logging
 from service.settings import get_settings
 
@@ -27,13 +28,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 serve.register(app)
+jobs.register(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(webhooks.app, name="webhooks")
 
 
 # Commands that answer and exit log only problems; the servers log what they do.
-_QUIET = {"keys", "tenants"}
+_QUIET = {"keys", "tenants", "submit", "jobs", "show", "best", "cancel"}
 
 
 @app.callback()

@@ -1,0 +1,105 @@
+"""Rich tables of jobs and results for ``loss-search submit | jobs | show | best``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from service.schemas import BestOut, JobOut
+from workers.engine.results import Setup
+
+
+def jobs_table(jobs: Sequence[JobOut], total: int) -> Table:
+    """One row per job: id, status, created, dataset, metric, trials, best so far."""
+    table = Table(title=f"{len(jobs)} of {total} jobs", title_justify="left")
+    for column in ("ID", "STATUS", "CREATED", "DATASET", "METRIC", "TRIALS", "BEST"):
+        table.add_column(column, no_wrap=column in ("ID", "CREATED"))
+    for job in jobs:
+        table.add_row(
+            job.id,
+            job.status.value,
+            f"{job.created_at:%Y-%m-%d %H:%M:%S}",
+            job.spec.dataset,
+            job.spec.metric.name,
+            f"{job.progress.finished}/{job.progress.planned}",
+            _best_so_far(job),
+        )
+    return table
+
+
+def job_table(job: JobOut) -> Table:
+    """One job, field by field."""
+    table = _fields(f"job {job.id}")
+    spec = job.spec
+    table.add_row("status", job.status.value)
+    table.add_row("dataset", spec.dataset)
+    table.add_row("task", spec.task.value if spec.task else "-")
+    table.add_row("metric", f"{spec.metric.name} ({job.direction})")
+    progress = job.progress
+    table.add_row(
+        "trials",
+        f"{progress.finished}/{progress.planned} finished: {progress.complete} complete, "
+        f"{progress.pruned} pruned, {progress.failed} failed; {progress.running} running",
+    )
+    table.add_row("best so far", _best_so_far(job))
+    table.add_row("created", f"{job.created_at:%Y-%m-%d %H:%M:%S}")
+    table.add_row("elapsed", "-" if job.elapsed_s is None else f"{job.elapsed_s:.1f} s")
+    if job.error:
+        table.add_row("error", job.error)
+    return table
+
+
+def best_table(best: BestOut) -> Table:
+    """The best setup beside the baseline, and the sentence that says what it means."""
+    metric = best.metric
+    state = "final" if best.final else "provisional: the search is running"
+    table = Table(
+        title=f"job {best.job_id}: {metric.name} ({metric.direction}), {state}",
+        title_justify="left",
+        caption=best.comparison.summary,
+        caption_justify="left",
+    )
+    table.add_column("")
+    table.add_column("BEST")
+    table.add_column("BASELINE")
+    setups = (best.best, best.baseline)
+    for label, cell in (
+        ("loss", lambda s: f"{s.loss} ({s.family})"),
+        ("parameters", _params),
+        ("learning rate", lambda s: f"{s.training.learning_rate:.4g}"),
+        ("validation", lambda s: _number(s.validation)),
+        ("test", _test),
+    ):
+        table.add_row(label, *(cell(s) if s else "-" for s in setups))
+    verdict = best.comparison.verdict
+    table.add_row("verdict", verdict.value if verdict else "-", "")
+    return table
+
+
+def _best_so_far(job: JobOut) -> str:
+    return "-" if job.best is None else f"{job.best.value:.4g} ({job.best.loss})"
+
+
+def _fields(title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    return table
+
+
+def _params(setup: Setup) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in setup.loss_params.items()) or "-"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _test(setup: Setup) -> str:
+    if setup.test is None:
+        return "-"
+    if not setup.test_interval:
+        return _number(setup.test)
+    low, high = setup.test_interval
+    return f"{setup.test:.4f} [{low:.4f}, {high:.4f}]"
