@@ -110,7 +110,16 @@ def best(job_id: str) -> Call[BestOut]:
 def code(job_id: str, fmt: CodeFormat) -> Call[str]:
     """The best setup's code (``text/x-python``); a 409 ``code_unavailable`` when the job's
     result predates that format."""
-    return Call("GET", job_path(job_id, "best"), lambda r: r.text, params={"format": fmt})
+    return Call("GET", job_path(job_id, "best"), _code, params={"format": fmt})
+
+
+def _code(response: httpx.Response) -> str:
+    if response.headers.get("content-type", "").startswith("application/json"):
+        # A service from before code export ignores ?format and sends the JSON result.
+        raise ApiError(
+            501, "code_unavailable", "this service does not export code (it predates ?format)"
+        )
+    return response.text
 
 
 def report(job_id: str) -> Call[ReportOut]:

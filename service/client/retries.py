@@ -12,7 +12,8 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
@@ -56,7 +57,10 @@ class Retries:
     def _policy(self, replayable: bool) -> tuple[retry_if_exception, wait_base, stop_base]:
         return (
             retry_if_exception(lambda exc: _retryable(exc, replayable)),
-            _RetryAfter(wait_exponential_jitter(self.backoff_s, self.max_backoff_s)),
+            _RetryAfter(
+                wait_exponential(self.backoff_s, self.max_backoff_s)
+                + wait_random(0, self.backoff_s)
+            ),
             stop_after_attempt(self.attempts) | _TooLong(self.max_wait_s),
         )
 
