@@ -277,7 +277,10 @@ def test_the_page_shows_tables_not_python_reprs_and_no_unrounded_numbers(
     assert f'<td>train</td><td class="num">{split["train"]}</td>' in rows
     classes = _section(page, "class-counts")
     for name, count in small_report["dataset"]["class_counts"].items():
-        assert f'<td>{name}</td><td class="num">{count}</td>' in classes
+        assert re.search(
+            rf'<td>{name}( <span[^<]*</span>)?</td><td class="num">{count}</td>', classes
+        )
+    assert '<td>1 <span class="muted">(positive)</span></td>' in classes  # f1's positive class
     assert "<th>n trials</th><td>6</td>" in page.split('id="settings"')[1].split("<h3>")[0]
     assert "<th>torch</th>" in _section(page, "environment")
     assert "<td>proxy</td>" in _section(page, "search-space")
@@ -294,9 +297,9 @@ def test_metric_values_are_rounded_to_what_their_interval_supports(
     assert "0.7346" not in page
     assert "+0.036 [+0.021, +0.054]" in page.split('id="lift"')[1]
     # The JSON keeps full precision.
-    assert ReportOut.model_validate(_as_winner(small_report, "beats_baseline")).winner.test == (
-        0.7345812931
-    )
+    winner = ReportOut.model_validate(_as_winner(small_report, "beats_baseline")).winner
+    assert winner is not None
+    assert winner.test == 0.7345812931
 
 
 def test_the_threshold_reads_as_a_probability_and_a_logit(small_report: dict[str, Any]) -> None:

@@ -62,7 +62,8 @@ def test_the_report_renders_in_a_browser_with_its_figures(browser_service: Servi
         job_id = client.post("/v1/jobs", json=body).json()["id"]
         job = wait_for(lambda: job_in(client, job_id, "succeeded", "failed"), 240, "the job")
         assert job["status"] == "succeeded", job["error"]
-        summary = client.get(f"/v1/jobs/{job_id}/report").json()["summary"]
+        report = client.get(f"/v1/jobs/{job_id}/report").json()
+        summary, verdict = report["summary"], report["comparison"]["verdict"]
 
     errors: list[str] = []
     with sync_playwright() as playwright:
@@ -74,12 +75,21 @@ def test_the_report_renders_in_a_browser_with_its_figures(browser_service: Servi
         assert response is not None
         assert response.ok
         assert page.inner_text("#summary").strip() == summary
+        headline = page.inner_text("#verdict").strip()
+        assert headline.startswith("Use" if verdict == "beats_baseline" else "Keep the baseline")
         rows = page.locator("#result tr")
-        assert rows.count() == 3  # header, winner, baseline
-        assert "winner" in rows.nth(1).inner_text()
-        assert "cross_entropy" in rows.nth(2).inner_text()
+        if verdict in ("baseline_led", "not_reliable"):  # the baseline is the answer, alone
+            assert rows.count() == 2  # header, baseline
+            assert "keep it" in rows.nth(1).inner_text()
+            assert page.locator("#figure-lift").count() == 0  # never drawn against itself
+        else:
+            assert rows.count() == 3  # header, the setup returned (or tried), baseline
+            assert "cross_entropy" in rows.nth(2).inner_text()
+            assert page.locator("#figure-lift").count() == 1
+        assert "cross_entropy" in page.inner_text("#result")
+        assert "logit" in page.inner_text("#result")  # f1's threshold, as probability and logit
         figures = page.locator("figure img")
-        assert figures.count() >= 3
+        assert figures.count() >= 2
         for index in range(figures.count()):
             image = figures.nth(index)
             width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
