@@ -71,7 +71,10 @@ def estimate(value: float | None, bounds: Sequence[float] | None, *, signed: boo
 
 
 def mean_std(mean: float | None, std: float | None) -> str:
-    """A mean over seeds and their standard deviation: ``0.484 ± 0.009``."""
+    """A mean over seeds and their standard deviation: ``0.484 ± 0.009`` (``1 ± 0`` when every
+    seed gave the same value)."""
+    if std == 0 and mean is not None:
+        return f"{number(mean)} ± 0"
     if std is None or decimals(std) is None:
         return number(mean)
     return f"{number(mean, std)} ± {number(std, std)}"

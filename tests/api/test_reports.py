@@ -247,6 +247,7 @@ def test_values_and_intervals_are_rounded_to_the_same_place() -> None:
     assert numbers.estimate(0.7345812931, [0.70123, 0.77456]) == "0.73 [0.70, 0.77]"
     assert numbers.mean_std(0.4842, 0.0092) == "0.484 ± 0.009"
     assert numbers.mean_std(0.4842, None) == "0.4842"
+    assert numbers.mean_std(1.0, 0.0) == "1 ± 0"
     lift = numbers.estimate(0.03632, [0.02108, 0.05391], signed=True)
     assert lift == "+0.036 [+0.021, +0.054]"
     assert numbers.interval([-0.02067, 0.04149], signed=True) == "[-0.02, +0.04]"
