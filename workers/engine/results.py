@@ -175,7 +175,16 @@ class Setup(_Model):
         default=None, description="identity, or log when the model outputs log-predictions."
     )
     code: str | None = Field(
-        default=None, description="Self-contained PyTorch code that reproduces the loss."
+        default=None,
+        description="Self-contained PyTorch code that reproduces the loss, with the setup's "
+        "batch size, learning rate, epoch budget and a predict helper carrying its decision "
+        "rule (GET /v1/jobs/{id}/best?format=pytorch returns it as a file).",
+    )
+    keras_code: str | None = Field(
+        default=None,
+        description="The same as Keras 3 code (keras.ops only: TensorFlow, JAX or PyTorch "
+        "backend), with the callbacks a stateful loss needs (GET "
+        "/v1/jobs/{id}/best?format=keras); none in results from before Keras export.",
     )
     constraint: ConstraintCheck | None = Field(
         default=None,

@@ -9,7 +9,7 @@ from workers.engine.confirmation import Finalist, consensus_threshold, link_of
 from workers.engine.constraints import check_constraint
 from workers.engine.evaluation import Evaluator
 from workers.engine.losses import get_loss
-from workers.engine.losses.snippets import render_snippet
+from workers.engine.losses.snippets import Deployment, Framework, has_snippet, render_snippet
 from workers.engine.results import (
     FinalistSummary,
     Setup,
@@ -46,7 +46,20 @@ class SetupDescriber:
         validation = finalist.validation_values()
         test_values = self._test_values(finalist)
         multiclass = self.evaluator.data.task is Task.MULTICLASS
-        threshold, offsets = decision_rule(multiclass, consensus_threshold(finalist.thresholds()))
+        tuned = consensus_threshold(finalist.thresholds())
+        threshold, offsets = decision_rule(multiclass, tuned)
+        training = self._training(finalist)
+        temperature = consensus_temperature(finalist)
+        deployment = Deployment(
+            batch_size=training.batch_size,
+            learning_rate=training.learning_rate,
+            weight_decay=training.weight_decay,
+            best_epoch=training.epochs,
+            threshold=threshold.logit if threshold else None,
+            class_offsets=offsets,
+            temperature=temperature,
+            costs=self._costs() if multiclass else None,
+        )
         return Setup(
             trial_number=trial.number,
             arm=trial.user_attrs.get("arm"),
@@ -54,10 +67,10 @@ class SetupDescriber:
             family=spec.family.value,
             loss=spec.name,
             loss_params=dict(config.loss_params),
-            training=self._training(finalist),
+            training=training,
             threshold=threshold,
             class_offsets=offsets,
-            temperature=consensus_temperature(finalist),
+            temperature=temperature,
             trial_validation=trial.value,
             validation=float(np.mean(validation)) if validation else None,
             validation_std=float(np.std(validation)) if validation else None,
@@ -67,14 +80,8 @@ class SetupDescriber:
             test_seeds=test_values,
             failed_runs=len(finalist.runs) - len(finalist.completed),
             output_link=spec.link,
-            code=render_snippet(
-                spec.name,
-                self.context.task,
-                dict(config.loss_params),
-                self.context,
-                spec.reference,
-                spec.link,
-            ),
+            code=self._code(spec.name, dict(config.loss_params), deployment, "pytorch"),
+            keras_code=self._code(spec.name, dict(config.loss_params), deployment, "keras"),
             constraint=check_constraint(
                 finalist,
                 self.evaluator,
@@ -84,6 +91,28 @@ class SetupDescriber:
                 self.seed,
             ),
         )
+
+    def _code(
+        self, name: str, params: dict[str, float], deployment: Deployment, framework: Framework
+    ) -> str | None:
+        if not has_snippet(name, framework):
+            return None
+        spec = get_loss(name)
+        return render_snippet(
+            name,
+            self.context.task,
+            params,
+            self.context,
+            spec.reference,
+            spec.link,
+            deployment=deployment,
+            framework=framework,
+        )
+
+    def _costs(self) -> list[list[float]] | None:
+        """The cost matrix multiclass decisions weigh (``expected_cost`` only)."""
+        costs = self.evaluator.costs
+        return None if costs is None else [[float(c) for c in row] for row in costs]
 
     def finalist(self, finalist: Finalist, won: bool) -> FinalistSummary:
         """One line of the confirmation table."""

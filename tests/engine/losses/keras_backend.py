@@ -15,6 +15,8 @@ import keras
 
 assert keras.backend.backend() == "torch", "keras was imported with another backend first"
 
+__all__ = ["ALLOWED_IMPORTS", "keras", "run_keras_snippet"]
+
 ALLOWED_IMPORTS = {"keras", "math", "collections", "typing", "__future__"}
 
 

@@ -88,7 +88,8 @@ def test_a_rendered_snippet_states_the_setup_it_reproduces() -> None:
     source = render_snippet("focal", Task.BINARY, {"gamma": 2.0, "alpha": 0.25}, ctx, "Lin 2017")
     assert source.startswith("# Loss found by loss-search: focal for a binary task.")
     assert "# Reference: Lin 2017" in source
-    assert source.rstrip().endswith("loss_fn = make_loss(task='binary', gamma=2.0, alpha=0.25)")
+    assert "\nloss_fn = make_loss(task='binary', gamma=2.0, alpha=0.25)\n" in source
+    assert "\ndef predict(logits):" in source
 
 
 def test_a_regression_snippet_says_how_targets_and_predictions_are_scaled() -> None:

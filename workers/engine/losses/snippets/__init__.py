@@ -200,20 +200,22 @@ def _hooks(source: str, framework: Framework) -> list[str]:
         return ["# Hooks: none (the loss keeps no state between calls)."]
     calls = []
     if epochs:
-        calls.append("loss_fn.start_epoch(epoch) at the start of every epoch (epochs from 1)")
+        calls.append("#   loss_fn.start_epoch(epoch) at the start of every epoch (epochs from 1)")
     if steps:
-        calls.append("loss_fn.after_step(lr) after every optimiser step (lr: the current rate)")
+        calls.append(
+            "#   loss_fn.after_step(lr) after every optimiser step (lr: its learning rate)"
+        )
     if framework == "pytorch":
         return [
-            "# REQUIRED hooks: call " + ", and ".join(calls) + ".",
-            "# Without them this is a different loss, so loss_fn raises instead of going on.",
+            "# REQUIRED hooks; without them this is a different loss, so loss_fn raises:",
+            *calls,
         ]
     return [
-        "# REQUIRED: model.fit(..., callbacks=loss_fn.callbacks()): the callbacks call",
-        "# " + ", and ".join(calls) + ";",
-        "# without them this is a different loss, so loss_fn raises instead of going on (a",
-        "# custom training loop makes those calls itself). The loss keeps state in Python",
-        "# between steps: on the JAX backend compile with run_eagerly=True.",
+        "# REQUIRED: model.fit(..., callbacks=loss_fn.callbacks()); without them this is a",
+        "# different loss, so loss_fn raises. The callbacks make these calls (a custom",
+        "# training loop makes them itself):",
+        *calls,
+        "# The loss keeps state between steps: on the JAX backend compile with run_eagerly=True.",
     ]
 
 

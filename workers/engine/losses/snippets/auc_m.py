@@ -17,8 +17,16 @@ class AUCMLoss:
         self.a = torch.zeros((), requires_grad=True)
         self.b = torch.zeros((), requires_grad=True)
         self.alpha = torch.zeros((), requires_grad=True)
+        self.awaiting_step = False  # a training call came, its after_step not yet
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and logits.requires_grad:
+            if self.awaiting_step:
+                raise RuntimeError(
+                    "AUCMLoss: call loss_fn.after_step(lr) after every optimiser step; two "
+                    "training calls came without one, so a, b and alpha did not move"
+                )
+            self.awaiting_step = True
         p = self.p
         h = torch.sigmoid(logits)
         pos = (targets > 0.5).to(h.dtype)
@@ -32,6 +40,7 @@ class AUCMLoss:
         )
 
     def after_step(self, lr: float) -> None:
+        self.awaiting_step = False
         step = lr * self.lr_scale
         with torch.no_grad():
             for variable, sign in ((self.a, -1.0), (self.b, -1.0), (self.alpha, 1.0)):

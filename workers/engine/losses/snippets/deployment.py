@@ -67,7 +67,11 @@ def constants(
             else ""
         )
         lines.append(f"LEARNING_RATE = {deployment.learning_rate!r}  # AdamW{decay}")
-    best = f" (its runs were best after {deployment.best_epoch})" if deployment.best_epoch else ""
+    best = (
+        f" (its runs were best after epoch {deployment.best_epoch})"
+        if deployment.best_epoch
+        else ""
+    )
     lines.append(
         f"MAX_EPOCHS = {max_epochs!r}  # the epoch budget; schedules are fractions of it{best}"
     )

@@ -19,8 +19,16 @@ class PrecisionAtRecallLoss:
         self.min_recall = min_recall
         self.dual_scale = dual_scale
         self.lam = torch.zeros((), requires_grad=True)
+        self.awaiting_step = False  # a training call came, its after_step not yet
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and logits.requires_grad:
+            if self.awaiting_step:
+                raise RuntimeError(
+                    "PrecisionAtRecallLoss: call loss_fn.after_step(lr) after every optimiser "
+                    "step; two training calls came without one, so lam did not move"
+                )
+            self.awaiting_step = True
         positive = (targets > 0.5).to(logits.dtype)
         hinge_positive = (F.relu(1 - logits) * positive).sum()
         hinge_negative = (F.relu(1 + logits) * (1 - positive)).sum()
@@ -34,6 +42,7 @@ class PrecisionAtRecallLoss:
         return (hinge_negative + fixed * slack + (lam - fixed) * violation) / logits.shape[0]
 
     def after_step(self, lr: float) -> None:
+        self.awaiting_step = False
         if self.lam.grad is not None:
             with torch.no_grad():
                 self.lam.add_(lr * self.dual_scale * self.lam.grad).clamp_(min=0.0)

@@ -9,7 +9,9 @@ the learning rate should be multiplied by lr_factor. Stage two starts after epoc
 round(defer * max_epochs), or earlier: call start_reweighting() when validation stops
 improving (where early stopping would end training), then keep training with fresh patience.
 Call start_epoch(epoch) (epochs from 1) before each epoch; from the epoch on which it returns
-True, multiply your optimiser's learning rate by lr_factor.
+True, multiply your optimiser's learning rate by lr_factor. A training call (logits that require
+grad) raises if start_epoch never ran, or if more than steps_per_epoch of them come in the last
+epoch before re-weighting: the loop went past the switch without telling the loss.
 """
 
 import torch
@@ -37,6 +39,7 @@ class LDAMDRWLoss:
         class_counts: list[float],
         n_train: int,
         max_epochs: int,
+        steps_per_epoch: int,
     ) -> None:
         self.task = task
         self.scale = scale
@@ -50,6 +53,8 @@ class LDAMDRWLoss:
         self.defer_epochs = round(defer * max_epochs)
         self.switched = False
         self.reweighting = False
+        self.steps_per_epoch = steps_per_epoch
+        self.epoch, self.steps = 0, 0  # the current epoch (0: none yet) and its training calls
 
     def start_reweighting(self) -> None:
         self.switched = True
@@ -58,7 +63,27 @@ class LDAMDRWLoss:
         """Returns True on the epoch re-weighting starts (time to drop the learning rate)."""
         starting = not self.reweighting and (self.switched or epoch > self.defer_epochs)
         self.reweighting = self.reweighting or starting
+        self.epoch, self.steps = epoch, 0
         return starting
+
+    def _check_schedule(self) -> None:
+        if self.epoch == 0:
+            raise RuntimeError(
+                "LDAMDRWLoss: call loss_fn.start_epoch(epoch) before every epoch (epochs from "
+                f"1); re-weighting starts after epoch {self.defer_epochs}"
+            )
+        self.steps += 1
+        if (
+            not self.reweighting
+            and self.epoch == self.defer_epochs
+            and self.steps > self.steps_per_epoch
+        ):
+            raise RuntimeError(
+                f"LDAMDRWLoss: more than steps_per_epoch={self.steps_per_epoch} training calls "
+                f"since start_epoch({self.epoch}), the last epoch before re-weighting: call "
+                "loss_fn.start_epoch(epoch) before every epoch (or set STEPS_PER_EPOCH to your "
+                "loader's length)"
+            )
 
     def _lookup(self, table: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         table = table.to(targets.device)
@@ -67,6 +92,8 @@ class LDAMDRWLoss:
         return table[targets.long()]
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and logits.requires_grad:
+            self._check_schedule()
         if self.task == "multiclass":
             onehot = F.one_hot(targets.long(), logits.shape[-1]).to(logits.dtype)
             shifted = logits - onehot * self.margins.to(logits.device)
@@ -91,5 +118,16 @@ def make_loss(
     class_counts: list[float],
     n_train: int,
     max_epochs: int,
+    steps_per_epoch: int,
 ) -> LDAMDRWLoss:
-    return LDAMDRWLoss(task, max_margin, scale, defer, lr_factor, class_counts, n_train, max_epochs)
+    return LDAMDRWLoss(
+        task,
+        max_margin,
+        scale,
+        defer,
+        lr_factor,
+        class_counts,
+        n_train,
+        max_epochs,
+        steps_per_epoch,
+    )

@@ -16,6 +16,8 @@ names and defaults: the renderer fills both in from one set of values) and retur
   for custom loops, and ``callbacks()``: a ``keras.callbacks.Callback`` that calls them from
   ``fit`` (epochs from 1; the optimiser's current learning rate). State the twin updates from
   autograd (dual variables) is updated from its closed-form gradient, kept from the last
-  training ``call`` in a variable. ``call`` raises ``RuntimeError`` naming the missing calls
-  if no hook has ever run.
+  training ``call`` in a variable. A second ``call`` raises ``RuntimeError`` naming the
+  missing calls if no hook has run (``fit`` calls the loss once to build the model before any
+  callback runs, so the first call cannot tell): ``self.hooked`` is set by ``start_epoch``,
+  ``after_step`` and the callback's ``on_train_begin``.
 """

@@ -23,19 +23,19 @@ class AUCMLoss(keras.losses.Loss):
         self.b = keras.Variable(0.0, trainable=False, name="b")
         self.alpha = keras.Variable(0.0, trainable=False, name="alpha")
         self.gradients = keras.Variable([0.0, 0.0, 0.0], trainable=False, name="gradients")
-        self.calls, self.steps = 0, 0
+        self.hooked, self.calls = False, 0  # a hook ran; calls so far (fit makes one to build)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         self.calls += 1
-        if self.calls > 1 and self.steps == 0:
+        if self.calls > 1 and not self.hooked:
             raise RuntimeError(
                 "AUCMLoss moves a, b and alpha after every optimiser step: pass "
                 "callbacks=loss_fn.callbacks() to model.fit (or call loss_fn.after_step(lr) "
                 "after every step)"
             )
         p = self.p
-        h = ops.sigmoid(y_pred)
-        pos = ops.cast(y_true > 0.5, h.dtype)
+        h = ops.sigmoid(ops.reshape(y_pred, (-1,)))
+        pos = ops.cast(ops.reshape(y_true, (-1,)) > 0.5, h.dtype)
         neg = 1.0 - pos
         a, b, alpha = (ops.convert_to_tensor(v) for v in (self.a, self.b, self.alpha))
         ranking = ops.mean(p * h * neg - (1 - p) * h * pos)
@@ -57,7 +57,7 @@ class AUCMLoss(keras.losses.Loss):
         )
 
     def after_step(self, lr: float) -> None:
-        self.steps += 1
+        self.hooked = True
         step = lr * self.lr_scale
         grad_a, grad_b, grad_alpha = (float(g) for g in ops.convert_to_numpy(self.gradients))
         self.a.assign(float(ops.convert_to_numpy(self.a)) - step * grad_a)
@@ -75,6 +75,9 @@ class AUCMHooks(keras.callbacks.Callback):
     def __init__(self, loss: AUCMLoss) -> None:
         super().__init__()
         self.loss = loss
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.loss.hooked = True
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         rate = self.model.optimizer.learning_rate

@@ -20,10 +20,10 @@ class MixedLoss(keras.losses.Loss):
         self.lam = lam
         self.warmup_epochs = round(warmup * max_epochs)
         self.surrogate_weight = keras.Variable(0.0, trainable=False, name="surrogate_weight")
-        self.started = False
+        self.hooked, self.calls = False, 0  # a hook ran; calls so far (fit makes one to build)
 
     def start_epoch(self, epoch: int) -> None:
-        self.started = True
+        self.hooked = True
         if hasattr(self.proxy, "start_epoch"):
             self.proxy.start_epoch(epoch)
         if hasattr(self.surrogate, "start_epoch"):
@@ -40,7 +40,8 @@ class MixedLoss(keras.losses.Loss):
         return [MixtureHooks(self)]
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        if not self.started:
+        self.calls += 1
+        if self.calls > 1 and not self.hooked:
             raise RuntimeError(
                 "MixedLoss switches from the proxy to the surrogate after its warm-up: pass "
                 "callbacks=loss_fn.callbacks() to model.fit (or call loss_fn.start_epoch(epoch) "
@@ -56,6 +57,9 @@ class MixtureHooks(keras.callbacks.Callback):
     def __init__(self, loss: MixedLoss) -> None:
         super().__init__()
         self.loss = loss
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.loss.hooked = True
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self.loss.start_epoch(epoch + 1)
