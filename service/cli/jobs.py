@@ -9,6 +9,7 @@ on standard output; progress and errors are on standard error.
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -110,6 +111,15 @@ def submit(
     family: Annotated[list[Family] | None, typer.Option(help="Search only this family.")] = None,
     loss: Annotated[list[str] | None, typer.Option(help="Search only this loss (repeat).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seeds the splits and the search.")] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            help="A JSON file of job fields (as POST /v1/jobs takes them: params, confirmation, "
+            "warm_start, tags, ...); the options above override it.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow the job to its end, then show its result.")
     ] = False,
@@ -127,8 +137,8 @@ def submit(
         "parallelism": _without_none(population_size=population),
     }
     with _client(url, api_key) as client:
-        fields = {"dataset": _dataset(client, data), "metric": metric, **_without_none(**options)}
-        job = client.submit(fields)
+        given = {"dataset": _dataset(client, data), "metric": metric, **_without_none(**options)}
+        job = client.submit({**_spec_file(spec), **given})
         if not wait:
             typer.echo(job.id)
             return
@@ -150,14 +160,14 @@ def list_jobs(
 
 def show(
     job_id: JobArgument,
-    json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
     url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
     """Show one job: status, progress, best so far, error."""
     with _client(url, api_key) as client:
         view = client.job(job_id).view
-    if json:
+    if as_json:
         typer.echo(view.model_dump_json(indent=2))
     else:
         Console().print(job_table(view))
@@ -237,6 +247,18 @@ def _dataset(client: Client, data: str) -> str:
     uploaded = client.upload(path)
     typer.echo(f"uploaded {path} as {uploaded.reference} ({uploaded.rows} rows)", err=True)
     return uploaded.reference
+
+
+def _spec_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        fields = json.loads(path.read_text())
+    except ValueError as exc:
+        raise typer.BadParameter(f"{path} is not JSON: {exc}", param_hint="--spec") from None
+    if not isinstance(fields, dict):
+        raise typer.BadParameter(f"{path} must hold a JSON object", param_hint="--spec")
+    return fields
 
 
 def _finish(job: Job, status: JobStatus) -> None:

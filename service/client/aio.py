@@ -17,7 +17,7 @@ from httpx_sse import SSEError, aconnect_sse
 from service.client import calls, connection
 from service.client.calls import Call, CodeFormat
 from service.client.errors import ApiError, ServiceUnreachable
-from service.client.follow import STREAM_READ_TIMEOUT_S, ProgressSink, Watcher
+from service.client.follow import FINAL_VIEW_POLL_S, STREAM_READ_TIMEOUT_S, ProgressSink, Watcher
 from service.client.progress import sink_for
 from service.client.retries import Retries
 from service.schemas import BestOut, JobOut, Page, TrialOut
@@ -128,7 +128,10 @@ class AsyncJob:
                 watcher.polled(await self.refresh())
         finally:
             sink.close()
-        return await self.refresh()
+        # The view may lag the stream's last event by the API's read cache (half a second).
+        while not (await self.refresh()).status.is_final:
+            await anyio.sleep(FINAL_VIEW_POLL_S)
+        return self.view
 
     async def _follow_events(self, watcher: Watcher) -> None:
         timeout = httpx.Timeout(connection.TIMEOUT_S, read=STREAM_READ_TIMEOUT_S)

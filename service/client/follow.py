@@ -23,6 +23,8 @@ RECONNECT_S = 1.0
 # The stream sends a ping while quiet (every 15 s by default): silence this long is a dead
 # connection, not a quiet job.
 STREAM_READ_TIMEOUT_S = 60.0
+# How often to read a job whose stream said it ended until its view says so too.
+FINAL_VIEW_POLL_S = 0.1
 # Statuses of an events request that mean "this service has no such stream": poll instead.
 # (The job itself was read just before, so a 404 is the route, not the job.)
 _NO_STREAM = frozenset({404, 405, 501})

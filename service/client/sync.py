@@ -15,7 +15,7 @@ from httpx_sse import SSEError, connect_sse
 from service.client import calls, connection
 from service.client.calls import Call, CodeFormat
 from service.client.errors import ApiError, ServiceUnreachable
-from service.client.follow import STREAM_READ_TIMEOUT_S, ProgressSink, Watcher
+from service.client.follow import FINAL_VIEW_POLL_S, STREAM_READ_TIMEOUT_S, ProgressSink, Watcher
 from service.client.progress import sink_for
 from service.client.retries import Retries
 from service.schemas import BestOut, JobOut, Page, TrialOut
@@ -145,7 +145,10 @@ class Job:
                 watcher.polled(self.refresh())
         finally:
             sink.close()
-        return self.refresh()
+        # The view may lag the stream's last event by the API's read cache (half a second).
+        while not (self.refresh()).status.is_final:
+            time.sleep(FINAL_VIEW_POLL_S)
+        return self.view
 
     def _follow_events(self, watcher: Watcher) -> None:
         """Feed ``watcher`` from the event stream until the job ends or the stream is given up."""
