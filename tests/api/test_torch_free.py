@@ -47,8 +47,23 @@ import workers.engine.training_plan
 print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
 """
 
+# The Python client and the command line on it: a notebook or a CI job that only talks to the
+# service must not pay for torch.
+CLIENT_PROCESS = """
+import sys
 
-@pytest.mark.parametrize("source", [API_PROCESS, ENGINE_PROCESS], ids=["api", "engine-catalogue"])
+import service.cli
+import service.client
+
+print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [API_PROCESS, ENGINE_PROCESS, CLIENT_PROCESS],
+    ids=["api", "engine-catalogue", "client"],
+)
 def test_the_process_never_imports_torch(source: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", source, str(tmp_path)],
