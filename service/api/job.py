@@ -6,9 +6,9 @@ caller's (:func:`service.api.auth.owned_job`): another tenant's job is a 404, li
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
@@ -114,11 +114,56 @@ async def _trial_page(
     return Page[TrialOut](items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/best", responses={**_ERRORS, 409: {"model": ErrorResponse}})
-def get_best(job_id: str, db: DatabaseDep) -> BestOut:
-    """The best loss setup with its baseline comparison (provisional while the search runs)."""
+CodeFormat = Literal["json", "pytorch", "keras"]
+_PYTHON = "text/x-python"
+
+
+@router.get(
+    "/best",
+    response_model=BestOut,
+    responses={
+        **_ERRORS,
+        200: {"content": {_PYTHON: {"schema": {"type": "string"}}}},
+        409: {"model": ErrorResponse},
+    },
+)
+def get_best(
+    job_id: str,
+    db: DatabaseDep,
+    format: Annotated[
+        CodeFormat,
+        Query(
+            description="json: the setup and its comparison; pytorch or keras: the returned "
+            "setup's code as a Python file (once the job has succeeded)."
+        ),
+    ] = "json",
+) -> Response | BestOut:
+    """The best loss setup with its baseline comparison (provisional while the search runs),
+    or the code that reproduces the returned setup in PyTorch or Keras 3."""
     with db.session() as session:
-        return _best(session, _job(session, job_id))
+        best = _best(session, _job(session, job_id))
+    if format == "json":
+        return best
+    return _code_file(best, format)
+
+
+def _code_file(best: BestOut, framework: Literal["pytorch", "keras"]) -> Response:
+    """The returned setup's code as a file (the final result carries it; trials do not)."""
+    code = best.best.code if framework == "pytorch" else best.best.keras_code
+    if not best.final or code is None:
+        why = (
+            "the code comes with the final result: wait for the job to succeed"
+            if not best.final
+            else f"this job's result has no {framework} code (it finished before "
+            f"{framework} export existed): submit the job again for it"
+        )
+        raise ApiError(409, "code_unavailable", f"job {best.job_id}: {why}")
+    filename = f"loss_search_{best.job_id}_{best.best.loss}_{framework}.py"
+    return Response(
+        code,
+        media_type=_PYTHON,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _best(session: Session, row: JobRow) -> BestOut:
