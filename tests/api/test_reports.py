@@ -388,3 +388,15 @@ def test_a_setup_tried_but_not_recommended_is_drawn_against_the_baseline_as_such
     winning = _page(_as_winner(small_report, "beats_baseline"))
     assert "Use focal: it beats the baseline" in winning
     assert 'alt="Winner versus baseline on test"' in winning
+
+
+def test_a_constrained_metric_shows_its_floor_on_test(small_report: dict[str, Any]) -> None:
+    report = _as_winner(small_report, "beats_baseline")
+    report["winner"]["constraint"] = {
+        "quantity": "precision", "floor": 0.9, "validation": 0.9234567, "test": 0.8912345,
+        "test_interval": [0.8534, 0.9287], "on_test": "uncertain",
+    }  # fmt: skip
+    constraint = _page(report).split('class="constraint"')[1].split("</p>")[0]
+    assert "precision at the threshold chosen on validation (floor 0.9)" in constraint
+    assert "0.92 on validation, 0.89 [0.85, 0.93] on test" in constraint
+    assert "the interval reaches below the floor" in constraint
