@@ -46,7 +46,9 @@ class BiTemperedLogisticLoss(keras.losses.Loss):
         return -ops.log1p(s * (lam - shifted)) / s
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        if self.task == "binary":
+        if self.task == "multiclass":
+            y_true = ops.reshape(y_true, (-1,))
+        elif self.task == "binary":
             y_true, y_pred = ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1,))
         if self.task != "multiclass":
             y_pred = ops.stack([ops.zeros_like(y_pred), y_pred], axis=-1)
