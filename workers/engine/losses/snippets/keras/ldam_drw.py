@@ -61,7 +61,7 @@ class LDAMDRWLoss(keras.losses.Loss):
         self.defer_epochs = round(defer * max_epochs)
         self.switched = False
         self.reweighting = False
-        self.started = False
+        self.hooked, self.calls = False, 0  # a hook ran; calls so far (fit makes one to build)
         self.reweighting_flag = keras.Variable(0.0, trainable=False, name="reweighting")
 
     def start_reweighting(self) -> None:
@@ -69,7 +69,7 @@ class LDAMDRWLoss(keras.losses.Loss):
 
     def start_epoch(self, epoch: int) -> bool:
         """Returns True on the epoch re-weighting starts (time to drop the learning rate)."""
-        self.started = True
+        self.hooked = True
         starting = not self.reweighting and (self.switched or epoch > self.defer_epochs)
         self.reweighting = self.reweighting or starting
         self.reweighting_flag.assign(1.0 if self.reweighting else 0.0)
@@ -85,7 +85,8 @@ class LDAMDRWLoss(keras.losses.Loss):
         return ops.take(values, ops.cast(y_true, "int32"), axis=0)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        if not self.started:
+        self.calls += 1
+        if self.calls > 1 and not self.hooked:
             raise RuntimeError(
                 "LDAMDRWLoss re-weights after round(defer * max_epochs) epochs: pass "
                 "callbacks=loss_fn.callbacks() to model.fit (or call loss_fn.start_epoch(epoch) "
@@ -120,6 +121,9 @@ class LDAMDRWHooks(keras.callbacks.Callback):
     def __init__(self, loss: LDAMDRWLoss) -> None:
         super().__init__()
         self.loss = loss
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.loss.hooked = True
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         if self.loss.start_epoch(epoch + 1):
