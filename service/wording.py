@@ -6,6 +6,7 @@ the report and its HTML page explain them to a person with the sentences below.
 
 from __future__ import annotations
 
+from service.numbers import half_width, interval, number
 from workers.engine.results import (
     Comparison,
     ConstraintCheck,
@@ -37,8 +38,9 @@ def comparison_summary(result: SearchResult) -> str:
 def guardrail_warning(loss: str, worse: list[Guardrail]) -> str:
     """A warning naming each secondary metric on which the returned setup is reliably worse."""
     figures = "; ".join(
-        f"{g.metric} {g.winner:.4g} vs {g.baseline:.4g} (lift {g.lift:+.4g}, 95% interval "
-        f"[{g.lift_interval[0]:+.4g}, {g.lift_interval[1]:+.4g}])"
+        f"{g.metric} {number(g.winner, half_width(g.lift_interval))} vs "
+        f"{number(g.baseline, half_width(g.lift_interval))} "
+        f"(lift {_lift_figures(g.lift, g.lift_interval)})"
         for g in worse
     )
     return (
@@ -88,27 +90,35 @@ def _verdict_sentence(result: SearchResult) -> str:
             f"{_gate_figures(comparison)} is not reliably above zero, so the baseline "
             f"({baseline_loss}) is returned: keep it. {KEEP}"
         )
-    lift = comparison.test_lift or 0.0
-    test_low, test_high = comparison.test_lift_interval or [float("nan"), float("nan")]
-    interval = f"95% interval [{test_low:+.4g}, {test_high:+.4g}]"
+    lift = _lift_figures(comparison.test_lift or 0.0, comparison.test_lift_interval)
     if verdict is Verdict.BEATS_BASELINE:
-        ours = best.test if best.test is not None else float("nan")
-        theirs = baseline.test if baseline is not None and baseline.test is not None else ours
+        ours = number(best.test, half_width(best.test_interval))
+        theirs = ours
+        if baseline is not None and baseline.test is not None:
+            theirs = number(baseline.test, half_width(baseline.test_interval))
         return (
-            f"{best.loss} beats the baseline on test {name}: {ours:.4g} vs {theirs:.4g} "
-            f"(lift {lift:+.4g}, {interval}; better in "
+            f"{best.loss} beats the baseline on test {name}: {ours} vs {theirs} "
+            f"(lift {lift}; better in "
             f"{comparison.probability_better or 0.0:.0%} of resampled test sets)."
         )
     if verdict is Verdict.WORSE_ON_TEST:
         return (
             f"{best.loss} was reliably better on validation but is worse than the baseline on "
-            f"test {name} (lift {lift:+.4g}, {interval}): keep the baseline."
+            f"test {name} (lift {lift}): keep the baseline."
         )
     return (
         f"The search found nothing reliably better than the baseline: {best.loss} was better on "
-        f"validation, but its test {name} lift ({lift:+.4g}, {interval}) is not "
+        f"validation, but its test {name} lift ({lift}) is not "
         "distinguishable from zero. Keep the baseline unless you have other reasons."
     )
+
+
+def _lift_figures(lift: float, bounds: list[float] | None) -> str:
+    """A lift and its 95% interval, signed, to the precision the interval supports."""
+    if not bounds:
+        return f"{number(lift, signed=True)}, 95% interval unknown"
+    scale = half_width(bounds)
+    return f"{number(lift, scale, signed=True)}, 95% interval {interval(bounds, signed=True)}"
 
 
 def _gate_figures(comparison: Comparison) -> str:
@@ -129,7 +139,7 @@ def _gate_figures(comparison: Comparison) -> str:
             f"out of fold on the {gate.rows} training rows ({gate.folds} folds × "
             f"{gate.seeds_per_fold} seeds)"
         )
-    return f"{where} ({lift:+.4g}, 95% interval [{low:+.4g}, {high:+.4g}])"
+    return f"{where} ({_lift_figures(lift, [low, high])})"
 
 
 def verdict_headline(verdict: Verdict, loss: str, baseline_loss: str, leader: str) -> str:

@@ -1,6 +1,6 @@
 """The report for a person: the JSON report rendered as one self-contained HTML page.
 
-Every metric value on the page goes through :mod:`service.reports.numbers`, so it is shown to the
+Every metric value on the page goes through :mod:`service.numbers`, so it is shown to the
 precision its interval or its seeds' spread supports; the JSON report keeps full precision.
 """
 
@@ -11,7 +11,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.reports import numbers, view
+from service import numbers
+from service.reports import view
 from service.schemas.reports import ReportOut
 
 _TEMPLATES = Environment(

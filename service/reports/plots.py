@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from service.reports.numbers import number
+from service.numbers import number
 
 FAMILY_COLOURS = {"proxy": "#4C72B0", "weighted": "#DD8452", "surrogate": "#55A868"}
 MAX_PARAMETER_PANELS = 6

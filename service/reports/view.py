@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from service.reports.numbers import smallest
+from service.numbers import smallest
 from service.wording import verdict_headline
 from workers.engine.results import Verdict
 

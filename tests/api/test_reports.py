@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service import numbers
 from service.db import jobs as jobs_repo
 from service.db.migrate import upgrade_database
 from service.db.models import JobRow
 from service.db.session import session_scope
-from service.reports import numbers, render_report
+from service.reports import render_report
 from service.reports.view import TWO_SETUPS
 from service.schemas.reports import ReportOut
 from service.settings import Settings
+from service.wording import guardrail_warning
+from workers.engine.results import Guardrail
 from workers.engine.spec import (
     Budget,
     Confirmation,
@@ -270,8 +273,7 @@ def test_the_page_shows_tables_not_python_reprs_and_no_unrounded_numbers(
         text = _text(_page(report))
         for repr_start in ("{'", "{&#39;", "['", "[&#39;", ">None<", ">True<", ">False<"):
             assert repr_start not in text
-        summary = report["summary"]  # the sentence is the API's, with its own 4-digit style
-        assert not re.search(r"\d\.\d{6,}", text.replace(summary.replace("'", "&#39;"), ""))
+        assert not re.search(r"\d\.\d{5,}", text)
     page = _page(small_report)
     rows = _section(page, "split-rows")
     split = small_report["dataset"]["split_rows"]
@@ -400,3 +402,13 @@ def test_a_constrained_metric_shows_its_floor_on_test(small_report: dict[str, An
     assert "precision at the threshold chosen on validation (floor 0.9)" in constraint
     assert "0.92 on validation, 0.89 [0.85, 0.93] on test" in constraint
     assert "the interval reaches below the floor" in constraint
+
+
+def test_the_summary_sentences_round_like_the_page() -> None:
+    worse = Guardrail(
+        metric="roc_auc", direction="maximize", winner=0.8123456, baseline=0.9345678,
+        lift=-0.1222222, lift_interval=[-0.1834567, -0.0712345], significantly_worse=True,
+    )  # fmt: skip
+    assert guardrail_warning("focal", [worse]).endswith(
+        "on roc_auc 0.81 vs 0.93 (lift -0.12, 95% interval [-0.18, -0.07])."
+    )

@@ -5,8 +5,8 @@ interval, or the standard deviation over seeds) is shown to two significant digi
 leading digit is 1 or 2, to one otherwise, and the value is rounded to the same decimal place.
 So ``0.7345812931`` with a 95% interval of ``[0.70123, 0.77456]`` (half-width 0.037) reads
 ``0.73 [0.70, 0.77]``, and ``0.4842 ± 0.0092`` reads ``0.484 ± 0.009``. A number without a known
-uncertainty gets four significant digits. The JSON report keeps full precision: this module only
-writes the HTML page's text.
+uncertainty gets four significant digits. It writes text for people (the report page, the
+summary sentences of :mod:`service.wording`); the JSON figures keep full precision.
 """
 
 from __future__ import annotations
