@@ -82,3 +82,33 @@ def test_an_unknown_format_is_a_422_naming_the_choices(api: tuple[TestClient, st
     response = client.get(f"/v1/jobs/{job_id}/best", params={"format": "tensorflow"})
     assert response.status_code == 422
     assert "keras" in response.text
+
+
+def test_the_keras_file_trains_a_model_with_its_own_batch_size_and_decides_with_predict(
+    api: tuple[TestClient, str, str],
+) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    from tests.engine.losses.keras_backend import keras, run_keras_snippet
+
+    client, job_id, _ = api
+    source = client.get(f"/v1/jobs/{job_id}/best", params={"format": "keras"}).text
+    loss_fn = run_keras_snippet(source)
+    names = type(loss_fn).call.__globals__  # the file's own namespace
+    x, y = load_breast_cancer(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(names["LEARNING_RATE"]), loss=loss_fn)
+    callbacks = loss_fn.callbacks() if hasattr(loss_fn, "callbacks") else []
+    history = model.fit(
+        x,
+        y.astype("float32"),
+        batch_size=names["BATCH_SIZE"],
+        epochs=30,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    decisions = keras.ops.convert_to_numpy(names["predict"](model(x)[:, 0]))
+    assert ((decisions == y).mean()) > 0.8

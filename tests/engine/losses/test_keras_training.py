@@ -92,6 +92,7 @@ def test_ldam_drw_drops_the_learning_rate_when_it_starts_re_weighting_under_fit(
     [
         ("mixed_soft_f1", {"lam": 0.25, "warmup": 0.5}),
         ("auc_m", {"margin": 1.0, "lr_scale": 1.0}),
+        ("ldam_drw", {"max_margin": 0.5, "scale": 10.0, "defer": 0.5, "lr_factor": 0.1}),
     ],
 )
 def test_fit_without_the_callbacks_stops_with_the_loss_s_error(
