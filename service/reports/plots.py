@@ -121,6 +121,7 @@ def _lift(
             color="black",
         )
     arms.set_yticks(range(len(rows)), [label for label, _ in rows])
+    arms.set_ylim(-0.6, len(rows) - 0.4)  # the two setups close together, not at the edges
     arms.set_xlabel(f"test {metric} (mean over seeds, 95% interval)")
     low, high = comparison["test_lift_interval"]
     mean = comparison["test_lift"]
