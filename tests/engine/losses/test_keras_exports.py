@@ -56,3 +56,28 @@ def test_the_keras_export_reproduces_the_library_loss(name: str, task: Task) -> 
         library.after_step(torch.tensor([LEARNING_RATE]))
         if hasattr(exported, "after_step"):
             exported.after_step(LEARNING_RATE)
+
+
+# Multilabel tensors are (B, L) already.
+FLAT_TASKS = [(name, task) for name, task in LOSS_TASKS if task is not Task.MULTILABEL]
+
+
+@pytest.mark.parametrize(
+    ("name", "task"), FLAT_TASKS, ids=[f"{name}-{task.value}" for name, task in FLAT_TASKS]
+)
+def test_a_keras_export_takes_the_column_shapes_keras_models_produce(name: str, task: Task) -> None:
+    """Binary and regression models end in Dense(1): (B, 1) outputs and often (B, 1) targets;
+    class codes may come as (B, 1) too. Each gives the same loss as the flat shapes."""
+    ctx = context(task, target_mean=3.0, target_std=2.0, target_scale=3.5)
+    source = render_snippet(name, task, setup_params(name, task), ctx, framework="keras")
+    outputs, targets = random_batch(task, n_members=1, batch=24, seed=7)
+    columns = targets[0][:, None]
+    flat_outputs = outputs[0]
+    column_outputs = flat_outputs if task is Task.MULTICLASS else flat_outputs[:, None]
+    values = []
+    for y_true, y_pred in ((targets[0], flat_outputs), (columns, column_outputs)):
+        exported = run_keras_snippet(source)
+        if hasattr(exported, "start_epoch"):
+            exported.start_epoch(1)
+        values.append(exported(y_true, y_pred))
+    torch.testing.assert_close(values[1], values[0])

@@ -15,7 +15,7 @@ class CrossEntropyLoss(keras.losses.Loss):
     def call(self, y_true: Any, y_pred: Any) -> Any:
         if self.task == "multiclass":
             log_p = ops.log_softmax(y_pred, axis=-1)
-            if len(y_true.shape) == len(y_pred.shape):  # soft targets: a distribution per row
+            if tuple(y_true.shape) == tuple(y_pred.shape):  # a distribution per row (not codes)
                 return -ops.mean(ops.sum(y_true * log_p, axis=-1))
             codes = ops.cast(ops.reshape(y_true, (-1,)), "int32")
             return -ops.mean(ops.sum(ops.one_hot(codes, y_pred.shape[-1]) * log_p, axis=-1))

@@ -16,7 +16,7 @@ class KLDivergenceLoss(keras.losses.Loss):
         super().__init__(name="kl_divergence")
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        if len(y_true.shape) == len(y_pred.shape):  # soft targets: a distribution per row
+        if tuple(y_true.shape) == tuple(y_pred.shape):  # a distribution per row (not codes)
             truth = ops.cast(y_true, y_pred.dtype)
         else:
             codes = ops.cast(ops.reshape(y_true, (-1,)), "int32")
