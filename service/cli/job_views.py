@@ -10,22 +10,23 @@ from service.schemas import BestOut, JobOut
 from workers.engine.results import Setup
 
 
-def jobs_table(jobs: Sequence[JobOut], total: int) -> Table:
-    """One row per job: id, status, created, dataset, metric, trials, best so far."""
-    table = Table(title=f"{len(jobs)} of {total} jobs", title_justify="left")
-    for column in ("ID", "STATUS", "CREATED", "DATASET", "METRIC", "TRIALS", "BEST"):
-        table.add_column(column, no_wrap=column in ("ID", "CREATED"))
-    for job in jobs:
-        table.add_row(
-            job.id,
-            job.status.value,
-            f"{job.created_at:%Y-%m-%d %H:%M:%S}",
-            job.spec.dataset,
-            job.spec.metric.name,
-            f"{job.progress.finished}/{job.progress.planned}",
-            _best_so_far(job),
-        )
-    return table
+def jobs_rows(jobs: Sequence[JobOut]) -> list[tuple[str, ...]]:
+    """One row per job (and a header): id, status, created, trials, metric, best so far,
+    dataset. Plain columns, as ``keys list`` prints them: a script can cut them apart."""
+    header = ("ID", "STATUS", "CREATED", "TRIALS", "METRIC", "BEST", "DATASET")
+    return [header, *(_job_row(job) for job in jobs)]
+
+
+def _job_row(job: JobOut) -> tuple[str, ...]:
+    return (
+        job.id,
+        job.status.value,
+        f"{job.created_at:%Y-%m-%d %H:%M:%SZ}",
+        f"{job.progress.finished}/{job.progress.planned}",
+        job.spec.metric.name,
+        "-" if job.best is None else f"{job.best.value:.4g}:{job.best.loss}",
+        job.spec.dataset,
+    )
 
 
 def job_table(job: JobOut) -> Table:

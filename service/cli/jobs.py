@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from service.cli.job_views import best_table, job_table, jobs_table
+from service.cli.job_views import best_table, job_table, jobs_rows
+from service.cli.table import print_table
 from service.client import ApiError, Client, Job, ServiceUnreachable
 from service.client.connection import API_KEY_ENV, URL_ENV
 from service.db.models import JobStatus
@@ -155,7 +156,12 @@ def list_jobs(
     """List jobs, newest first."""
     with _client(url, api_key) as client:
         page = client.jobs(status=status.value if status else None, limit=limit)
-    Console().print(jobs_table(page.items, page.total))
+    if not page.items:
+        typer.echo("no jobs" + (f" {status.value}" if status else ""), err=True)
+        return
+    print_table(jobs_rows(page.items))
+    if page.total > len(page.items):
+        typer.echo(f"({len(page.items)} of {page.total} jobs: --limit shows more)", err=True)
 
 
 def show(
