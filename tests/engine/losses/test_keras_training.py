@@ -76,6 +76,19 @@ def test_auc_m_moves_its_variables_after_every_step_under_fit() -> None:
     assert np.all(np.isfinite(history.history["loss"]))
 
 
+@pytest.mark.parametrize("surrogate", ["auc_m", "eban_recall_at_precision"])
+def test_a_mixture_drives_its_surrogate_s_dual_variables_under_fit(surrogate: str) -> None:
+    params = {"lam": 0.25, "warmup": 0.25, "margin": 1.0, "lr_scale": 1.0, "dual_scale": 1.0}
+    loss_fn = exported(f"mixed_{surrogate}", params)
+    x, y = data()
+    history = tiny_model(loss_fn).fit(
+        x, y, batch_size=BATCH, epochs=EPOCHS, callbacks=loss_fn.callbacks(), verbose=0
+    )
+    moved = loss_fn.surrogate.alpha if surrogate == "auc_m" else loss_fn.surrogate.lam
+    assert float(keras.ops.convert_to_numpy(moved)) > 0.0
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
 def test_ldam_drw_drops_the_learning_rate_when_it_starts_re_weighting_under_fit() -> None:
     loss_fn = exported(
         "ldam_drw", {"max_margin": 0.5, "scale": 10.0, "defer": 0.5, "lr_factor": 0.1}

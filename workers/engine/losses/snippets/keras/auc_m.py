@@ -23,6 +23,7 @@ class AUCMLoss(keras.losses.Loss):
         self.b = keras.Variable(0.0, trainable=False, name="b")
         self.alpha = keras.Variable(0.0, trainable=False, name="alpha")
         self.gradients = keras.Variable([0.0, 0.0, 0.0], trainable=False, name="gradients")
+        self.last = None  # the same, where variable writes are dropped (JAX)
         self.hooked, self.calls = False, 0  # a hook ran; calls so far (fit makes one to build)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
@@ -40,15 +41,17 @@ class AUCMLoss(keras.losses.Loss):
         a, b, alpha = (ops.convert_to_tensor(v) for v in (self.a, self.b, self.alpha))
         ranking = ops.mean(p * h * neg - (1 - p) * h * pos)
         fixed = ops.stop_gradient
-        self.gradients.assign(
-            ops.stack(
-                [
-                    fixed((1 - p) * ops.mean(-2.0 * (h - a) * pos)),
-                    fixed(p * ops.mean(-2.0 * (h - b) * neg)),
-                    fixed(2.0 * (p * (1 - p) * self.margin + ranking) - 2.0 * p * (1 - p) * alpha),
-                ]
-            )
+        gradients = ops.stack(
+            [
+                fixed((1 - p) * ops.mean(-2.0 * (h - a) * pos)),
+                fixed(p * ops.mean(-2.0 * (h - b) * neg)),
+                fixed(2.0 * (p * (1 - p) * self.margin + ranking) - 2.0 * p * (1 - p) * alpha),
+            ]
         )
+        # JAX runs the loss in a stateless scope that drops variable writes: there (eagerly)
+        # the value itself is kept too.
+        self.last = gradients if keras.backend.backend() == "jax" else None
+        self.gradients.assign(gradients)
         return (
             (1 - p) * ops.mean((h - a) ** 2 * pos)
             + p * ops.mean((h - b) ** 2 * neg)
@@ -59,7 +62,8 @@ class AUCMLoss(keras.losses.Loss):
     def after_step(self, lr: float) -> None:
         self.hooked = True
         step = lr * self.lr_scale
-        grad_a, grad_b, grad_alpha = (float(g) for g in ops.convert_to_numpy(self.gradients))
+        gradients = self.gradients if self.last is None else self.last
+        grad_a, grad_b, grad_alpha = (float(g) for g in ops.convert_to_numpy(gradients))
         self.a.assign(float(ops.convert_to_numpy(self.a)) - step * grad_a)
         self.b.assign(float(ops.convert_to_numpy(self.b)) - step * grad_b)
         alpha = float(ops.convert_to_numpy(self.alpha)) + step * grad_alpha

@@ -25,6 +25,7 @@ class PrecisionAtRecallLoss(keras.losses.Loss):
         self.lam = keras.Variable(0.0, trainable=False, name="lam")
         # lam's gradient at the last training batch: the true violation / batch.
         self.gradient = keras.Variable(0.0, trainable=False, name="lam_gradient")
+        self.last = None  # the same, where variable writes are dropped (JAX)
         self.hooked, self.calls = False, 0  # a hook ran; calls so far (fit makes one to build)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
@@ -44,13 +45,19 @@ class PrecisionAtRecallLoss(keras.losses.Loss):
         slack = hinge_positive - (1 - self.min_recall) * ops.sum(positive)
         missed = ops.sum(ops.stop_gradient(ops.cast(logits < 0, logits.dtype)) * positive)
         violation = missed - (1 - self.min_recall) * ops.sum(positive)
-        self.gradient.assign(ops.stop_gradient(violation / size))
+        gradient = ops.stop_gradient(violation / size)
+        # JAX runs the loss in a stateless scope that drops variable writes: there (eagerly)
+        # the value itself is kept too.
+        self.last = gradient if keras.backend.backend() == "jax" else None
+        self.gradient.assign(gradient)
         return (hinge_negative + lam * slack) / size
 
     def after_step(self, lr: float) -> None:
         self.hooked = True
         step = lr * self.dual_scale
-        lam = ops.convert_to_tensor(self.lam) + step * ops.convert_to_tensor(self.gradient)
+        lam = ops.convert_to_tensor(self.lam) + step * ops.convert_to_tensor(
+            self.gradient if self.last is None else self.last
+        )
         self.lam.assign(ops.maximum(lam, 0.0))
 
     def callbacks(self) -> list[keras.callbacks.Callback]:

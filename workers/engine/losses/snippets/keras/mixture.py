@@ -22,8 +22,14 @@ class MixedLoss(keras.losses.Loss):
         self.surrogate_weight = keras.Variable(0.0, trainable=False, name="surrogate_weight")
         self.hooked, self.calls = False, 0  # a hook ran; calls so far (fit makes one to build)
 
+    def hook(self) -> None:
+        """Marks the mixture and its parts as driven by a training loop."""
+        for loss in (self, self.proxy, self.surrogate):
+            if hasattr(loss, "hooked"):
+                loss.hooked = True
+
     def start_epoch(self, epoch: int) -> None:
-        self.hooked = True
+        self.hook()
         if hasattr(self.proxy, "start_epoch"):
             self.proxy.start_epoch(epoch)
         if hasattr(self.surrogate, "start_epoch"):
@@ -59,7 +65,7 @@ class MixtureHooks(keras.callbacks.Callback):
         self.loss = loss
 
     def on_train_begin(self, logs: Any = None) -> None:
-        self.loss.hooked = True
+        self.loss.hook()
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self.loss.start_epoch(epoch + 1)
