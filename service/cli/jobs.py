@@ -3,7 +3,7 @@ through the Python client (:mod:`service.client`).
 
 Every command takes ``--url`` (or ``LOSS_SEARCH_URL``; default http://127.0.0.1:8000) and
 ``--api-key`` (or ``LOSS_SEARCH_API_KEY``). What a script reads (a job id, JSON, code, tables) is
-on standard output; progress and errors are on standard error.
+on standard output; progress and errors are on standard error. Exit codes: :class:`Exit`.
 """
 
 from __future__ import annotations
@@ -40,12 +40,14 @@ class Exit(IntEnum):
     JOB_CANCELLED = 3
     NOT_FOUND = 4
     UNAVAILABLE = 5  # the service answered 5xx or not at all (after the client's retries)
+    INTERRUPTED = 130  # submit --wait stopped by Ctrl-C (the job goes on); the shell's own code
 
 
 EXIT_CODES = (
     "Exit codes: 0 success (submit --wait: the job succeeded); 1 the job failed; 2 usage error, "
     "or the API refused the request (a 4xx: its message is printed); 3 the job was cancelled; "
-    "4 not found; 5 the service is unavailable or unreachable (5xx, no connection)."
+    "4 not found; 5 the service is unavailable or unreachable (5xx, no connection); 130 "
+    "submit --wait stopped by Ctrl-C (the job goes on)."
 )
 
 UrlOption = Annotated[
@@ -144,7 +146,14 @@ def submit(
             typer.echo(job.id)
             return
         typer.echo(f"job {job.id} submitted; following it (Ctrl-C stops following)", err=True)
-        _finish(job, job.wait(progress=True).status)
+        try:
+            ended = job.wait(progress=True)
+        except KeyboardInterrupt:
+            typer.echo(
+                f"stopped following job {job.id}; it goes on: loss-search show {job.id}", err=True
+            )
+            raise typer.Exit(Exit.INTERRUPTED) from None
+        _finish(job, ended.status)
 
 
 def list_jobs(

@@ -65,12 +65,8 @@ class Watcher:
         self.last_event_id: str | None = None
         self.drops = 0
         self.standing = _from_view(job)
-        self.ended = False  # the stream's last event (result) arrived, or a view was final
+        self.done = False  # the stream's last event (result) arrived, or a view was final
         sink.update(self.standing)
-
-    @property
-    def done(self) -> bool:
-        return self.ended
 
     def resume_headers(self) -> dict[str, str]:
         """Headers that resume the stream right after the last event seen."""
@@ -90,12 +86,12 @@ class Watcher:
         elif kind == "progress":
             now = _with(now, finished=payload["finished"], total=payload["total"])
         elif kind == "result":
-            self.ended = True
+            self.done = True
         self._show(_with(now, source="events"))
 
     def polled(self, job: JobOut) -> None:
         """A view of the job read by polling."""
-        self.ended = job.status.is_final
+        self.done = job.status.is_final
         self._show(_from_view(job))
 
     def dropped(self, error: ApiError | None = None) -> float | None:
