@@ -7,8 +7,10 @@ per-member parameters ``(M,)``; result ``(M,)``.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -169,16 +171,40 @@ def t(rows: Sequence[Sequence[float]]) -> Tensor:
 
 
 def assert_snippet_reproduces(
-    library: Loss, snippet: Callable[..., Tensor], outputs: Tensor, targets: Tensor
+    library: Loss,
+    snippet: Callable[..., Tensor],
+    outputs: Tensor,
+    targets: Tensor,
+    *,
+    keras: bool = False,
 ) -> None:
-    """The snippet gives the library's loss and gradient for member 0 of a one-member batch."""
+    """The snippet gives the library's loss (rtol 1e-5, atol 1e-6) and gradient (rtol 1e-4,
+    atol 1e-6) for member 0 of a one-member batch. A Keras loss takes ``(y_true, y_pred)``."""
     ours = outputs.clone().requires_grad_(True)
     theirs = outputs[0].clone().requires_grad_(True)
     value = library(ours, targets)
-    reproduced = snippet(theirs, targets[0])
+    reproduced = snippet(targets[0], theirs) if keras else snippet(theirs, targets[0])
+    assert reproduced.shape == ()
     torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
     value.sum().backward()
     reproduced.backward()  # type: ignore[no-untyped-call]
     assert ours.grad is not None
     assert theirs.grad is not None
     torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+
+
+def execute_snippet(source: str, allowed_imports: set[str]) -> Any:
+    """Execute a rendered snippet in a fresh namespace and return its ``loss_fn``, refusing any
+    import outside ``allowed_imports`` (a snippet must stand alone)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots = {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots = {(node.module or "").split(".")[0]}
+        else:
+            continue
+        assert roots <= allowed_imports, f"snippet imports {roots - allowed_imports}"
+    namespace: dict[str, Any] = {"__name__": "loss_snippet"}
+    exec(compile(tree, "<snippet>", "exec"), namespace)
+    return namespace["loss_fn"]

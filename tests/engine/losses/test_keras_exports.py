@@ -15,6 +15,7 @@ from tests.engine.losses.harness import (
     LOSS_TASK_IDS,
     LOSS_TASKS,
     MAX_EPOCHS,
+    assert_snippet_reproduces,
     context,
     random_batch,
 )
@@ -42,17 +43,7 @@ def test_the_keras_export_reproduces_the_library_loss(name: str, task: Task) -> 
         if hasattr(exported, "start_epoch"):
             exported.start_epoch(epoch)
         outputs, targets = random_batch(task, n_members=1, batch=24, seed=step)
-        ours = outputs.clone().requires_grad_(True)
-        theirs = outputs[0].clone().requires_grad_(True)
-        value = library(ours, targets)
-        reproduced = exported(targets[0], theirs)
-        assert reproduced.shape == ()
-        torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
-        value.sum().backward()
-        reproduced.backward()
-        assert ours.grad is not None
-        assert theirs.grad is not None
-        torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+        assert_snippet_reproduces(library, exported, outputs, targets, keras=True)
         library.after_step(torch.tensor([LEARNING_RATE]))
         if hasattr(exported, "after_step"):
             exported.after_step(LEARNING_RATE)

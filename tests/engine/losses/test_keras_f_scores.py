@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.engine.losses.harness import context, random_batch
+from tests.engine.losses.harness import assert_snippet_reproduces, context, random_batch
 from tests.engine.losses.keras_backend import run_keras_snippet
 from tests.engine.losses.test_snippets import setup_params
 from workers.engine.losses import get_loss
@@ -35,16 +35,7 @@ def test_the_keras_f_score_exports_average_as_their_metric_does(
     assert f"average={ctx.average!r}" in source
     exported = run_keras_snippet(source)
     outputs, targets = random_batch(task, n_members=1, batch=24, seed=3)
-    ours = outputs.clone().requires_grad_(True)
-    theirs = outputs[0].clone().requires_grad_(True)
-    value = library(ours, targets)
-    reproduced = exported(targets[0], theirs)
-    torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
-    value.sum().backward()
-    reproduced.backward()
-    assert ours.grad is not None
-    assert theirs.grad is not None
-    torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+    assert_snippet_reproduces(library, exported, outputs, targets, keras=True)
 
 
 def test_the_keras_weighted_f_score_is_the_plain_mean_without_positives() -> None:

@@ -5,9 +5,8 @@ takes them reproduces the library loss, values and gradients, as its PyTorch sni
 from __future__ import annotations
 
 import pytest
-import torch
 
-from tests.engine.losses.harness import build, context, soft_batch
+from tests.engine.losses.harness import assert_snippet_reproduces, build, context, soft_batch
 from tests.engine.losses.keras_backend import run_keras_snippet
 from workers.engine.losses import LOSSES, get_loss
 from workers.engine.losses.snippets import render_snippet
@@ -26,14 +25,4 @@ def test_the_keras_export_reproduces_the_library_loss_on_soft_targets(name: str)
     exported = run_keras_snippet(source)
     for seed in range(3):
         outputs, targets = soft_batch(n_members=1, batch=24, seed=seed)
-        ours = outputs.clone().requires_grad_(True)
-        theirs = outputs[0].clone().requires_grad_(True)
-        value = library(ours, targets)
-        reproduced = exported(targets[0], theirs)
-        assert reproduced.shape == ()
-        torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
-        value.sum().backward()
-        reproduced.backward()
-        assert ours.grad is not None
-        assert theirs.grad is not None
-        torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+        assert_snippet_reproduces(library, exported, outputs, targets, keras=True)

@@ -7,7 +7,6 @@ warm-ups, schedules and loss-owned variables are checked too.
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 import pytest
@@ -17,7 +16,9 @@ from tests.engine.losses.harness import (
     LOSS_TASK_IDS,
     LOSS_TASKS,
     MAX_EPOCHS,
+    assert_snippet_reproduces,
     context,
+    execute_snippet,
     random_batch,
 )
 from workers.engine.losses import get_loss
@@ -30,19 +31,8 @@ LEARNING_RATE = 0.05
 
 
 def run_snippet(source: str) -> Any:
-    """Execute a rendered snippet in a fresh namespace and return its ``loss_fn``."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots = {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            roots = {(node.module or "").split(".")[0]}
-        else:
-            continue
-        assert roots <= ALLOWED_IMPORTS, f"snippet imports {roots - ALLOWED_IMPORTS}"
-    namespace: dict[str, Any] = {"__name__": "loss_snippet"}
-    exec(compile(tree, "<snippet>", "exec"), namespace)
-    return namespace["loss_fn"]
+    """Execute a rendered snippet with nothing but torch available and return its ``loss_fn``."""
+    return execute_snippet(source, ALLOWED_IMPORTS)
 
 
 def setup_params(name: str, task: Task) -> dict[str, float]:
@@ -67,17 +57,7 @@ def test_the_snippet_reproduces_the_library_loss(name: str, task: Task) -> None:
         if hasattr(snippet, "start_epoch"):
             snippet.start_epoch(epoch)
         outputs, targets = random_batch(task, n_members=1, batch=24, seed=step)
-        ours = outputs.clone().requires_grad_(True)
-        theirs = outputs[0].clone().requires_grad_(True)
-        value = library(ours, targets)
-        reproduced = snippet(theirs, targets[0])
-        assert reproduced.shape == ()
-        torch.testing.assert_close(reproduced, value[0], rtol=1e-5, atol=1e-6)
-        value.sum().backward()
-        reproduced.backward()
-        assert ours.grad is not None
-        assert theirs.grad is not None
-        torch.testing.assert_close(theirs.grad, ours.grad[0], rtol=1e-4, atol=1e-6)
+        assert_snippet_reproduces(library, snippet, outputs, targets)
         library.after_step(torch.tensor([LEARNING_RATE]))
         if hasattr(snippet, "after_step"):
             snippet.after_step(LEARNING_RATE)
