@@ -99,6 +99,8 @@ def test_the_html_report_has_the_summary_the_figures_and_the_code(
     # The lift figure puts two different setups side by side: never the baseline against itself.
     assert ('id="figure-lift"' in page) == (verdict in TWO_SETUPS)
     assert "loss_fn = make_loss(" in page
+    assert 'id="keras-code"' in page  # the same setup in Keras 3
+    assert "keras.losses.Loss" in page
 
 
 def test_the_html_report_shows_the_guardrails_and_how_the_gate_decided(
