@@ -200,7 +200,7 @@ def _page(report: dict[str, Any]) -> str:
 def _text(page: str) -> str:
     """What a reader sees outside the figures and the exported code."""
     page = re.sub(r'src="data:image/png;base64,[^"]+"', "", page)
-    page = re.sub(r'<pre id="code">.*?</pre>', "", page, flags=re.S)
+    page = re.sub(r'<pre id="(keras-)?code">.*?</pre>', "", page, flags=re.S)
     return re.sub(r"<style>.*?</style>", "", page, flags=re.S)
 
 
