@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from service.numbers import estimate, mean_std, probability
 from service.schemas import BestOut, JobOut
 from workers.engine.results import Setup
 
@@ -52,7 +53,8 @@ def job_table(job: JobOut) -> Table:
 
 
 def best_table(best: BestOut) -> Table:
-    """The best setup beside the baseline, and the sentence that says what it means."""
+    """The returned setup beside the baseline, and the sentence that says what it means. When
+    the returned setup is the baseline itself (the answer is to keep it), one column says so."""
     metric = best.metric
     state = "final" if best.final else "provisional: the search is running"
     table = Table(
@@ -62,20 +64,40 @@ def best_table(best: BestOut) -> Table:
         caption_justify="left",
     )
     table.add_column("")
-    table.add_column("BEST")
-    table.add_column("BASELINE")
-    setups = (best.best, best.baseline)
+    baseline = best.baseline
+    if baseline is not None and baseline.trial_number == best.best.trial_number:
+        columns: list[tuple[str, Setup | None]] = [("BASELINE (keep it)", baseline)]
+    else:
+        columns = [("BEST", best.best), ("BASELINE", baseline)]
+    for title, _ in columns:
+        table.add_column(title)
     for label, cell in (
         ("loss", lambda s: f"{s.loss} ({s.family})"),
         ("parameters", _params),
-        ("learning rate", lambda s: f"{s.training.learning_rate:.4g}"),
-        ("validation", lambda s: _number(s.validation)),
-        ("test", _test),
+        ("learning rate", lambda s: _rate(s.training.learning_rate)),
+        ("validation", lambda s: mean_std(s.validation, s.validation_std)),
+        ("test", lambda s: estimate(s.test, s.test_interval)),
+        ("threshold", _threshold),
     ):
-        table.add_row(label, *(cell(s) if s else "-" for s in setups))
+        table.add_row(label, *(cell(s) if s else "-" for _, s in columns))
     verdict = best.comparison.verdict
-    table.add_row("verdict", verdict.value if verdict else "-", "")
+    table.add_row("verdict", verdict.value if verdict else "-", *([""] * (len(columns) - 1)))
     return table
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.3g}"
+
+
+def _threshold(setup: Setup) -> str:
+    """The decision threshold as a probability, with its logit (one per label: their count)."""
+    threshold = setup.threshold
+    if threshold is None:
+        return "-" if setup.class_offsets is None else "class offsets (see --format json)"
+    logit, chance = threshold.logit, threshold.probability
+    if isinstance(logit, list) or isinstance(chance, list):
+        return "one per label (see --format json)"
+    return f"p >= {probability(chance)} (logit {logit:.3g})"
 
 
 def _best_so_far(job: JobOut) -> str:
@@ -91,16 +113,3 @@ def _fields(title: str) -> Table:
 
 def _params(setup: Setup) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in setup.loss_params.items()) or "-"
-
-
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _test(setup: Setup) -> str:
-    if setup.test is None:
-        return "-"
-    if not setup.test_interval:
-        return _number(setup.test)
-    low, high = setup.test_interval
-    return f"{setup.test:.4f} [{low:.4f}, {high:.4f}]"

@@ -110,6 +110,11 @@ def test_submit_wait_shows_the_result_and_best_prints_it(
     table = run(api, "best", job_id)
     assert table.exit_code == 0
     assert "cross_entropy" in table.stdout
+    best = json.loads(run(api, "best", job_id, "--format", "json").stdout)
+    if best["best"]["trial_number"] == best["baseline"]["trial_number"]:  # the baseline is kept
+        assert "BASELINE (keep it)" in table.stdout  # one column, not the baseline twice
+        assert "BEST" not in table.stdout
+    assert "p >= " in table.stdout  # f1's threshold as a probability, with its logit
     as_json = run(api, "best", job_id, "--format", "json")
     assert json.loads(as_json.stdout)["final"] is True
     written = run(api, "best", job_id, "-o", str(tmp_path / "best.txt"))
