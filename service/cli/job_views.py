@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from service.numbers import estimate, mean_std, probability
 from service.schemas import BestOut, JobOut
@@ -52,16 +54,15 @@ def job_table(job: JobOut) -> Table:
     return table
 
 
-def best_table(best: BestOut) -> Table:
-    """The returned setup beside the baseline, and the sentence that says what it means. When
-    the returned setup is the baseline itself (the answer is to keep it), one column says so."""
+def best_table(best: BestOut) -> Group:
+    """The returned setup beside the baseline, then the sentence that says what it means (as
+    wide as the terminal, not the table). When the returned setup is the baseline itself (the
+    answer is to keep it), one column says so."""
     metric = best.metric
     state = "final" if best.final else "provisional: the search is running"
     table = Table(
         title=f"job {best.job_id}: {metric.name} ({metric.direction}), {state}",
         title_justify="left",
-        caption=best.comparison.summary,
-        caption_justify="left",
     )
     table.add_column("")
     baseline = best.baseline
@@ -82,7 +83,7 @@ def best_table(best: BestOut) -> Table:
         table.add_row(label, *(cell(s) if s else "-" for _, s in columns))
     verdict = best.comparison.verdict
     table.add_row("verdict", verdict.value if verdict else "-", *([""] * (len(columns) - 1)))
-    return table
+    return Group(table, Text(best.comparison.summary))
 
 
 def _rate(rate: float | None) -> str:

@@ -20,8 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 
 from service.cli.job_views import best_table, job_table, jobs_rows
 from service.cli.table import print_table
@@ -292,7 +291,7 @@ def _without_none(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value not in (None, [], {})}
 
 
-def _plain(table: Table) -> str:
+def _plain(table: RenderableType) -> str:
     """``table`` as plain text, for a file."""
     text = io.StringIO()
     Console(file=text, width=120, color_system=None).print(table)

@@ -55,6 +55,7 @@ class SetupDescriber:
             learning_rate=training.learning_rate,
             weight_decay=training.weight_decay,
             best_epoch=training.epochs,
+            patience_epochs=self.plan.eval_every * self.plan.patience,
             threshold=threshold.logit if threshold else None,
             class_offsets=offsets,
             temperature=temperature,

@@ -50,12 +50,15 @@ def test_the_setup_constants_come_before_the_call_and_the_schedule_uses_them() -
         Task.BINARY,
         {"lam": 0.5, "warmup": 0.25},
         context(Task.BINARY, n_train=1000, max_epochs=40),
-        deployment=Deployment(batch_size=64, learning_rate=0.003, weight_decay=0.01, best_epoch=17),
+        deployment=Deployment(
+            batch_size=64, learning_rate=0.003, weight_decay=0.01, best_epoch=17, patience_epochs=8
+        ),
     )
     assert "BATCH_SIZE = 64  # the batch size it was searched with" in source
     assert "LEARNING_RATE = 0.003  # AdamW, weight decay 0.01" in source
     assert "MAX_EPOCHS = 40  # the epoch budget" in source
     assert "best after epoch 17" in source
+    assert "PATIENCE_EPOCHS = 8  # the search stopped a run after this many epochs" in source
     assert "STEPS_PER_EPOCH = 16  # training batches per epoch: ceil(1000 training rows" in source
     assert "max_epochs=MAX_EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)" in source
     assert source.index("MAX_EPOCHS = 40") < source.index("loss_fn = make_loss(")

@@ -68,6 +68,18 @@ _SOFT_SHAPES = (
     "logits (batch, classes) and soft targets (batch, classes): a label distribution per row"
 )
 
+_KERAS_SHAPES = {
+    Task.BINARY: "y_pred: logits (batch,) or (batch, 1); y_true: 0/1 targets of the same shape",
+    Task.MULTICLASS: "y_pred: logits (batch, classes); y_true: class codes (batch,) or (batch, 1)",
+    Task.MULTILABEL: "y_pred: logits (batch, labels); y_true: 0/1 targets (batch, labels)",
+    Task.REGRESSION: "y_pred: outputs (batch,) or (batch, 1); y_true: targets standardised with "
+    "the training mean and standard deviation (below)",
+}
+
+_KERAS_SOFT_SHAPES = (
+    "y_pred: logits (batch, classes); y_true: a label distribution per row (batch, classes)"
+)
+
 # Arguments of make_loss that the snippet takes from its constants, so that changing the
 # training (a longer run, another batch size) changes the schedule with it.
 _FROM_CONSTANTS = {"max_epochs": "MAX_EPOCHS", "steps_per_epoch": "STEPS_PER_EPOCH"}
@@ -175,7 +187,7 @@ def _header(
             "# loss_fn is a keras.losses.Loss for model.compile(loss=loss_fn); the model outputs",
             "# logits (no final sigmoid or softmax). Written with keras.ops only: Keras 3 on the",
             "# TensorFlow, JAX or PyTorch backend.",
-            f"# y_true, y_pred: {shapes.replace('logits', 'y_pred', 1)}.",
+            f"# {_KERAS_SOFT_SHAPES if context.soft_targets else _KERAS_SHAPES[task]}.",
         ]
     header += _hooks(source, framework)
     if task is Task.REGRESSION:

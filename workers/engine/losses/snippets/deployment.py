@@ -33,6 +33,7 @@ class Deployment:
     learning_rate: float | None = None
     weight_decay: float | None = None
     best_epoch: int | None = None
+    patience_epochs: int | None = None
     threshold: float | Sequence[float] | None = None
     class_offsets: Sequence[float] | None = None
     temperature: float | None = None
@@ -75,6 +76,11 @@ def constants(
     lines.append(
         f"MAX_EPOCHS = {max_epochs!r}  # the epoch budget; schedules are fractions of it{best}"
     )
+    if deployment.patience_epochs is not None:
+        lines.append(
+            f"PATIENCE_EPOCHS = {deployment.patience_epochs!r}  # the search stopped a run after "
+            "this many epochs without a better validation metric"
+        )
     lines.append(
         f"STEPS_PER_EPOCH = {steps_per_epoch(n_train, batch)!r}  "
         f"# training batches per epoch: ceil({n_train} training rows / BATCH_SIZE)"
