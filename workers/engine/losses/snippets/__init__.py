@@ -77,7 +77,8 @@ _KERAS_SHAPES = {
 }
 
 _KERAS_SOFT_SHAPES = (
-    "y_pred: logits (batch, classes); y_true: a label distribution per row (batch, classes)"
+    "y_pred: logits (batch, classes); y_true: soft targets (batch, classes), a label "
+    "distribution per row"
 )
 
 # Arguments of make_loss that the snippet takes from its constants, so that changing the
