@@ -5,7 +5,6 @@ server) while the real worker code runs the job."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from service.db import jobs as jobs_repo
@@ -25,6 +23,7 @@ from service.job_events import FINAL_ID, RESULT_ID, JobEvents, trial_id
 from service.main import create_app
 from service.settings import Settings
 from tests.api.keys import bearer, issue_key
+from tests.live_server import Server
 from workers.engine.spec import Budget, Confirmation, Family, JobSpec, MetricRef, Parallelism, Task
 from workers.jobs import run_shard
 
@@ -171,35 +170,9 @@ def test_a_job_cancelled_while_queued_streams_its_two_statuses_and_ends(fast: Se
     assert events[2].data == {"status": "cancelled", "error": None, "best": None}
 
 
-class Server:
-    """The real app under uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-
-
 def test_a_stream_opened_on_a_running_job_delivers_trials_as_they_land(fast: Settings) -> None:
     job_id = submit(fast)
-    with Server(fast) as url, httpx.Client(base_url=url, timeout=60) as http:
+    with Server(create_app(fast)) as url, httpx.Client(base_url=url, timeout=60) as http:
         worker = threading.Thread(target=run_shard, args=(job_id, 0, fast))
         with http.stream("GET", f"/v1/jobs/{job_id}/events") as response:
             assert response.status_code == 200

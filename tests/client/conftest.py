@@ -3,7 +3,6 @@ real worker code to run its jobs (in a thread of the test process)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.client import Standing
 from service.main import create_app
 from service.settings import Settings
+from tests.live_server import Server
 from workers.jobs import run_shard
 
 # A job of a few seconds: breast cancer, 4 trials trained as one population, a small
@@ -30,30 +29,6 @@ SMALL_JOB: dict[str, Any] = {
     "parallelism": {"population_size": 4},
     "confirmation": {"top_k": 1, "seeds": 2, "folds": 0},
 }
-
-
-class Server:
-    """An ASGI app under uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from service.cli import app
 from service.client import Client
 from service.main import create_app
 from service.settings import Settings
-from tests.client.conftest import SMALL_JOB, Flaky, Server, Worker
+from tests.client.conftest import SMALL_JOB, Flaky, Worker
+from tests.live_server import Server
 from workers.jobs import run_shard
 
 # The small job's fields that the options do not cover.

@@ -22,7 +22,8 @@ from service.client import (
 from service.db.models import JobStatus
 from service.main import create_app
 from service.settings import Settings
-from tests.client.conftest import SMALL_JOB, Flaky, Recorder, Server, Worker
+from tests.client.conftest import SMALL_JOB, Flaky, Recorder, Worker
+from tests.live_server import Server
 
 
 def test_submit_returns_a_job_and_the_same_idempotency_key_returns_the_same_job(api: str) -> None:

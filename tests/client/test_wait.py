@@ -9,7 +9,8 @@ from service.client import Client
 from service.db.models import JobStatus
 from service.main import create_app
 from service.settings import Settings
-from tests.client.conftest import SMALL_JOB, Recorder, Server, Worker
+from tests.client.conftest import SMALL_JOB, Recorder, Worker
+from tests.live_server import Server
 
 
 class CutFirstStream:

@@ -8,7 +8,7 @@ import numpy as np
 from workers.engine.confirmation import Finalist, consensus_threshold, link_of
 from workers.engine.constraints import check_constraint
 from workers.engine.evaluation import Evaluator
-from workers.engine.losses import get_loss
+from workers.engine.losses import LossSpec, get_loss
 from workers.engine.losses.snippets import Deployment, Framework, has_snippet, render_snippet
 from workers.engine.results import (
     FinalistSummary,
@@ -81,8 +81,8 @@ class SetupDescriber:
             test_seeds=test_values,
             failed_runs=len(finalist.runs) - len(finalist.completed),
             output_link=spec.link,
-            code=self._code(spec.name, dict(config.loss_params), deployment, "pytorch"),
-            keras_code=self._code(spec.name, dict(config.loss_params), deployment, "keras"),
+            code=self._code(spec, dict(config.loss_params), deployment, "pytorch"),
+            keras_code=self._code(spec, dict(config.loss_params), deployment, "keras"),
             constraint=check_constraint(
                 finalist,
                 self.evaluator,
@@ -94,13 +94,12 @@ class SetupDescriber:
         )
 
     def _code(
-        self, name: str, params: dict[str, float], deployment: Deployment, framework: Framework
+        self, spec: LossSpec, params: dict[str, float], deployment: Deployment, framework: Framework
     ) -> str | None:
-        if not has_snippet(name, framework):
+        if not has_snippet(spec.name, framework):
             return None
-        spec = get_loss(name)
         return render_snippet(
-            name,
+            spec.name,
             self.context.task,
             params,
             self.context,

@@ -35,7 +35,6 @@ from pathlib import Path
 from workers.engine.losses.base import LossContext
 from workers.engine.losses.catalogue.mixture import MIXTURE_PREFIX
 from workers.engine.losses.snippets.deployment import (
-    FRAMEWORKS,
     Deployment,
     Framework,
     constants,
@@ -45,7 +44,6 @@ from workers.engine.losses.snippets.deployment import (
 from workers.engine.spec import Task
 
 __all__ = [
-    "FRAMEWORKS",
     "Deployment",
     "Framework",
     "has_snippet",
@@ -206,9 +204,14 @@ def _header(
     return header
 
 
+def _hooks_needed(source: str) -> tuple[bool, bool]:
+    """Whether the loss in ``source`` needs ``start_epoch`` and ``after_step`` calls."""
+    return "def start_epoch(" in source, "def after_step(" in source
+
+
 def _hooks(source: str, framework: Framework) -> list[str]:
     """The header's statement of the training-loop calls the loss needs."""
-    epochs, steps = "def start_epoch(" in source, "def after_step(" in source
+    epochs, steps = _hooks_needed(source)
     if not (epochs or steps):
         return ["# Hooks: none (the loss keeps no state between calls)."]
     calls = []
@@ -234,7 +237,7 @@ def _hooks(source: str, framework: Framework) -> list[str]:
 
 def _call(call: str, source: str, framework: Framework) -> list[str]:
     lines = [f"loss_fn = make_loss({call})"]
-    if framework == "keras" and ("def start_epoch(" in source or "def after_step(" in source):
+    if framework == "keras" and any(_hooks_needed(source)):
         lines.append(
             "callbacks = loss_fn.callbacks()  # REQUIRED: model.fit(..., callbacks=callbacks)"
         )

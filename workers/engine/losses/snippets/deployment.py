@@ -17,7 +17,6 @@ from typing import Literal
 from workers.engine.spec import Task
 
 Framework = Literal["pytorch", "keras"]
-FRAMEWORKS: tuple[Framework, ...] = ("pytorch", "keras")
 
 
 @dataclass(frozen=True)
